@@ -1,0 +1,177 @@
+"use strict";
+// An outbound connection to one node (a "sink"), with clusterluck's
+// Connection API. The socket, the reconnect loop and the queue of messages
+// held while the link is down all live in the Rust peer task; this class keeps
+// the state JS code reads synchronously (active, connecting, open streams) and
+// turns the task's reports into the usual events.
+
+const EventEmitter = require("events").EventEmitter;
+const consts = require("./consts");
+
+const INACTIVE = "Cannot write to inactive connection.";
+
+// The queue as clusterluck exposes it: its length is what apps look at.
+class QueueView {
+  constructor(conn) {
+    this._conn = conn;
+  }
+
+  size() {
+    const peer = this._conn._peer;
+    return peer ? peer.queueSize() : 0;
+  }
+}
+
+class Connection extends EventEmitter {
+  // `kernel` is the NetKernel that owns the connection (set by
+  // NetKernel#connect); the first three arguments are clusterluck's.
+  constructor(ipc, node, opts, kernel) {
+    super();
+    opts = Object.assign({}, consts.connDefaults, stripUndefined(opts));
+    this._ipc = ipc;
+    this._node = node;
+    this._kernel = kernel || null;
+    this._queue = new QueueView(this);
+    this._connecting = false;
+    this._active = false;
+    this._streams = new Map();
+    this._maxLen = opts.maxLen;
+    this._peer = null;
+  }
+
+  start() {
+    if (!this._kernel) throw new Error("A Connection must be started through NetKernel#connect.");
+    this._active = true;
+    this._connecting = true;
+    this._peer = this._kernel._openPeer(this);
+    return this;
+  }
+
+  stop(force = false) {
+    if (!this.idle() && force !== true) {
+      this.once("idle", this.stop.bind(this));
+      return this;
+    }
+    if (this._connecting === true && force !== true) {
+      this.once("connect", this.stop.bind(this));
+      return this;
+    }
+    this._connecting = false;
+    this._active = false;
+    this._streams = new Map();
+    if (this._peer) this._peer.stop(force === true);
+    return this;
+  }
+
+  node() {
+    return this._node;
+  }
+
+  queue() {
+    return this._queue;
+  }
+
+  active() {
+    return this._active;
+  }
+
+  connecting() {
+    return this._connecting;
+  }
+
+  idle() {
+    return this._streams.size === 0 && this._queue.size() === 0;
+  }
+
+  maxLen(len) {
+    if (typeof len === "number" && len >= 0) {
+      this._maxLen = len;
+      if (this._peer) this._peer.setMaxLen(len);
+    }
+    return this._maxLen;
+  }
+
+  // Sends any event with JSON data on this link, as node-ipc's emit does.
+  send(event, data) {
+    if (this._active === false) return new Error(INACTIVE);
+    const json = JSON.stringify(data);
+    this._peer.sendRaw(String(event), json === undefined ? "null" : json);
+    this.emit("send", event, data);
+    if (data && typeof data === "object" && data.stream) this._updateStream(data.stream);
+    return this;
+  }
+
+  initiateStream(stream) {
+    this._streams.set(stream.stream, true);
+    return this;
+  }
+
+  // The kernel's send path: one message, encoded and signed in Rust.
+  // Returns an Error on an inactive connection, null otherwise.
+  _sendMessage(event, tag, done, streamId, error, data) {
+    if (this._active === false) return new Error(INACTIVE);
+    const errorJson = error === null ? null : JSON.stringify(error);
+    if (data === null) {
+      this._peer.sendJson(event, tag, done, streamId, errorJson, "null");
+    } else if (Buffer.isBuffer(data)) {
+      this._peer.sendBuffer(event, tag, done, streamId, errorJson, data);
+    } else {
+      this._peer.sendJson(event, tag, done, streamId, errorJson, JSON.stringify(data));
+    }
+    if (this.listenerCount("send") > 0) {
+      const stream = {done};
+      if (streamId !== null) stream.stream = streamId;
+      if (error !== null) stream.error = error;
+      this.emit("send", "message", {
+        id: event,
+        tag,
+        from: this._kernel.self().toJSON(true),
+        stream,
+        data: Buffer.isBuffer(data) ? data.toJSON() : data,
+      });
+    }
+    if (streamId !== null) this._updateStream({done, stream: streamId});
+    return null;
+  }
+
+  _sendPing(tag) {
+    if (this._active === false) return new Error(INACTIVE);
+    this._peer.sendPing(tag);
+    return null;
+  }
+
+  _handleConnect() {
+    this._connecting = false;
+    this.emit("connect");
+  }
+
+  _handleDisconnect() {
+    this._connecting = this._active;
+    this.emit("disconnect");
+  }
+
+  // Messages held during an outage were written after a reconnect.
+  _handleDrained() {
+    if (this._streams.size === 0) this.emit("idle");
+  }
+
+  _updateStream(stream) {
+    if (stream.done && stream.stream) {
+      this._streams.delete(stream.stream);
+      if (this._streams.size === 0) this.emit("idle");
+    } else if (stream.stream) {
+      this._streams.set(stream.stream, true);
+    }
+  }
+}
+
+function stripUndefined(opts) {
+  const out = {};
+  if (opts !== null && typeof opts === "object") {
+    for (const k of Object.keys(opts)) if (opts[k] !== undefined) out[k] = opts[k];
+  }
+  return out;
+}
+
+Connection.stripUndefined = stripUndefined;
+module.exports = Connection;

@@ -1,0 +1,716 @@
+"use strict";
+// NetKernel: clusterluck's message router with the network in Rust.
+//
+// The public surface (methods, events, errors, static helpers) is the JS
+// kernel's. Sockets, framing, HMAC, envelopes, reconnects and queues run on
+// the addon's own threads; this file turns its event batches into the same
+// `kernel.emit(id, data, stream, from)` calls, and hands outgoing messages to
+// the Rust peer tasks. Messages to our own node never touch the network.
+
+const EventEmitter = require("events").EventEmitter;
+const stream = require("stream");
+const crypto = require("crypto");
+const util = require("util");
+
+const native = require("./native");
+const Node = require("./node");
+const Connection = require("./connection");
+const consts = require("./consts");
+
+const RAND_BYTE_LEN = 24;
+
+// Entry kinds of an event batch (src/events.rs has the same table).
+const EV = {
+  MESSAGE: 0, SKIP: 1, NODE: 2, SOCKET_OPEN: 3, SOCKET_CLOSE: 4,
+  PEER_CONNECT: 5, PEER_DISCONNECT: 6, PEER_DRAINED: 7, READY: 8,
+  LISTEN_ERROR: 9, PEER_ERROR: 10, PEER_CLOSED: 11,
+};
+const MODE = {ABSENT: 0, JSON: 1, BUFFER: 2, BUFFER_LIKE: 3};
+
+function isObject(v) {
+  return v !== null && (typeof v === "object" || typeof v === "function");
+}
+
+function checkNode(node) {
+  if (!isObject(node) || typeof node.id !== "function" ||
+      typeof node.host !== "function" || typeof node.port !== "function") {
+    throw new TypeError("Invalid node: expected an object with id(), host() and port() methods.");
+  }
+}
+
+// An inbound connection, as `from.socket` and the values of sources().
+class Socket {
+  constructor(kernel, id, remoteAddress, remotePort) {
+    this.id = id;
+    this.remoteAddress = remoteAddress;
+    this.remotePort = remotePort;
+    Object.defineProperty(this, "_kernel", {value: kernel});
+  }
+
+  // Writes a frame back on this socket, as node-ipc's server.emit(socket, ...) does.
+  write(event, data) {
+    const json = JSON.stringify(data);
+    return this._kernel._native.writeSource(this.id, String(event), json === undefined ? "null" : json);
+  }
+}
+
+// What `kernel.ipc().server` offers once started: enough of node-ipc's server
+// for clusterluck's CommandServer to answer its CLI on an inbound socket.
+class ServerShim extends EventEmitter {
+  constructor(kernel) {
+    super();
+    Object.defineProperty(this, "_kernel", {value: kernel});
+  }
+
+  emit(socket, event, data) {
+    if (socket instanceof Socket) return socket.write(event, data);
+    return EventEmitter.prototype.emit.apply(this, arguments);
+  }
+}
+
+class NetKernel extends EventEmitter {
+  constructor(ipc, id, host, port) {
+    super();
+    this._ipc = ipc;
+    this._id = id;
+    this._host = host;
+    this._port = port;
+    this._self = new Node(id, host, port);
+    this._srcs = new Map();
+    this._sinks = new Map();
+    this._cookie = null;
+    this._ownConfig = Object.assign({}, consts.ipcDefaults);
+    this._native = new native.NativeKernel(this._onNative.bind(this));
+    this._peers = new Map();     // peer id -> Connection
+    this._nodes = [];            // sender nodes, by the index Rust gave them
+    this._sockets = new Map();   // socket id -> Socket
+    this._listening = false;
+    this._generation = -1;
+    this._alive = false;
+    this._server = null;
+  }
+
+  start(opts) {
+    opts = isObject(opts) && !Array.isArray(opts) ? opts : {};
+    const config = this._config();
+    config.id = this._id;
+    config.retry = opts.retry || config.retry;
+    config.maxRetries = opts.maxRetries || config.maxRetries;
+    this._cookie = opts.cookie || null;
+    config.tls = opts.tls || config.tls;
+    if (opts.maxFrameLength !== undefined) this._maxFrame = opts.maxFrameLength;
+    this._configure();
+    this._generation = this._native.listen(String(this._host), Number(this._port));
+    this._native.resetTokens(opts.tokenGenInterval || consts.tokenGenInterval);
+    this._server = new ServerShim(this);
+    if (isObject(this._ipc)) {
+      try {
+        this._ipc.server = this._server;
+      } catch (e) {
+        // A frozen ipc object keeps its own server; nothing else depends on it.
+      }
+    }
+    this._listening = true;
+    this._updateRef();
+    return this;
+  }
+
+  stop() {
+    this._native.close();
+    this._srcs = new Map();
+    this._sockets = new Map();
+    this._listening = false;
+    this._updateRef();
+    this.emit("_stop");
+    return this;
+  }
+
+  ipc(ipc) {
+    if (ipc !== undefined) this._ipc = ipc;
+    return this._ipc;
+  }
+
+  id(id) {
+    if (typeof id === "string") {
+      this._id = id;
+      this._self.id(id);
+      this._configure();
+    }
+    return this._id;
+  }
+
+  host(host) {
+    if (typeof host === "string") {
+      this._host = host;
+      this._self.host(host);
+      this._configure();
+    }
+    return this._host;
+  }
+
+  port(port) {
+    if (typeof port === "number") {
+      this._port = port;
+      this._self.port(port);
+      this._configure();
+    }
+    return this._port;
+  }
+
+  self(node) {
+    if (typeof node === "object" && node !== null) {
+      this._self = node;
+      this._id = node.id();
+      this._port = node.port();
+      this._host = node.host();
+      this._configure();
+    }
+    return this._self;
+  }
+
+  sources(sources) {
+    if (sources instanceof Map) this._srcs = sources;
+    return this._srcs;
+  }
+
+  sinks(sinks) {
+    if (sinks instanceof Map) this._sinks = sinks;
+    return this._sinks;
+  }
+
+  cookie(cookie) {
+    if (typeof cookie === "string") {
+      this._cookie = cookie;
+      this._configure();
+    }
+    return this._cookie;
+  }
+
+  connect(node, cb, opts = consts.connDefaults) {
+    checkNode(node);
+    if (node.id() === this._id || this._sinks.has(node.id())) {
+      if (typeof cb === "function") return cb();
+      return this;
+    }
+    const conn = new Connection(this._ipc, node, opts, this);
+    conn.start();
+    this._sinks.set(node.id(), conn);
+    if (typeof cb === "function") conn.once("connect", cb);
+    return this;
+  }
+
+  disconnect(node, force = false) {
+    checkNode(node);
+    if (node.id() === this._id || !this._sinks.has(node.id())) return this;
+    this._sinks.get(node.id()).stop(force);
+    this._sinks.delete(node.id());
+    return this;
+  }
+
+  isConnected(node) {
+    checkNode(node);
+    if (node.id() === this._id) return true;
+    return this._sinks.has(node.id());
+  }
+
+  connection(node) {
+    checkNode(node);
+    if (node.id() === this._id) return null;
+    return this._sinks.get(node.id()) || null;
+  }
+
+  ping(node, cb, timeout = Infinity) {
+    checkNode(node);
+    if (node.id() === this._id) return cb(null, "pong");
+    if (!this._sinks.has(node.id())) return cb(new Error("Unknown node " + node.id()));
+    const id = this._generateToken();
+    const t = this._setupSingletonReply(node, id, timeout, cb);
+    const out = this.connection(node)._sendPing(id);
+    if (out instanceof Error) {
+      this._teardownSingletonReply(id, t);
+      return cb(out);
+    }
+  }
+
+  call(node, event, data, cb, timeout = Infinity) {
+    checkNode(node);
+    const id = this._generateToken();
+    const rstream = this._rstream(node, id, timeout);
+    if (node.id() === this._id) {
+      process.nextTick(() => this._streamLocal(event, id, data));
+    } else if (!this._sinks.has(node.id())) {
+      process.nextTick(() => rstream.emit("error", new Error("Unknown node " + node.id())));
+    } else {
+      let err;
+      try {
+        err = this._streamData(node, event, id, data);
+      } catch (e) {
+        err = e;
+      }
+      if (err !== null) process.nextTick(() => rstream.emit("error", err));
+    }
+    if (typeof cb === "function") NetKernel._collectStream(rstream, cb);
+    return rstream;
+  }
+
+  callSingleton(node, event, data, cb, timeout = Infinity) {
+    checkNode(node);
+    const id = this._generateToken();
+    const t = this._setupSingletonReply(node, id, timeout, cb);
+    if (node.id() === this._id) {
+      this._streamLocal(event, id, data);
+    } else if (!this._sinks.has(node.id())) {
+      this._teardownSingletonReply(id, t);
+      return cb(new Error("Unknown node " + node.id()));
+    } else {
+      let err;
+      try {
+        err = this._streamData(node, event, id, data);
+      } catch (e) {
+        err = e;
+      }
+      if (err !== null) {
+        this._teardownSingletonReply(id, t);
+        return cb(err);
+      }
+    }
+  }
+
+  multicall(nodes, event, data, cb, timeout = Infinity) {
+    if (typeof cb !== "function") {
+      return nodes.map((node) => this.call(node, event, data, null, timeout));
+    }
+    return mapAll(nodes, (node, done) => this.call(node, event, data, done, timeout), cb);
+  }
+
+  multicallSingleton(nodes, event, data, cb, timeout = Infinity) {
+    return mapAll(nodes, (node, done) => this.callSingleton(node, event, data, done, timeout), cb);
+  }
+
+  reply(from, data) {
+    if (typeof from.tag !== "string") {
+      throw new Error("Cannot reply to message with no callback tag.");
+    }
+    return this.cast(from.node, from.tag, data);
+  }
+
+  cast(node, event, data) {
+    checkNode(node);
+    if (node.id() === this._id) return this._streamLocal(event, null, data);
+    if (!this._sinks.has(node.id())) return;
+    this._streamData(node, event, null, data);
+    return this;
+  }
+
+  abcast(nodes, event, data) {
+    nodes.forEach((node) => this.cast(node, event, data));
+    return this;
+  }
+
+  // ---- local routing (no network), as the JS kernel does it ----
+
+  _streamLocal(event, tag, data) {
+    const rstream = {done: false};
+    if (!(data instanceof stream.Stream)) {
+      rstream.done = true;
+      this._sendLocal(event, tag, rstream, data);
+      return this;
+    }
+    rstream.stream = crypto.randomBytes(RAND_BYTE_LEN).toString("hex");
+    const chunk = Object.assign({}, rstream);
+    const onData = (d) => this._sendLocal(event, tag, chunk, d);
+    data.on("data", onData);
+    data.once("end", () => this._finishLocal(event, tag, rstream));
+    data.on("error", (err) => {
+      data.removeListener("data", onData);
+      if (data.resume) data.resume();
+      this._sendLocalError(event, tag, rstream, err);
+    });
+    return this;
+  }
+
+  _sendLocal(event, tag, stream, data) {
+    this.emit(event, data, stream, {tag: tag, node: this._self});
+    return this;
+  }
+
+  _finishLocal(event, tag, stream) {
+    if (stream.done) return this;
+    stream.done = true;
+    return this._sendLocal(event, tag, stream, null);
+  }
+
+  _sendLocalError(event, tag, stream, err) {
+    if (stream.done) return this;
+    stream.done = true;
+    stream.error = NetKernel._encodeError(err);
+    return this._sendLocal(event, tag, stream, null);
+  }
+
+  // ---- sending over the network ----
+
+  _streamData(node, event, tag, data) {
+    const conn = this.connection(node);
+    if (!(data instanceof stream.Stream)) {
+      return conn._sendMessage(event, tag, true, null, null, data);
+    }
+    const streamId = crypto.randomBytes(RAND_BYTE_LEN).toString("hex");
+    const state = {done: false, stream: streamId};
+    conn.initiateStream(state);
+    const onData = (chunk) => {
+      const out = conn._sendMessage(event, tag, false, streamId, null, chunk);
+      if (out instanceof Error) data.emit("error", out);
+    };
+    data.on("data", onData);
+    data.once("end", () => {
+      if (state.done) return;
+      state.done = true;
+      const out = conn._sendMessage(event, tag, true, streamId, null, null);
+      if (out instanceof Error) data.emit("error", out);
+    });
+    data.on("error", (err) => {
+      data.removeListener("data", onData);
+      if (data.resume) data.resume();
+      if (state.done) return;
+      state.done = true;
+      conn._sendMessage(event, tag, true, streamId, NetKernel._encodeError(err), null);
+    });
+    return null;
+  }
+
+  // The JS kernel's single-message send, kept for code that calls it.
+  _sendData(source, conn, event, tag, stream, data) {
+    const out = conn._sendMessage(event, tag, !!stream.done, stream.stream || null,
+      stream.error === undefined ? null : stream.error, data === undefined ? undefined : data);
+    if (out instanceof Error) {
+      if (source) source.emit("error", out);
+      else return out;
+    }
+    return null;
+  }
+
+  _addSocket(socket) {
+    if (this._srcs.has(socket.id)) return this;
+    this._srcs.set(socket.id, socket);
+    return this;
+  }
+
+  _disconnectSocket(socket, id) {
+    this._srcs.delete(id);
+    return this;
+  }
+
+  _rstream(node, id, timeout = Infinity) {
+    const pstream = new stream.PassThrough({objectMode: true});
+    this.on(id, (data, stream, from) => this._rcvData(node, id, pstream, data, stream, from));
+    if (timeout === Infinity || typeof timeout !== "number") return pstream;
+    const t = setTimeout(() => {
+      this.removeAllListeners(id);
+      pstream.emit("error", new Error("Timeout."));
+    }, timeout);
+    pstream.once("finish", () => clearTimeout(t));
+    return pstream;
+  }
+
+  _rcvData(node, id, pstream, data, stream, from) {
+    if (from.node.id() !== node.id()) {
+      return this._skipMsg(Object.assign(new Error("Synchronous response node mismatch."), {
+        type: "INVALID_REPLY",
+        actual: from.node.id(),
+        expected: node.id(),
+      }));
+    }
+    if (stream.error) pstream.emit("error", stream.error);
+    if (data) pstream.write(data);
+    if (stream.done) {
+      this.removeAllListeners(id);
+      pstream.end();
+    }
+  }
+
+  _setupSingletonReply(node, id, timeout, cb) {
+    let t = null;
+    if (timeout !== Infinity) {
+      t = setTimeout(() => {
+        this.removeAllListeners(id);
+        return cb(new Error("Timeout."));
+      }, timeout);
+    }
+    this.once(id, (data, stream, from) => {
+      this._teardownSingletonReply(id, t);
+      if (from.node.id() !== node.id()) {
+        return cb(Object.assign(new Error("Synchronous response node mismatch."), {
+          type: "INVALID_REPLY",
+          actual: from.node.id(),
+          expected: node.id(),
+        }));
+      }
+      if (stream.error) return cb(stream.error);
+      return cb(null, data);
+    });
+    return t;
+  }
+
+  _teardownSingletonReply(id, t) {
+    clearTimeout(t);
+    this.removeAllListeners(id);
+    return this;
+  }
+
+  _generateToken() {
+    return this._native.token();
+  }
+
+  _resetToken() {
+    this._native.resetTokens(consts.tokenGenInterval);
+  }
+
+  _skipMsg(data) {
+    this.emit("_skip", data);
+    return this;
+  }
+
+  // ---- the bridge to the addon ----
+
+  _config() {
+    if (isObject(this._ipc) && isObject(this._ipc.config)) return this._ipc.config;
+    return this._ownConfig;
+  }
+
+  _configure() {
+    const max = this._maxFrame === undefined ? undefined : Number(this._maxFrame);
+    this._native.configure(String(this._id), String(this._host), Number(this._port),
+      typeof this._cookie === "string" && this._cookie !== "" ? this._cookie : null, max);
+  }
+
+  // Starts the Rust side of a Connection (called by Connection#start).
+  _openPeer(conn) {
+    const node = conn.node();
+    const config = this._config();
+    const retry = typeof config.retry === "number" ? config.retry : consts.ipcDefaults.retry;
+    const maxRetries = typeof config.maxRetries === "number" ? config.maxRetries : Infinity;
+    const maxLen = typeof conn._maxLen === "number" ? conn._maxLen : consts.connDefaults.maxLen;
+    const peer = this._native.connect(String(node.id()), String(node.host()), Number(node.port()),
+      retry, maxRetries, maxLen);
+    this._peers.set(peer.id, conn);
+    this._updateRef();
+    return peer;
+  }
+
+  // The process stays up while we listen or hold a connection, as with sockets.
+  _updateRef() {
+    const alive = this._listening || this._peers.size > 0;
+    if (alive !== this._alive) {
+      this._alive = alive;
+      this._native.setRef(alive);
+    }
+  }
+
+  _onNative(text, buffers) {
+    if (text.length === 0) return;
+    const batch = JSON.parse("[" + text + "]");
+    for (let i = 0; i < batch.length; i++) {
+      try {
+        this._dispatch(batch[i], buffers);
+      } catch (err) {
+        // A throwing handler must not cost the rest of the batch: deliver the
+        // others, then surface the error as the JS kernel would (uncaught).
+        process.nextTick(() => {
+          throw err;
+        });
+      }
+    }
+  }
+
+  _dispatch(e, buffers) {
+    switch (e[0]) {
+      case EV.MESSAGE: {
+        let data;
+        switch (e[6]) {
+          case MODE.JSON: data = e[7]; break;
+          case MODE.BUFFER: data = buffers[e[7]]; break;
+          case MODE.BUFFER_LIKE: data = NetKernel._decodeBuffer(e[7]); break;
+          default: data = undefined;
+        }
+        this.emit(e[3], data, e[5], {tag: e[4], socket: this._sockets.get(e[1]), node: this._nodes[e[2]]});
+        return;
+      }
+      case EV.SKIP: {
+        const err = new Error(e[3]);
+        err.type = e[2];
+        if (e[2] === "INVALID_CHECKSUM") err.sent = e[4].sent;
+        Object.assign(err, e[4]);
+        this._skipMsg(err);
+        return;
+      }
+      case EV.NODE:
+        this._nodes[e[1]] = new Node(e[2], e[3], e[4]);
+        return;
+      case EV.SOCKET_OPEN: {
+        const socket = new Socket(this, e[1], e[3], e[2]);
+        this._sockets.set(e[1], socket);
+        this._addSocket(socket);
+        return;
+      }
+      case EV.SOCKET_CLOSE:
+        this._sockets.delete(e[1]);
+        this._disconnectSocket(null, e[1]);
+        return;
+      case EV.PEER_CONNECT: return this._withPeer(e[1], (c) => c._handleConnect());
+      case EV.PEER_DISCONNECT: return this._withPeer(e[1], (c) => c._handleDisconnect());
+      case EV.PEER_DRAINED: return this._withPeer(e[1], (c) => c._handleDrained());
+      case EV.PEER_ERROR: return this._withPeer(e[1], (c) => {
+        c._lastError = new Error(e[2]);
+      });
+      case EV.PEER_CLOSED:
+        this._peers.delete(e[1]);
+        this._updateRef();
+        return;
+      case EV.READY:
+        if (e[1] === this._generation) this.emit("_ready");
+        return;
+      case EV.LISTEN_ERROR: {
+        if (e[1] !== this._generation) return;
+        this._listening = false;
+        this._updateRef();
+        const err = Object.assign(new Error(e[2]), {code: e[3]});
+        if (this.listenerCount("error") > 0) this.emit("error", err);
+        else process.emitWarning(err.message, {code: "CLUSTERLUCK_LISTEN"});
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  _withPeer(id, fn) {
+    const conn = this._peers.get(id);
+    if (conn) fn(conn);
+  }
+
+  // ---- static helpers other clusterluck modules call ----
+
+  static _coerceStream(data) {
+    if (data instanceof stream.Stream) return data;
+    if (data instanceof Buffer || typeof data === "string") {
+      const nstream = new stream.PassThrough();
+      process.nextTick(() => {
+        nstream.write(typeof data === "string" ? Buffer.from(data) : data);
+        nstream.end();
+      });
+      return nstream;
+    }
+    throw new Error("Input data could not be coerced into a stream.");
+  }
+
+  static _collectStream(rstream, cb, limit = consts.collectLimit) {
+    let acc;
+    let called = false;
+    const onData = (data) => {
+      acc = acc ? Buffer.concat([acc, data], acc.length + data.length) : data;
+      if (Buffer.isBuffer(acc) && acc.length > limit) rstream.emit("error", new Error("Buffer limit exceeded."));
+    };
+    rstream.on("data", onData);
+    rstream.once("end", () => {
+      if (called) return;
+      called = true;
+      return cb(null, acc);
+    });
+    rstream.on("error", (err) => {
+      if (called) return;
+      rstream.removeListener("data", onData);
+      if (rstream.resume) rstream.resume();
+      called = true;
+      return cb(err);
+    });
+  }
+
+  static _encodeBuffer(buf) {
+    if (buf === null) return null;
+    if (!Buffer.isBuffer(buf)) return buf;
+    return buf.toJSON();
+  }
+
+  static _decodeBuffer(data) {
+    if (isObject(data) && data.type === "Buffer" && Array.isArray(data.data)) return Buffer.from(data);
+    return data;
+  }
+
+  static _encodeError(error) {
+    if (error === null) return null;
+    return errorToObject(error);
+  }
+
+  static _encodeMsg(key, data) {
+    if (key === null) return data;
+    const checkSum = NetKernel._hmacData(key, JSON.stringify(data));
+    const out = {checkSum};
+    for (const k in data) {
+      if (out[k] === undefined) out[k] = data[k];
+    }
+    return out;
+  }
+
+  static _decodeMsg(key, data) {
+    if (key === null) return data;
+    const checkSum = data.checkSum;
+    const rest = {};
+    for (const k in data) {
+      if (k !== "checkSum") rest[k] = data[k];
+    }
+    const calculated = NetKernel._hmacData(key, JSON.stringify(rest));
+    if (checkSum !== calculated) {
+      return Object.assign(new Error("Checksum failure."), {
+        type: "INVALID_CHECKSUM",
+        sent: checkSum,
+        calculated: calculated,
+      });
+    }
+    return rest;
+  }
+
+  static _hmacData(key, data) {
+    return crypto.createHmac("sha256", key).update(data).digest("hex");
+  }
+}
+
+// An Error flattened for the wire: stack (outside production), message, then
+// its own enumerable properties, with `_error: true`.
+function errorToObject(err) {
+  if (isObject(err)) err._error = err._error ? err._error : true;
+  if (err instanceof Error) {
+    const out = process.env.NODE_ENV === "production" ? {} : {stack: err.stack};
+    out.message = err.message;
+    for (const k of Object.keys(err)) out[k] = err[k];
+    return out;
+  }
+  return err;
+}
+
+// async.map's contract: results in order, the callback once, on the first
+// error (with the results so far) or when all are done.
+function mapAll(items, fn, cb) {
+  const results = new Array(items.length);
+  let pending = items.length;
+  let finished = false;
+  if (pending === 0) return cb(null, results);
+  items.forEach((item, i) => {
+    fn(item, (err, value) => {
+      if (finished) return;
+      results[i] = value;
+      if (err) {
+        finished = true;
+        return cb(err, results);
+      }
+      pending -= 1;
+      if (pending === 0) {
+        finished = true;
+        cb(null, results);
+      }
+    });
+  });
+}
+
+NetKernel.Socket = Socket;
+NetKernel._errorToObject = errorToObject;
+module.exports = NetKernel;

@@ -1,0 +1,251 @@
+//! Node-API bindings: translation only. Every method validates its arguments
+//! and returns a JS Error instead of panicking; the work itself is in the core.
+
+#![allow(deprecated)] // ThreadsafeFunction::refer/unref: the explicit keep-alive we need.
+
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use napi::bindgen_prelude::*;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi_derive::napi;
+
+use crate::envelope::{OutData, OutMessage};
+use crate::kernel::Kernel;
+use crate::peer::{Command, PeerHandle, PeerOptions};
+
+type Wake = ThreadsafeFunction<(), (), FnArgs<(String, Vec<Buffer>)>, Status, false, true>;
+
+fn invalid(msg: impl Into<String>) -> Error {
+    Error::new(Status::InvalidArg, msg.into())
+}
+
+fn port_of(port: f64) -> Result<u16> {
+    if port.is_finite() && port.fract() == 0.0 && (0.0..=65535.0).contains(&port) {
+        Ok(port as u16)
+    } else {
+        Err(invalid(format!("Invalid port {port}: expected an integer from 0 to 65535")))
+    }
+}
+
+/// Milliseconds from JS into a Duration (negative or NaN become zero).
+fn millis(ms: f64) -> Duration {
+    if ms.is_finite() && ms > 0.0 {
+        Duration::from_millis(ms.min(1e12) as u64)
+    } else {
+        Duration::ZERO
+    }
+}
+
+/// A count from JS: Infinity (or anything not finite) means unbounded.
+fn count(n: f64) -> Option<u64> {
+    if n.is_finite() && n >= 0.0 {
+        Some(n as u64)
+    } else {
+        None
+    }
+}
+
+/// The network side of one NetKernel.
+#[napi]
+pub struct NativeKernel {
+    kernel: Arc<Kernel>,
+    wake: Arc<OnceLock<Mutex<Wake>>>,
+}
+
+#[napi]
+impl NativeKernel {
+    /// `onEvents(text, buffers)` receives each batch of events.
+    #[napi(constructor)]
+    pub fn new(on_events: Function<FnArgs<(String, Vec<Buffer>)>, ()>) -> Result<Self> {
+        let wake: Arc<OnceLock<Mutex<Wake>>> = Arc::new(OnceLock::new());
+        let waker = wake.clone();
+        let kernel = Arc::new(Kernel::new(Box::new(move || {
+            if let Some(tsfn) = waker.get() {
+                let tsfn = tsfn.lock().unwrap_or_else(|p| p.into_inner());
+                tsfn.call((), ThreadsafeFunctionCallMode::NonBlocking);
+            }
+        })));
+        let drain = kernel.clone();
+        let tsfn: Wake = on_events
+            .build_threadsafe_function::<()>()
+            .weak::<true>()
+            .callee_handled::<false>()
+            .build_callback(move |_ctx| {
+                let batch = drain.shared().outbox.take();
+                let buffers = batch.buffers.into_iter().map(Buffer::from).collect();
+                Ok(FnArgs::from((batch.text, buffers)))
+            })?;
+        let _ = wake.set(Mutex::new(tsfn));
+        Ok(NativeKernel { kernel, wake })
+    }
+
+    /// Sets this node's identity and cookie (null for none).
+    #[napi]
+    pub fn configure(
+        &self,
+        id: String,
+        host: String,
+        port: f64,
+        cookie: Option<String>,
+        max_frame: Option<f64>,
+    ) -> Result<()> {
+        let max_frame = match max_frame {
+            Some(m) if m.is_finite() && m >= 1.0 => Some(m as usize),
+            Some(m) if !m.is_finite() => Some(usize::MAX),
+            Some(m) => return Err(invalid(format!("Invalid maxFrameLength {m}"))),
+            None => None,
+        };
+        self.kernel.configure(&id, &host, port, cookie.as_deref(), max_frame);
+        Ok(())
+    }
+
+    /// Starts listening; returns the generation READY/LISTEN_ERROR will carry.
+    #[napi]
+    pub fn listen(&self, host: String, port: f64) -> Result<f64> {
+        Ok(self.kernel.listen(host, port_of(port)?) as f64)
+    }
+
+    /// Stops listening and drops every inbound connection.
+    #[napi]
+    pub fn close(&self) {
+        self.kernel.close();
+    }
+
+    /// Opens an outbound connection to a node.
+    #[napi]
+    pub fn connect(
+        &self,
+        node_id: String,
+        host: String,
+        port: f64,
+        retry_ms: f64,
+        max_retries: f64,
+        max_len: f64,
+    ) -> Result<NativePeer> {
+        let opts = PeerOptions {
+            node_id,
+            host,
+            port: port_of(port)?,
+            retry: millis(retry_ms),
+            max_retries: count(max_retries),
+            max_len: count(max_len).map_or(usize::MAX, |n| n as usize),
+        };
+        Ok(NativePeer { handle: self.kernel.connect(opts) })
+    }
+
+    /// The next reply tag.
+    #[napi]
+    pub fn token(&self) -> String {
+        self.kernel.token()
+    }
+
+    /// A new token base, renewed every `intervalMs`.
+    #[napi]
+    pub fn reset_tokens(&self, interval_ms: f64) {
+        self.kernel.reset_tokens(millis(interval_ms));
+    }
+
+    /// Writes a frame on an inbound socket; false when it is closed.
+    #[napi]
+    pub fn write_source(&self, socket: f64, kind: String, json: String) -> bool {
+        self.kernel.write_source(socket as u64, &kind, &json)
+    }
+
+    /// Whether pending network work keeps the Node process alive.
+    #[napi]
+    pub fn set_ref(&self, env: Env, keep_alive: bool) -> Result<()> {
+        if let Some(tsfn) = self.wake.get() {
+            let mut tsfn = tsfn.lock().unwrap_or_else(|p| p.into_inner());
+            if keep_alive {
+                tsfn.refer(&env)?;
+            } else {
+                tsfn.unref(&env)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One outbound connection.
+#[napi]
+pub struct NativePeer {
+    handle: PeerHandle,
+}
+
+fn message(
+    event: String,
+    tag: Option<String>,
+    done: bool,
+    stream_id: Option<String>,
+    error_json: Option<String>,
+    data: OutData,
+) -> Command {
+    Command::Message(OutMessage { event, tag, done, stream_id, error_json, data })
+}
+
+#[napi]
+impl NativePeer {
+    #[napi(getter)]
+    pub fn id(&self) -> f64 {
+        self.handle.id as f64
+    }
+
+    /// Sends a message whose data is JSON text (undefined leaves it out).
+    #[napi]
+    pub fn send_json(
+        &self,
+        event: String,
+        tag: Option<String>,
+        done: bool,
+        stream_id: Option<String>,
+        error_json: Option<String>,
+        data: Option<String>,
+    ) -> bool {
+        let data = data.map_or(OutData::Absent, OutData::Json);
+        self.handle.send(message(event, tag, done, stream_id, error_json, data))
+    }
+
+    /// Sends a message whose data is a Buffer.
+    #[napi]
+    pub fn send_buffer(
+        &self,
+        event: String,
+        tag: Option<String>,
+        done: bool,
+        stream_id: Option<String>,
+        error_json: Option<String>,
+        data: &[u8],
+    ) -> bool {
+        let data = OutData::Bytes(data.to_vec());
+        self.handle.send(message(event, tag, done, stream_id, error_json, data))
+    }
+
+    #[napi]
+    pub fn send_ping(&self, tag: String) -> bool {
+        self.handle.send(Command::Ping(tag))
+    }
+
+    /// Sends a frame of any type with JSON data.
+    #[napi]
+    pub fn send_raw(&self, kind: String, json: String) -> bool {
+        self.handle.send(Command::Raw { kind, json })
+    }
+
+    /// Frames waiting for the link.
+    #[napi]
+    pub fn queue_size(&self) -> u32 {
+        self.handle.state.queued.load(std::sync::atomic::Ordering::Acquire) as u32
+    }
+
+    #[napi]
+    pub fn set_max_len(&self, len: f64) {
+        let len = count(len).map_or(usize::MAX, |n| n as usize);
+        self.handle.send(Command::MaxLen(len));
+    }
+
+    #[napi]
+    pub fn stop(&self, force: bool) {
+        self.handle.send(Command::Stop { force });
+    }
+}

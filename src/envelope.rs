@@ -1,0 +1,331 @@
+//! Envelopes: the `data` member of a frame, for the two frame types the
+//! kernel speaks (`message` and `ping`), decoded from untrusted text and
+//! encoded byte for byte as a JS kernel would.
+//!
+//! Inbound, everything the JS side needs is returned as slices of the frame
+//! (raw JSON the JS side can `JSON.parse` in one go), so nothing is decoded
+//! twice. Outbound, the text we sign is exactly the text we send, and both are
+//! what `JSON.stringify` would produce, so a JS receiver re-derives the same
+//! HMAC.
+
+use std::borrow::Cow;
+
+use crate::cookie::{digest_str, Cookie};
+use crate::error::Skip;
+use crate::json;
+
+/// The sender of a frame, as its `from` member says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FromNode<'a> {
+    pub id: Cow<'a, str>,
+    pub host: Cow<'a, str>,
+    pub port: f64,
+}
+
+/// The `data` member of a message.
+#[derive(Debug, PartialEq)]
+pub enum Payload<'a> {
+    /// No `data` member (JS `undefined`).
+    Absent,
+    /// Any JSON value, as raw text for `JSON.parse`.
+    Json(&'a str),
+    /// A serialized Buffer (`{"type":"Buffer","data":[...]}`) whose bytes were
+    /// plain integers 0..=255: decoded here, handed to JS as a Buffer.
+    Bytes(Vec<u8>),
+    /// A Buffer-shaped object with unusual elements (strings, floats, ...):
+    /// raw text; JS converts it with `Buffer.from` to keep its exact rules.
+    BufferLike(&'a str),
+}
+
+/// A routed message: a cast, a call, a reply, or one chunk of a stream.
+#[derive(Debug, PartialEq)]
+pub struct Message<'a> {
+    /// The event (a JSON string literal, raw).
+    pub event_raw: &'a str,
+    /// The reply tag, decoded; `None` for casts.
+    pub tag: Option<Cow<'a, str>>,
+    pub from: FromNode<'a>,
+    /// The `stream` member, raw, for JS to parse as the seed does.
+    pub stream_raw: &'a str,
+    pub done: bool,
+    pub data: Payload<'a>,
+}
+
+/// A ping: answered with `"pong"` on our own connection to the sender.
+#[derive(Debug, PartialEq)]
+pub struct Ping<'a> {
+    pub tag: Cow<'a, str>,
+    pub from: FromNode<'a>,
+}
+
+#[derive(Debug, PartialEq)]
+pub enum Inbound<'a> {
+    Message(Message<'a>),
+    Ping(Ping<'a>),
+    /// A well-formed frame of another type: a JS kernel has no handler for it.
+    Other(Cow<'a, str>),
+}
+
+fn invalid(why: &str) -> Skip {
+    Skip::InvalidMessage(why.to_string())
+}
+
+/// The value of the last member named `name`: JSON.parse keeps the last one.
+fn member<'a>(members: &[(Cow<'a, str>, &'a str)], name: &str) -> Option<&'a str> {
+    members.iter().rev().find(|(k, _)| k == name).map(|(_, v)| *v)
+}
+
+/// Offset of `inner` (a slice of `outer`) within `outer`.
+fn offset_in(outer: &str, inner: &str) -> usize {
+    (inner.as_ptr() as usize).saturating_sub(outer.as_ptr() as usize)
+}
+
+/// Checks the HMAC of `data` (the raw `data` object of a frame) the way the JS
+/// kernel does: drop `checkSum`, `JSON.stringify` the rest, HMAC it, compare.
+fn verify(cookie: &Cookie, data_raw: &str, members: &[(Cow<'_, str>, &str)]) -> Result<(), Skip> {
+    let sums = members.iter().filter(|(k, _)| k == "checkSum").count();
+    let sent = member(members, "checkSum");
+    // Text of the object without checkSum. When checkSum is the first member
+    // (always, from a JS sender) the rest of the raw text is used as is.
+    let rest: Cow<'_, str> = match members.first() {
+        Some((k, v)) if k == "checkSum" && sums == 1 => {
+            let after = &data_raw[offset_in(data_raw, v) + v.len()..];
+            let after = after.trim_start_matches([' ', '\t', '\n', '\r']);
+            match after.strip_prefix(',') {
+                Some(tail) => Cow::Owned(format!("{{{tail}")),
+                None => Cow::Borrowed("{}"),
+            }
+        }
+        _ => {
+            let mut s = String::with_capacity(data_raw.len());
+            s.push('{');
+            let mut first = true;
+            for (k, v) in members.iter().filter(|(k, _)| k != "checkSum") {
+                if !first {
+                    s.push(',');
+                }
+                first = false;
+                json::write_string(&mut s, k);
+                s.push(':');
+                s.push_str(v);
+            }
+            s.push('}');
+            Cow::Owned(s)
+        }
+    };
+    let canonical = json::canonicalize(&rest).map_err(Skip::InvalidJson)?;
+    let calculated = cookie.sign(&canonical);
+    let calculated = digest_str(&calculated);
+    let ok = sent.and_then(json::as_str).is_some_and(|s| s == calculated);
+    if ok {
+        Ok(())
+    } else {
+        Err(Skip::InvalidChecksum {
+            sent: sent.map(str::to_string),
+            calculated: calculated.to_string(),
+        })
+    }
+}
+
+fn parse_from<'a>(raw: Option<&'a str>) -> Result<FromNode<'a>, Skip> {
+    let raw = raw.ok_or_else(|| invalid("missing 'from'"))?;
+    let m = json::object_members(raw).map_err(|_| invalid("'from' is not an object"))?;
+    let id = member(&m, "id").and_then(json::as_str);
+    let host = member(&m, "host").and_then(json::as_str);
+    let port = member(&m, "port").and_then(json::as_f64);
+    match (id, host, port) {
+        (Some(id), Some(host), Some(port)) => Ok(FromNode { id, host, port }),
+        _ => Err(invalid("'from' needs a string id, a string host and a number port")),
+    }
+}
+
+fn parse_payload(raw: Option<&str>) -> Payload<'_> {
+    let Some(raw) = raw else { return Payload::Absent };
+    if !raw.starts_with('{') {
+        return Payload::Json(raw);
+    }
+    let Ok(m) = json::object_members(raw) else { return Payload::Json(raw) };
+    let is_buffer = member(&m, "type").and_then(json::as_str).is_some_and(|t| t == "Buffer");
+    match member(&m, "data") {
+        Some(arr) if is_buffer && arr.starts_with('[') => match json::byte_array(arr) {
+            Some(bytes) => Payload::Bytes(bytes),
+            None => Payload::BufferLike(raw),
+        },
+        _ => Payload::Json(raw),
+    }
+}
+
+/// Decodes one frame's text. With a cookie, the checksum is verified first,
+/// as the JS kernel does, so a bad checksum wins over a bad shape.
+pub fn decode<'a>(frame: &'a str, cookie: Option<&Cookie>) -> Result<Inbound<'a>, Skip> {
+    let top = json::object_members(frame).map_err(|e| match json::validate(frame) {
+        Ok(()) => invalid("a frame must be an object"),
+        Err(_) => Skip::InvalidJson(e),
+    })?;
+    let kind = member(&top, "type")
+        .and_then(json::as_str)
+        .ok_or_else(|| invalid("missing 'type'"))?;
+    if kind != "message" && kind != "ping" {
+        return Ok(Inbound::Other(kind));
+    }
+    let data_raw = member(&top, "data").ok_or_else(|| invalid("missing 'data'"))?;
+    let members =
+        json::object_members(data_raw).map_err(|_| invalid("'data' is not an object"))?;
+    if let Some(cookie) = cookie {
+        verify(cookie, data_raw, &members)?;
+    }
+    let from = parse_from(member(&members, "from"))?;
+    if kind == "ping" {
+        let tag = member(&members, "tag")
+            .and_then(json::as_str)
+            .ok_or_else(|| invalid("a ping needs a string 'tag'"))?;
+        return Ok(Inbound::Ping(Ping { tag, from }));
+    }
+    let event_raw = member(&members, "id")
+        .filter(|raw| json::as_str(raw).is_some())
+        .ok_or_else(|| invalid("a message needs a string 'id'"))?;
+    let tag = match member(&members, "tag") {
+        None => None,
+        Some(raw) if json::is_null(raw) => None,
+        Some(raw) => match json::as_str(raw) {
+            // The JS kernel reads the tag as `data.tag || null`.
+            Some(t) if t.is_empty() => None,
+            Some(t) => Some(t),
+            None => return Err(invalid("'tag' must be a string or null")),
+        },
+    };
+    let stream_raw = member(&members, "stream").ok_or_else(|| invalid("missing 'stream'"))?;
+    let sm = json::object_members(stream_raw).map_err(|_| invalid("'stream' is not an object"))?;
+    let done = member(&sm, "done")
+        .and_then(json::as_bool)
+        .ok_or_else(|| invalid("'stream.done' must be a boolean"))?;
+    if let Some(sid) = member(&sm, "stream") {
+        if json::as_str(sid).is_none() {
+            return Err(invalid("'stream.stream' must be a string"));
+        }
+    }
+    let data = parse_payload(member(&members, "data"));
+    Ok(Inbound::Message(Message { event_raw, tag, from, stream_raw, done, data }))
+}
+
+/// The `data` of an outbound message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OutData {
+    /// Leave `data` out (JS `undefined`).
+    Absent,
+    /// JSON text (from `JSON.stringify`, or `null`).
+    Json(String),
+    /// A Buffer, written as `{"type":"Buffer","data":[...]}`.
+    Bytes(Vec<u8>),
+}
+
+/// One outbound message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutMessage {
+    pub event: String,
+    pub tag: Option<String>,
+    pub done: bool,
+    pub stream_id: Option<String>,
+    /// A flattened error (JSON object text), for a stream that failed.
+    pub error_json: Option<String>,
+    pub data: OutData,
+}
+
+/// Writes the frame prefix, then the envelope produced by `body` (which must
+/// write an object without its opening brace), then signs it when there is a
+/// cookie and closes the frame.
+fn write_signed(out: &mut String, kind: &str, cookie: Option<&Cookie>, body: impl FnOnce(&mut String)) {
+    out.push_str("{\"type\":\"");
+    out.push_str(kind);
+    out.push_str("\",\"data\":");
+    let sum_at = cookie.map(|_| {
+        out.push_str("{\"checkSum\":\"");
+        let at = out.len();
+        out.push_str(&"0".repeat(64));
+        out.push_str("\",");
+        at
+    });
+    if cookie.is_none() {
+        out.push('{');
+    }
+    let body_start = out.len();
+    body(out);
+    if let (Some(cookie), Some(at)) = (cookie, sum_at) {
+        let digest = cookie.sign_parts(&[b"{", out[body_start..].as_bytes()]);
+        out.replace_range(at..at + 64, digest_str(&digest));
+    }
+    out.push('}');
+    out.push('\u{c}');
+}
+
+/// Appends the frame of a message.
+pub fn encode_message(out: &mut String, cookie: Option<&Cookie>, from_json: &str, m: &OutMessage) {
+    write_signed(out, "message", cookie, |out| {
+        out.push_str("\"id\":");
+        json::write_string(out, &m.event);
+        out.push_str(",\"tag\":");
+        match &m.tag {
+            Some(t) => json::write_string(out, t),
+            None => out.push_str("null"),
+        }
+        out.push_str(",\"from\":");
+        out.push_str(from_json);
+        out.push_str(",\"stream\":{\"done\":");
+        out.push_str(if m.done { "true" } else { "false" });
+        if let Some(sid) = &m.stream_id {
+            out.push_str(",\"stream\":");
+            json::write_string(out, sid);
+        }
+        if let Some(err) = &m.error_json {
+            out.push_str(",\"error\":");
+            out.push_str(err);
+        }
+        out.push('}');
+        match &m.data {
+            OutData::Absent => {}
+            OutData::Json(text) => {
+                out.push_str(",\"data\":");
+                out.push_str(text);
+            }
+            OutData::Bytes(bytes) => {
+                out.push_str(",\"data\":{\"type\":\"Buffer\",\"data\":");
+                json::write_byte_array(out, bytes);
+                out.push('}');
+            }
+        }
+        out.push('}');
+    });
+}
+
+/// Appends the frame of a ping.
+pub fn encode_ping(out: &mut String, cookie: Option<&Cookie>, from_json: &str, tag: &str) {
+    write_signed(out, "ping", cookie, |out| {
+        out.push_str("\"tag\":");
+        json::write_string(out, tag);
+        out.push_str(",\"from\":");
+        out.push_str(from_json);
+        out.push_str(",\"stream\":{\"done\":true}}");
+    });
+}
+
+/// The `from` object of our own node, as JSON text.
+pub fn from_json(id: &str, host: &str, port: f64) -> String {
+    let mut s = String::with_capacity(id.len() + host.len() + 32);
+    s.push_str("{\"id\":");
+    json::write_string(&mut s, id);
+    s.push_str(",\"host\":");
+    json::write_string(&mut s, host);
+    s.push_str(",\"port\":");
+    json::write_number(&mut s, port);
+    s.push('}');
+    s
+}
+
+/// Makes JSON text from JS canonical, so what we sign is what a JS receiver
+/// recomputes. `JSON.stringify` output passes through untouched.
+pub fn canonical_json(text: String) -> Result<String, json::JsonError> {
+    match json::canonicalize(&text)? {
+        Cow::Borrowed(_) => Ok(text),
+        Cow::Owned(fixed) => Ok(fixed),
+    }
+}

@@ -1,0 +1,86 @@
+//! Errors as types.
+//!
+//! Two families matter to users. A [`Skip`] is bad input from the network: the
+//! kernel drops that one frame, tells JS through the `_skip` event, and carries
+//! on with every other message. An [`Error`] is a local failure (a bind that
+//! failed, an option that makes no sense) that goes back to the caller.
+
+use std::fmt;
+
+use crate::json::JsonError;
+
+/// Why an inbound frame was dropped. Each variant maps to the `type` property of
+/// the Error object emitted with `_skip`, so JS code can tell them apart.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Skip {
+    /// The frame is not JSON. A JS node would raise a node-ipc `error` and drop it.
+    InvalidJson(JsonError),
+    /// The HMAC did not match (or was missing). Same fields as the JS kernel:
+    /// what the peer sent (raw JSON, `None` when absent) and what we computed.
+    InvalidChecksum { sent: Option<String>, calculated: String },
+    /// Valid JSON, but not a message the kernel can route (wrong shape or types).
+    InvalidMessage(String),
+    /// More bytes than `maxFrameLength` arrived without a delimiter. The bytes up
+    /// to the next delimiter were discarded; the connection stays open.
+    FrameTooLarge { limit: usize },
+}
+
+impl Skip {
+    /// The `type` property of the JS Error.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Skip::InvalidJson(_) => "INVALID_JSON",
+            Skip::InvalidChecksum { .. } => "INVALID_CHECKSUM",
+            Skip::InvalidMessage(_) => "INVALID_MESSAGE",
+            Skip::FrameTooLarge { .. } => "FRAME_TOO_LARGE",
+        }
+    }
+}
+
+impl fmt::Display for Skip {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Skip::InvalidJson(e) => write!(f, "Invalid JSON frame: {e}."),
+            // The exact message of the JS kernel, so existing handlers match it.
+            Skip::InvalidChecksum { .. } => f.write_str("Checksum failure."),
+            Skip::InvalidMessage(why) => write!(f, "Invalid message: {why}."),
+            Skip::FrameTooLarge { limit } => {
+                write!(f, "Frame larger than the limit of {limit} bytes was discarded.")
+            }
+        }
+    }
+}
+
+impl std::error::Error for Skip {}
+
+/// A local failure reported to the caller.
+#[derive(Debug)]
+pub enum Error {
+    /// Binding or accepting on the listening socket failed.
+    Listen { addr: String, source: std::io::Error },
+    /// A handle (connection, socket) that does not exist any more.
+    UnknownHandle(u64),
+    /// The caller passed something that cannot be used.
+    InvalidArgument(String),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Listen { addr, source } => write!(f, "listen {addr}: {source}"),
+            Error::UnknownHandle(h) => write!(f, "unknown handle {h}"),
+            Error::InvalidArgument(why) => f.write_str(why),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Listen { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,284 @@
+//! The outbox: how the network threads hand events to the JS thread.
+//!
+//! Crossing into JS is the expensive part, so events are not sent one by one.
+//! Readers append each event as a JSON array (the payload of a message is
+//! embedded as its raw JSON, so one `JSON.parse` on the JS side decodes the
+//! whole batch) and Buffers go beside it. The JS thread is woken only when the
+//! outbox goes from empty to non-empty; while it is busy, events pile up and
+//! the next batch is larger. When more than `high_water` bytes are waiting,
+//! readers stop reading their sockets until JS catches up (backpressure),
+//! so a slow receiver bounds memory instead of growing without end.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use tokio::sync::Notify;
+
+use crate::envelope::{FromNode, Message, Payload};
+use crate::error::Skip;
+use crate::json;
+
+/// Kinds of entries, the first element of each array in a batch. The JS layer
+/// has the same table.
+pub mod kind {
+    pub const MESSAGE: u8 = 0;
+    pub const SKIP: u8 = 1;
+    pub const NODE: u8 = 2;
+    pub const SOCKET_OPEN: u8 = 3;
+    pub const SOCKET_CLOSE: u8 = 4;
+    pub const PEER_CONNECT: u8 = 5;
+    pub const PEER_DISCONNECT: u8 = 6;
+    pub const PEER_DRAINED: u8 = 7;
+    pub const READY: u8 = 8;
+    pub const LISTEN_ERROR: u8 = 9;
+    pub const PEER_ERROR: u8 = 10;
+    pub const PEER_CLOSED: u8 = 11;
+}
+
+/// Payload modes of a MESSAGE entry.
+pub mod mode {
+    pub const ABSENT: u8 = 0;
+    pub const JSON: u8 = 1;
+    pub const BUFFER: u8 = 2;
+    pub const BUFFER_LIKE: u8 = 3;
+}
+
+/// One batch for the JS thread: comma-separated JSON arrays, and Buffers
+/// referenced from them by index.
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub text: String,
+    pub buffers: Vec<Vec<u8>>,
+    pub count: usize,
+}
+
+impl Batch {
+    fn bytes(&self) -> usize {
+        self.text.len() + self.buffers.iter().map(Vec::len).sum::<usize>()
+    }
+
+    /// Starts an entry of kind `k`: `[k`.
+    fn open(&mut self, k: u8) {
+        if self.count > 0 {
+            self.text.push(',');
+        }
+        self.count += 1;
+        self.text.push('[');
+        push_int(&mut self.text, k as u64);
+    }
+
+    fn field_raw(&mut self, raw: &str) {
+        self.text.push(',');
+        self.text.push_str(raw);
+    }
+
+    fn field_str(&mut self, s: &str) {
+        self.text.push(',');
+        json::write_string(&mut self.text, s);
+    }
+
+    fn field_int(&mut self, n: u64) {
+        self.text.push(',');
+        push_int(&mut self.text, n);
+    }
+
+    fn close(&mut self) {
+        self.text.push(']');
+    }
+}
+
+fn push_int(s: &mut String, n: u64) {
+    use std::fmt::Write;
+    let _ = write!(s, "{n}");
+}
+
+struct Inner {
+    batch: Batch,
+    /// Sender nodes seen so far: JS keeps one Node object per entry.
+    nodes: HashMap<(String, String, u64), u64>,
+}
+
+/// Where events wait for the JS thread.
+pub struct Outbox {
+    inner: Mutex<Inner>,
+    wake: Box<dyn Fn() + Send + Sync>,
+    drained: Notify,
+    high_water: usize,
+}
+
+impl std::fmt::Debug for Outbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Outbox")
+    }
+}
+
+impl Outbox {
+    /// `wake` is called (from any thread) when a batch becomes available.
+    pub fn new(high_water: usize, wake: Box<dyn Fn() + Send + Sync>) -> Outbox {
+        Outbox {
+            inner: Mutex::new(Inner { batch: Batch::default(), nodes: HashMap::new() }),
+            wake,
+            drained: Notify::new(),
+            high_water,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A panic while holding the lock cannot leave a half-written entry that
+        // matters more than losing all events, so recover the data.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn with(&self, f: impl FnOnce(&mut Inner)) {
+        let was_empty = {
+            let mut inner = self.lock();
+            let was_empty = inner.batch.count == 0;
+            f(&mut inner);
+            was_empty && inner.batch.count > 0
+        };
+        if was_empty {
+            (self.wake)();
+        }
+    }
+
+    /// Takes everything waiting (called on the JS thread).
+    pub fn take(&self) -> Batch {
+        let batch = std::mem::take(&mut self.lock().batch);
+        self.drained.notify_waiters();
+        batch
+    }
+
+    /// True when readers should pause until JS drains the outbox.
+    pub fn is_full(&self) -> bool {
+        self.lock().batch.bytes() > self.high_water
+    }
+
+    /// Waits until the JS thread has taken a batch, if the outbox is full.
+    pub async fn wait_room(&self) {
+        loop {
+            let notified = self.drained.notified();
+            if !self.is_full() {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// A routed message from inbound socket `socket`.
+    pub fn message(&self, socket: u64, m: &Message<'_>) {
+        self.with(|inner| {
+            let node = intern(inner, &m.from);
+            let b = &mut inner.batch;
+            b.open(kind::MESSAGE);
+            b.field_int(socket);
+            b.field_int(node);
+            b.field_raw(m.event_raw);
+            match &m.tag {
+                Some(t) => b.field_str(t),
+                None => b.field_raw("null"),
+            }
+            b.field_raw(m.stream_raw);
+            match &m.data {
+                Payload::Absent => {
+                    b.field_int(mode::ABSENT as u64);
+                    b.field_raw("null");
+                }
+                Payload::Json(raw) => {
+                    b.field_int(mode::JSON as u64);
+                    b.field_raw(raw);
+                }
+                Payload::Bytes(bytes) => {
+                    b.field_int(mode::BUFFER as u64);
+                    let idx = b.buffers.len() as u64;
+                    b.buffers.push(bytes.clone());
+                    b.field_int(idx);
+                }
+                Payload::BufferLike(raw) => {
+                    b.field_int(mode::BUFFER_LIKE as u64);
+                    b.field_raw(raw);
+                }
+            }
+            b.close();
+        });
+    }
+
+    /// A dropped frame.
+    pub fn skip(&self, socket: u64, skip: &Skip) {
+        self.with(|inner| {
+            let b = &mut inner.batch;
+            b.open(kind::SKIP);
+            b.field_int(socket);
+            b.field_str(skip.kind());
+            b.field_str(&skip.to_string());
+            b.text.push_str(",{");
+            match skip {
+                Skip::InvalidChecksum { sent, calculated } => {
+                    if let Some(sent) = sent {
+                        b.text.push_str("\"sent\":");
+                        b.text.push_str(sent);
+                        b.text.push(',');
+                    }
+                    b.text.push_str("\"calculated\":");
+                    json::write_string(&mut b.text, calculated);
+                }
+                Skip::FrameTooLarge { limit } => {
+                    b.text.push_str("\"limit\":");
+                    push_int(&mut b.text, *limit as u64);
+                }
+                Skip::InvalidJson(e) => {
+                    b.text.push_str("\"offset\":");
+                    push_int(&mut b.text, e.offset as u64);
+                }
+                Skip::InvalidMessage(_) => {}
+            }
+            b.text.push('}');
+            b.close();
+        });
+    }
+
+    /// An event with integer fields only.
+    pub fn simple(&self, k: u8, fields: &[u64]) {
+        self.with(|inner| {
+            let b = &mut inner.batch;
+            b.open(k);
+            for f in fields {
+                b.field_int(*f);
+            }
+            b.close();
+        });
+    }
+
+    /// An event with integer fields followed by string fields.
+    pub fn with_strings(&self, k: u8, ints: &[u64], strings: &[&str]) {
+        self.with(|inner| {
+            let b = &mut inner.batch;
+            b.open(k);
+            for f in ints {
+                b.field_int(*f);
+            }
+            for s in strings {
+                b.field_str(s);
+            }
+            b.close();
+        });
+    }
+}
+
+/// The index of a sender node, announcing it first when new.
+fn intern(inner: &mut Inner, from: &FromNode<'_>) -> u64 {
+    let key = (from.id.to_string(), from.host.to_string(), from.port.to_bits());
+    if let Some(&idx) = inner.nodes.get(&key) {
+        return idx;
+    }
+    let idx = inner.nodes.len() as u64;
+    inner.nodes.insert(key, idx);
+    let b = &mut inner.batch;
+    b.open(kind::NODE);
+    b.field_int(idx);
+    b.field_str(&from.id);
+    b.field_str(&from.host);
+    b.text.push(',');
+    json::write_number(&mut b.text, from.port);
+    b.close();
+    idx
+}

@@ -1,0 +1,228 @@
+//! The kernel: one per NetKernel, tying the listener, the peers, the cookie
+//! and the outbox together. Everything here is plain Rust; the Node bindings
+//! live in `bindings.rs` and only translate.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::time::{Duration, Instant};
+
+use rand::RngCore;
+
+use crate::cookie::Cookie;
+use crate::envelope;
+use crate::events::Outbox;
+use crate::frame::DEFAULT_MAX_FRAME;
+use crate::peer::{self, Command, PeerHandle, PeerOptions};
+use crate::server::{self, ServerHandle, Source};
+
+/// Bytes of events waiting for JS before readers pause.
+pub const DEFAULT_HIGH_WATER: usize = 32 * 1024 * 1024;
+
+/// Settings read on every frame; replaced whole when they change.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub cookie: Option<Cookie>,
+    /// `{"id":..,"host":..,"port":..}` of this node.
+    pub from_json: String,
+    pub max_frame: usize,
+}
+
+/// The process-wide runtime: network work never runs on the JS thread.
+pub fn runtime() -> &'static tokio::runtime::Runtime {
+    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RT.get_or_init(|| {
+        let threads = std::env::var("CLUSTERLUCK_NATIVE_THREADS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(2usize)
+            .max(1);
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .thread_name("clusterluck-net")
+            .enable_all()
+            .build()
+            .unwrap_or_else(|e| panic!("cannot start the network runtime: {e}"))
+    })
+}
+
+/// Reply tags: a random 48-hex-digit base and a hex counter, the base renewed
+/// every `interval`, as the JS kernel does.
+#[derive(Debug)]
+struct Tokens {
+    base: String,
+    index: u64,
+    born: Instant,
+    interval: Duration,
+}
+
+fn random_hex(bytes: usize) -> String {
+    let mut raw = vec![0u8; bytes];
+    rand::thread_rng().fill_bytes(&mut raw);
+    raw.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Tokens {
+    fn new(interval: Duration) -> Tokens {
+        Tokens { base: random_hex(24), index: 0, born: Instant::now(), interval }
+    }
+
+    fn next(&mut self) -> String {
+        if self.born.elapsed() >= self.interval {
+            *self = Tokens::new(self.interval);
+        }
+        let t = format!("{}{:x}", self.base, self.index);
+        self.index += 1;
+        t
+    }
+}
+
+/// State shared by the kernel's tasks.
+pub struct Shared {
+    pub runtime: tokio::runtime::Handle,
+    pub outbox: Outbox,
+    config: RwLock<Arc<Config>>,
+    next_id: AtomicU64,
+    peers_by_node: Mutex<HashMap<String, PeerHandle>>,
+    sources: Mutex<HashMap<u64, Source>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Shared {
+    pub fn config(&self) -> Arc<Config> {
+        self.config.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Our outbound connection to node `id`, for answering its pings.
+    pub fn peer_for_node(&self, id: &str) -> Option<PeerHandle> {
+        lock(&self.peers_by_node).get(id).cloned()
+    }
+
+    /// Called by a peer task when it ends.
+    pub fn forget_peer(&self, peer: u64, node: &str) {
+        let mut peers = lock(&self.peers_by_node);
+        if peers.get(node).is_some_and(|p| p.id == peer) {
+            peers.remove(node);
+        }
+    }
+
+    pub fn add_source(&self, id: u64, s: Source) {
+        lock(&self.sources).insert(id, s);
+    }
+
+    pub fn remove_source(&self, id: u64) {
+        lock(&self.sources).remove(&id);
+    }
+}
+
+/// One NetKernel's network side.
+pub struct Kernel {
+    shared: Arc<Shared>,
+    server: Mutex<Option<ServerHandle>>,
+    generation: AtomicU64,
+    tokens: Mutex<Tokens>,
+}
+
+impl Kernel {
+    /// `wake` is called from network threads when events are waiting.
+    pub fn new(wake: Box<dyn Fn() + Send + Sync>) -> Kernel {
+        let shared = Arc::new(Shared {
+            runtime: runtime().handle().clone(),
+            outbox: Outbox::new(DEFAULT_HIGH_WATER, wake),
+            config: RwLock::new(Arc::new(Config {
+                cookie: None,
+                from_json: envelope::from_json("", "", 0.0),
+                max_frame: DEFAULT_MAX_FRAME,
+            })),
+            next_id: AtomicU64::new(1),
+            peers_by_node: Mutex::new(HashMap::new()),
+            sources: Mutex::new(HashMap::new()),
+        });
+        Kernel {
+            shared,
+            server: Mutex::new(None),
+            generation: AtomicU64::new(0),
+            tokens: Mutex::new(Tokens::new(Duration::from_secs(3600))),
+        }
+    }
+
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// Sets who we are and the cookie; applies to frames encoded from now on.
+    pub fn configure(&self, id: &str, host: &str, port: f64, cookie: Option<&str>, max_frame: Option<usize>) {
+        let mut cfg = self.shared.config.write().unwrap_or_else(|p| p.into_inner());
+        let mut next = (**cfg).clone();
+        next.from_json = envelope::from_json(id, host, port);
+        next.cookie = cookie.map(Cookie::new);
+        if let Some(m) = max_frame {
+            next.max_frame = m.max(1);
+        }
+        *cfg = Arc::new(next);
+    }
+
+    /// Starts listening; the result arrives as a READY or LISTEN_ERROR event
+    /// carrying the returned generation.
+    pub fn listen(&self, host: String, port: u16) -> u64 {
+        self.close();
+        let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
+        let handle = server::start(&self.shared, host, port, generation);
+        *lock(&self.server) = Some(handle);
+        generation
+    }
+
+    /// Stops listening and closes every inbound connection.
+    pub fn close(&self) {
+        if let Some(s) = lock(&self.server).take() {
+            s.stop();
+        }
+        let sources: Vec<Source> = lock(&self.shared.sources).drain().map(|(_, s)| s).collect();
+        for s in sources {
+            s.close();
+        }
+    }
+
+    /// Starts an outbound connection.
+    pub fn connect(&self, opts: PeerOptions) -> PeerHandle {
+        let id = self.shared.next_id();
+        let node = opts.node_id.clone();
+        let handle = peer::spawn(&self.shared, id, opts);
+        lock(&self.shared.peers_by_node).insert(node, handle.clone());
+        handle
+    }
+
+    /// The next reply tag.
+    pub fn token(&self) -> String {
+        lock(&self.tokens).next()
+    }
+
+    /// Starts a new token base, renewed every `interval` from now on.
+    pub fn reset_tokens(&self, interval: Duration) {
+        *lock(&self.tokens) = Tokens::new(interval);
+    }
+
+    /// Writes a frame on inbound socket `socket`. False if it is gone.
+    pub fn write_source(&self, socket: u64, kind: &str, json: &str) -> bool {
+        let mut bytes = Vec::with_capacity(json.len() + 32);
+        crate::frame::encode_frame(&mut bytes, kind, json);
+        lock(&self.shared.sources).get(&socket).is_some_and(|s| s.write(bytes))
+    }
+}
+
+impl Drop for Kernel {
+    fn drop(&mut self) {
+        self.close();
+        let peers: Vec<PeerHandle> = lock(&self.shared.peers_by_node).drain().map(|(_, p)| p).collect();
+        for p in peers {
+            p.send(Command::Stop { force: true });
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! clusterluck-native: the network side of clusterluck's NetKernel in Rust.
+//!
+//! The core (everything but `bindings`) is plain Rust and knows nothing of
+//! Node. `frame` splits bytes into frames, `json` reproduces what JS's
+//! `JSON.stringify(JSON.parse(x))` makes of a text, `cookie` signs,
+//! `envelope` decodes and encodes messages, `events` batches what JS must
+//! see, `server` and `peer` own the sockets, and `kernel` ties them together.
+
+pub mod cookie;
+pub mod envelope;
+pub mod error;
+pub mod events;
+pub mod frame;
+pub mod json;
+pub mod kernel;
+pub mod peer;
+pub mod server;
+
+mod bindings;

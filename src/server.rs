@@ -1,0 +1,159 @@
+//! The listener and the inbound connections ("sources").
+//!
+//! Each accepted socket gets an id, a reader task that reassembles frames,
+//! verifies and decodes them and hands them to the outbox, and a writer task
+//! for the rare frames written back on an inbound socket (the command-server
+//! path of clusterluck's CLI). Pings are answered right here, on our own
+//! outbound connection to the sender, without a trip through JS.
+
+use std::sync::Arc;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use crate::envelope::{self, Inbound, OutData, OutMessage};
+use crate::error::Skip;
+use crate::events::kind;
+use crate::frame::{Decoded, FrameDecoder};
+use crate::kernel::Shared;
+use crate::peer::Command;
+
+/// A running listener; dropping the sender stops it.
+#[derive(Debug)]
+pub struct ServerHandle {
+    stop: watch::Sender<bool>,
+}
+
+impl ServerHandle {
+    pub fn stop(&self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+/// An accepted inbound connection.
+#[derive(Debug)]
+pub struct Source {
+    writer: mpsc::UnboundedSender<Vec<u8>>,
+    reader: JoinHandle<()>,
+}
+
+impl Source {
+    /// Queues raw bytes to write on this socket.
+    pub fn write(&self, bytes: Vec<u8>) -> bool {
+        self.writer.send(bytes).is_ok()
+    }
+
+    pub fn close(&self) {
+        self.reader.abort();
+    }
+}
+
+/// Binds `host:port` and serves until stopped. Reports READY or LISTEN_ERROR
+/// (tagged with `generation`, so a late report of an old start is ignored).
+pub fn start(shared: &Arc<Shared>, host: String, port: u16, generation: u64) -> ServerHandle {
+    let (stop, mut stopped) = watch::channel(false);
+    let shared = shared.clone();
+    shared.runtime.clone().spawn(async move {
+        let listener = match TcpListener::bind((host.as_str(), port)).await {
+            Ok(l) => l,
+            Err(e) => {
+                let code = io_code(&e);
+                let msg = format!("listen {code} {host}:{port}: {e}");
+                shared.outbox.with_strings(kind::LISTEN_ERROR, &[generation], &[&msg, code]);
+                return;
+            }
+        };
+        shared.outbox.simple(kind::READY, &[generation]);
+        loop {
+            tokio::select! {
+                _ = stopped.changed() => break,
+                res = listener.accept() => match res {
+                    Ok((socket, addr)) => accept(&shared, socket, addr),
+                    Err(e) => {
+                        tracing::warn!("accept failed: {e}");
+                        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                    }
+                },
+            }
+        }
+    });
+    ServerHandle { stop }
+}
+
+/// The errno-style name Node uses for common listen errors.
+fn io_code(e: &std::io::Error) -> &'static str {
+    use std::io::ErrorKind::*;
+    match e.kind() {
+        AddrInUse => "EADDRINUSE",
+        AddrNotAvailable => "EADDRNOTAVAIL",
+        PermissionDenied => "EACCES",
+        _ => "EUNKNOWN",
+    }
+}
+
+fn accept(shared: &Arc<Shared>, socket: TcpStream, addr: std::net::SocketAddr) {
+    let _ = socket.set_nodelay(true);
+    let id = shared.next_id();
+    let (rd, mut wr) = socket.into_split();
+    let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
+    tokio::spawn(async move {
+        while let Some(bytes) = rx.recv().await {
+            if wr.write_all(&bytes).await.is_err() {
+                break;
+            }
+        }
+    });
+    shared.outbox.with_strings(kind::SOCKET_OPEN, &[id, addr.port() as u64], &[&addr.ip().to_string()]);
+    let reader = tokio::spawn(read_loop(shared.clone(), id, rd));
+    shared.add_source(id, Source { writer: tx, reader });
+}
+
+async fn read_loop(shared: Arc<Shared>, id: u64, mut rd: tokio::net::tcp::OwnedReadHalf) {
+    let mut decoder = FrameDecoder::new(shared.config().max_frame);
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match rd.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        decoder.push(&buf[..n]);
+        while let Some(frame) = decoder.next_frame() {
+            match frame {
+                Decoded::Frame(bytes) => handle_frame(&shared, id, bytes),
+                Decoded::TooLarge => {
+                    let limit = shared.config().max_frame;
+                    shared.outbox.skip(id, &Skip::FrameTooLarge { limit });
+                }
+            }
+        }
+        shared.outbox.wait_room().await;
+    }
+    shared.remove_source(id);
+    shared.outbox.simple(kind::SOCKET_CLOSE, &[id]);
+}
+
+/// Routes one frame: messages to JS, pings answered here, bad frames skipped.
+pub fn handle_frame(shared: &Arc<Shared>, socket: u64, bytes: &[u8]) {
+    // Invalid UTF-8 becomes U+FFFD, as a JS receiver decoding utf8 does.
+    let text = String::from_utf8_lossy(bytes);
+    let cfg = shared.config();
+    match envelope::decode(&text, cfg.cookie.as_ref()) {
+        Ok(Inbound::Message(m)) => shared.outbox.message(socket, &m),
+        Ok(Inbound::Ping(p)) => {
+            if let Some(peer) = shared.peer_for_node(&p.from.id) {
+                peer.send(Command::Message(OutMessage {
+                    event: p.tag.into_owned(),
+                    tag: None,
+                    done: true,
+                    stream_id: None,
+                    error_json: None,
+                    data: OutData::Json("\"pong\"".to_string()),
+                }));
+            }
+        }
+        Ok(Inbound::Other(kind)) => tracing::debug!("ignoring a frame of type {kind:?}"),
+        Err(skip) => shared.outbox.skip(socket, &skip),
+    }
+}
