@@ -50,6 +50,13 @@ function canReply(msg) {
   return Boolean(msg.from) && typeof msg.from.tag === "string";
 }
 
+// Deterministic filler for castIntact: depends on the sender and the index, so a
+// frame spliced from two messages cannot pass the check.
+function intactPad(sender, i, size) {
+  const unit = sender + ":" + i + ";";
+  return unit.repeat(Math.ceil(size / unit.length)).slice(0, size);
+}
+
 // Creates the handler set for one kernel; `notify(note)` pushes to the parent.
 function createHandlers(kernel, notify) {
   const partial = new Map(); // stream id -> Buffer[] still arriving
@@ -133,6 +140,21 @@ function createHandlers(kernel, notify) {
         recordFor("count").order.push(data.i);
       }
     },
+    // Casts from castIntact: checks every payload byte and records, per sender,
+    // the order of arrival, so interleaving senders can be told apart.
+    intact(msg) {
+      const rec = recordFor("intact");
+      rec.bySender = rec.bySender || {};
+      rec.bad = rec.bad || 0;
+      const d = msg.data;
+      const ok = d && typeof d === "object" && typeof d.s === "string" && typeof d.pad === "string" &&
+        d.pad === intactPad(d.s, d.i, d.pad.length);
+      if (!ok) {
+        rec.bad += 1;
+        return;
+      }
+      (rec.bySender[d.s] = rec.bySender[d.s] || []).push(d.i);
+    },
     bigreply(msg) {
       if (!canReply(msg)) return;
       kernel.reply(msg.from, patternStream(msg.data.bytes, CHUNK));
@@ -159,4 +181,4 @@ function createHandlers(kernel, notify) {
   };
 }
 
-module.exports = { createHandlers, failingStream, encodeValue, CHUNK };
+module.exports = { createHandlers, failingStream, encodeValue, intactPad, CHUNK };

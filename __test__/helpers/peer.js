@@ -6,7 +6,7 @@
 
 const path = require("path");
 const { pattern, patternStream, sha256 } = require("./bytes");
-const { createHandlers, failingStream, encodeValue, CHUNK } = require("./handlers");
+const { createHandlers, failingStream, encodeValue, intactPad, CHUNK } = require("./handlers");
 
 const DEFAULT_TIMEOUT = 10000;
 const impl = process.argv[2];
@@ -111,6 +111,15 @@ const commands = {
     const to = node(args.node);
     const pad = "x".repeat(args.size || 0);
     for (let i = 0; i < args.count; i++) kernel.cast(to, args.event, { i, pad });
+    return { sent: args.count };
+  },
+
+  // count casts of {s: sender, i, pad} with a pad the receiver can verify.
+  castIntact(args) {
+    const to = node(args.node);
+    for (let i = 0; i < args.count; i++) {
+      kernel.cast(to, "intact", { s: args.sender, i, pad: intactPad(args.sender, i, args.size) });
+    }
     return { sent: args.count };
   },
 

@@ -1,0 +1,99 @@
+// Bad input from the network: frames that are not JSON, have the wrong
+// shape, fail the checksum, or are too large must be skipped with a typed
+// `_skip` error, and every good message around them, on the same connection
+// and on others, must still arrive in order.
+"use strict";
+
+const assert = require("node:assert/strict");
+const { describe, it } = require("node:test");
+
+const { NetKernel, createKernel } = require("..");
+const { freePort } = require("./helpers/ports");
+const { rawClient, until, DELIM } = require("./helpers/raw");
+
+const FROM = { id: "raw", host: "127.0.0.1", port: 1 };
+
+function good(cookie, i) {
+  const data = NetKernel._encodeMsg(cookie, { id: "good", tag: null, from: FROM, stream: { done: true }, data: { i } });
+  return Buffer.from(JSON.stringify({ type: "message", data }) + "\f");
+}
+
+function text(s) {
+  return Buffer.from(s + "\f");
+}
+
+describe("bad input", () => {
+  it("is skipped with typed errors while good messages keep flowing", async () => {
+    const k = createKernel("victim", "127.0.0.1", await freePort());
+    const ready = new Promise((r) => k.once("_ready", r));
+    k.start({ cookie: "secret", maxFrameLength: 4096 });
+    await ready;
+    const got = [];
+    const skips = [];
+    k.on("good", (data) => got.push(data.i));
+    k.on("_skip", (e) => skips.push(e));
+
+    const a = await rawClient(k.port());
+    const b = await rawClient(k.port());
+    const unsigned = JSON.stringify({ type: "message", data: { id: "good", tag: null, from: FROM, stream: { done: true }, data: { i: -1 } } });
+    const badUtf8 = Buffer.concat([Buffer.from('{"type":"message","data":{"id":"good","x":"'), Buffer.from([0xff, 0xfe]), Buffer.from('"}}\f')]);
+    const sequence = [
+      good("secret", 0),
+      text("this is not json"),
+      good("secret", 1),
+      text('{"type":"message","data":5}'),
+      text("[1,2,3]"),
+      good("secret", 2),
+      text(unsigned),
+      text(JSON.stringify({ type: "message", data: NetKernel._encodeMsg("wrong", { id: "good", tag: null, from: FROM, stream: { done: true }, data: { i: -2 } }) })),
+      Buffer.concat([Buffer.alloc(10000, "x"), Buffer.from([DELIM])]),
+      good("secret", 3),
+      badUtf8,
+      text('{"type":"message","data":{"id":"good","tag":null,"from":{"id":"raw"},"stream":{"done":true},"data":{"i":-3}}}'),
+      good("secret", 4),
+    ];
+    for (const chunk of sequence) a.write(chunk);
+    // Meanwhile another connection sends good frames, one byte at a time for one of them.
+    const slow = good("secret", 100);
+    for (let i = 0; i < slow.length; i++) b.write(slow.subarray(i, i + 1));
+    b.write(good("secret", 101));
+
+    await until(() => got.length >= 7 && skips.length >= 8, 5000, "all frames");
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(got.filter((i) => i < 100), [0, 1, 2, 3, 4]);
+    assert.deepEqual(got.filter((i) => i >= 100), [100, 101]);
+    assert.deepEqual(skips.map((e) => e.type), [
+      "INVALID_JSON", "INVALID_MESSAGE", "INVALID_MESSAGE", "INVALID_CHECKSUM", "INVALID_CHECKSUM",
+      "FRAME_TOO_LARGE", "INVALID_CHECKSUM", "INVALID_CHECKSUM",
+    ]);
+    for (const e of skips) assert.ok(e instanceof Error && e.message.length > 0);
+    assert.equal(skips[3].sent, undefined);
+    assert.ok("sent" in skips[3]);
+    assert.match(skips[3].calculated, /^[0-9a-f]{64}$/);
+    assert.equal(skips[5].limit, 4096);
+    a.destroy();
+    b.destroy();
+    k.stop();
+  });
+
+  it("without a cookie, shape errors are still typed and good frames delivered", async () => {
+    const k = createKernel("victim2", "127.0.0.1", await freePort());
+    const ready = new Promise((r) => k.once("_ready", r));
+    k.start();
+    await ready;
+    const got = [];
+    const skips = [];
+    k.on("good", (data) => got.push(data.i));
+    k.on("_skip", (e) => skips.push(e));
+    const a = await rawClient(k.port());
+    a.write(text('{"type":"message","data":{"id":"good","tag":null,"from":{"id":"raw"},"stream":{"done":true},"data":{"i":-3}}}'));
+    a.write(good(null, 7));
+    a.write(text("{"));
+    a.write(good(null, 8));
+    await until(() => got.length >= 2 && skips.length >= 2, 5000, "frames");
+    assert.deepEqual(got, [7, 8]);
+    assert.deepEqual(skips.map((e) => e.type), ["INVALID_MESSAGE", "INVALID_JSON"]);
+    a.destroy();
+    k.stop();
+  });
+});

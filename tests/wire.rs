@@ -1,0 +1,194 @@
+//! Golden frames: bytes captured from JS kernels (seed kernel on node-ipc
+//! 8.10.3) must decode and verify, and re-encoding their fields must give the
+//! same bytes back, so a JS receiver verifies what we send.
+
+use std::borrow::Cow;
+
+use clusterluck_native::cookie::Cookie;
+use clusterluck_native::envelope::{self, Inbound, OutData, OutMessage, Payload};
+use clusterluck_native::error::Skip;
+use clusterluck_native::json;
+
+fn frames(name: &str) -> Vec<String> {
+    let path = format!("{}/tests/fixtures/wire/{name}", env!("CARGO_MANIFEST_DIR"));
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("read {path}: {e}"));
+    let mut out: Vec<String> = bytes
+        .split(|&b| b == 0x0C)
+        .map(|f| String::from_utf8(f.to_vec()).expect("captures are UTF-8"))
+        .collect();
+    assert_eq!(out.pop().as_deref(), Some(""), "{name} ends with a delimiter");
+    out
+}
+
+fn secret() -> Cookie {
+    Cookie::new("secret")
+}
+
+/// The fields of a decoded message, turned back into an outbound message.
+fn to_out(m: &envelope::Message<'_>) -> OutMessage {
+    let stream = json::object_members(m.stream_raw).unwrap();
+    let get = |k: &str| stream.iter().rev().find(|(n, _)| n == k).map(|(_, v)| *v);
+    OutMessage {
+        event: json::as_str(m.event_raw).unwrap().into_owned(),
+        tag: m.tag.as_ref().map(|t| t.to_string()),
+        done: m.done,
+        stream_id: get("stream").map(|s| json::as_str(s).unwrap().into_owned()),
+        error_json: get("error").map(str::to_string),
+        data: match &m.data {
+            Payload::Absent => OutData::Absent,
+            Payload::Json(raw) => OutData::Json(raw.to_string()),
+            Payload::Bytes(b) => OutData::Bytes(b.clone()),
+            Payload::BufferLike(raw) => OutData::Json(raw.to_string()),
+        },
+    }
+}
+
+fn from_of(m: &envelope::FromNode<'_>) -> String {
+    envelope::from_json(&m.id, &m.host, m.port)
+}
+
+fn reencode(frame: &str, cookie: Option<&Cookie>) -> String {
+    let mut out = String::new();
+    match envelope::decode(frame, cookie).expect("decodes") {
+        Inbound::Message(m) => envelope::encode_message(&mut out, cookie, &from_of(&m.from), &to_out(&m)),
+        Inbound::Ping(p) => envelope::encode_ping(&mut out, cookie, &from_of(&p.from), &p.tag),
+        Inbound::Other(k) => panic!("unexpected type {k}"),
+    }
+    assert_eq!(out.pop(), Some('\u{c}'));
+    out
+}
+
+#[test]
+fn js_sender_frames_verify_and_reencode_byte_for_byte() {
+    let all = frames("js-sender.cookie-secret.frames");
+    assert_eq!(all.len(), 9);
+    for f in &all {
+        assert_eq!(&reencode(f, Some(&secret())), f);
+        assert_eq!(json::canonicalize(f).unwrap(), Cow::Borrowed(f.as_str()));
+    }
+}
+
+#[test]
+fn js_replier_frames_verify_and_reencode_byte_for_byte() {
+    let all = frames("js-replier.cookie-secret.frames");
+    assert_eq!(all.len(), 4);
+    for f in &all {
+        assert_eq!(&reencode(f, Some(&secret())), f);
+    }
+}
+
+#[test]
+fn frames_without_cookie_reencode_and_fail_with_one() {
+    for f in frames("js-sender.no-cookie.frames") {
+        assert_eq!(reencode(&f, None), f);
+        match envelope::decode(&f, Some(&secret())) {
+            Err(Skip::InvalidChecksum { sent: None, calculated }) => assert_eq!(calculated.len(), 64),
+            other => panic!("expected a missing checksum, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn decoded_fields_are_what_the_js_kernel_sees() {
+    let all = frames("js-sender.cookie-secret.frames");
+    let c = secret();
+    match envelope::decode(&all[0], Some(&c)).unwrap() {
+        Inbound::Ping(p) => {
+            assert_eq!(p.tag, "8c205b22ebcc95e9700ec4b061d7277b5e95b17526cc2f360");
+            assert_eq!(p.from.id, "alpha");
+            assert_eq!(p.from.host, "127.0.0.1");
+            assert_eq!(p.from.port, 17301.0);
+        }
+        other => panic!("{other:?}"),
+    }
+    match envelope::decode(&all[1], Some(&c)).unwrap() {
+        Inbound::Message(m) => {
+            assert_eq!(m.event_raw, "\"jobs\"");
+            assert_eq!(m.tag, None);
+            assert!(m.done);
+            assert_eq!(m.stream_raw, "{\"done\":true}");
+            assert_eq!(
+                m.data,
+                Payload::Json("{\"event\":\"hello\",\"data\":{\"n\":1,\"s\":\"é\\u0001\\\"\",\"f\":0.1,\"big\":1e+21,\"neg\":0}}")
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    match envelope::decode(&all[3], Some(&c)).unwrap() {
+        Inbound::Message(m) => assert_eq!(m.data, Payload::Bytes(vec![0, 1, 255])),
+        other => panic!("{other:?}"),
+    }
+    match envelope::decode(&all[7], Some(&c)).unwrap() {
+        Inbound::Message(m) => {
+            assert!(m.done);
+            assert!(m.stream_raw.contains("\"error\":{\"stack\":\"Error: boom"));
+            assert_eq!(m.data, Payload::Json("null"));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_wrong_cookie_or_a_changed_byte_fails_the_checksum() {
+    let all = frames("js-sender.cookie-secret.frames");
+    for f in &all {
+        assert!(matches!(envelope::decode(f, Some(&Cookie::new("other"))), Err(Skip::InvalidChecksum { .. })));
+        let tampered = f.replace("127.0.0.1", "127.0.0.2");
+        assert!(matches!(envelope::decode(&tampered, Some(&secret())), Err(Skip::InvalidChecksum { .. })));
+    }
+}
+
+#[test]
+fn non_canonical_senders_are_verified_on_the_canonical_form() {
+    // A sender that signs canonical JSON but writes spaces and escapes: the JS
+    // receiver re-serializes before hashing, and so must we.
+    let c = secret();
+    let canonical = r#"{"id":"e","tag":null,"from":{"id":"a","host":"h","port":1},"stream":{"done":true},"data":{"1":"x","b":"é"}}"#;
+    let sum = c.sign(canonical);
+    let sum = std::str::from_utf8(&sum).unwrap();
+    let messy = format!(
+        r#"{{ "type" : "message" , "data" : {{ "id" : "e", "checkSum" : "{sum}", "tag" : null, "from" : {{"id":"a","host":"h","port":1.0}}, "stream":{{"done":true}}, "data": {{"b":"\u00e9","1":"x"}} }} }}"#
+    );
+    assert!(matches!(envelope::decode(&messy, Some(&c)), Ok(Inbound::Message(_))));
+}
+
+#[test]
+fn bad_shapes_are_typed_skips() {
+    let cases = [
+        ("not json", "INVALID_JSON"),
+        ("[1,2]", "INVALID_MESSAGE"),
+        (r#"{"data":{}}"#, "INVALID_MESSAGE"),
+        (r#"{"type":"message"}"#, "INVALID_MESSAGE"),
+        (r#"{"type":"message","data":5}"#, "INVALID_MESSAGE"),
+        (r#"{"type":"message","data":{"id":"e","tag":null,"stream":{"done":true}}}"#, "INVALID_MESSAGE"),
+        (r#"{"type":"message","data":{"id":"e","tag":null,"from":{"id":"a","host":"h","port":"1"},"stream":{"done":true}}}"#, "INVALID_MESSAGE"),
+        (r#"{"type":"message","data":{"id":5,"tag":null,"from":{"id":"a","host":"h","port":1},"stream":{"done":true}}}"#, "INVALID_MESSAGE"),
+        (r#"{"type":"message","data":{"id":"e","tag":7,"from":{"id":"a","host":"h","port":1},"stream":{"done":true}}}"#, "INVALID_MESSAGE"),
+        (r#"{"type":"message","data":{"id":"e","tag":null,"from":{"id":"a","host":"h","port":1},"stream":{"done":"yes"}}}"#, "INVALID_MESSAGE"),
+        (r#"{"type":"message","data":{"id":"e","tag":null,"from":{"id":"a","host":"h","port":1}}}"#, "INVALID_MESSAGE"),
+        (r#"{"type":"ping","data":{"from":{"id":"a","host":"h","port":1},"stream":{"done":true}}}"#, "INVALID_MESSAGE"),
+    ];
+    for (frame, kind) in cases {
+        match envelope::decode(frame, None) {
+            Err(s) => assert_eq!(s.kind(), kind, "{frame}"),
+            Ok(v) => panic!("{frame} decoded as {v:?}"),
+        }
+    }
+    assert!(matches!(envelope::decode(r#"{"type":"other","data":1}"#, None), Ok(Inbound::Other(_))));
+}
+
+#[test]
+fn buffer_shapes_follow_the_js_rules() {
+    let msg = |data: &str| {
+        format!(r#"{{"type":"message","data":{{"id":"e","tag":null,"from":{{"id":"a","host":"h","port":1}},"stream":{{"done":true}},"data":{data}}}}}"#)
+    };
+    let data_of = |f: &str| match envelope::decode(f, None).unwrap() {
+        Inbound::Message(m) => format!("{:?}", m.data),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(data_of(&msg(r#"{"type":"Buffer","data":[1,2]}"#)), "Bytes([1, 2])");
+    assert_eq!(data_of(&msg(r#"{"data":[1,2],"type":"Buffer","x":1}"#)), "Bytes([1, 2])");
+    assert!(data_of(&msg(r#"{"type":"Buffer","data":[256,"1",1.5]}"#)).starts_with("BufferLike"));
+    assert!(data_of(&msg(r#"{"type":"Buffer","data":"x"}"#)).starts_with("Json"));
+    assert!(data_of(&msg(r#"{"type":"buffer","data":[1]}"#)).starts_with("Json"));
+}
