@@ -141,6 +141,7 @@ class Connection extends EventEmitter {
   }
 
   _handleConnect() {
+    this._lastError = null;
     this._connecting = false;
     this.emit("connect");
   }
@@ -148,6 +149,20 @@ class Connection extends EventEmitter {
   _handleDisconnect() {
     this._connecting = this._active;
     this.emit("disconnect");
+  }
+
+  // The link cannot come up for a reason worth telling (TLS handshake
+  // failed, retries exhausted). An "error" event where someone listens for
+  // it (the connection, else the kernel), a process warning otherwise:
+  // never an unhandled "error" that would crash the app.
+  _handleError(err) {
+    // Every retry fails the same way: report each distinct failure once
+    // until the link comes up again.
+    if (this._lastError && this._lastError.message === err.message) return;
+    this._lastError = err;
+    if (this.listenerCount("error") > 0) this.emit("error", err);
+    else if (this._kernel && this._kernel.listenerCount("error") > 0) this._kernel.emit("error", err);
+    else process.emitWarning(err.message, {code: "CLUSTERLUCK_CONNECTION"});
   }
 
   // Messages held during an outage were written after a reconnect.

@@ -18,6 +18,29 @@ const Connection = require("./connection");
 const consts = require("./consts");
 
 const RAND_BYTE_LEN = 24;
+const debug = util.debuglog("clusterluck-native");
+
+// node-ipc's TLS option names that the Rust side uses; `dhparam` and the rest
+// of Node's tls options have no rustls counterpart and are ignored.
+const TLS_KEYS = ["private", "public", "trustedConnections", "rejectUnauthorized", "requestCert"];
+
+// Normalises node-ipc's TLS options (or null for plain TCP) for the addon.
+function tlsInput(tls) {
+  if (!isObject(tls)) return null;
+  const out = {};
+  for (const key of Object.keys(tls)) {
+    if (!TLS_KEYS.includes(key)) {
+      if (!["key", "cert", "ca"].includes(key)) debug("ignoring TLS option %s", key);
+      continue;
+    }
+    const value = tls[key];
+    if (value === undefined || value === null) continue;
+    if (key === "trustedConnections") out[key] = [].concat(value).map(String);
+    else if (key === "private" || key === "public") out[key] = String(value);
+    else out[key] = Boolean(value);
+  }
+  return out;
+}
 
 // Entry kinds of an event batch (src/events.rs has the same table).
 const EV = {
@@ -88,6 +111,7 @@ class NetKernel extends EventEmitter {
     this._generation = -1;
     this._alive = false;
     this._server = null;
+    this._configure();
   }
 
   start(opts) {
@@ -100,7 +124,7 @@ class NetKernel extends EventEmitter {
     config.tls = opts.tls || config.tls;
     if (opts.maxFrameLength !== undefined) this._maxFrame = opts.maxFrameLength;
     this._configure();
-    this._generation = this._native.listen(String(this._host), Number(this._port));
+    this._generation = this._native.listen(String(this._host), Number(this._port), tlsInput(config.tls));
     this._native.resetTokens(opts.tokenGenInterval || consts.tokenGenInterval);
     this._server = new ServerShim(this);
     if (isObject(this._ipc)) {
@@ -491,7 +515,7 @@ class NetKernel extends EventEmitter {
     const maxRetries = typeof config.maxRetries === "number" ? config.maxRetries : Infinity;
     const maxLen = typeof conn._maxLen === "number" ? conn._maxLen : consts.connDefaults.maxLen;
     const peer = this._native.connect(String(node.id()), String(node.host()), Number(node.port()),
-      retry, maxRetries, maxLen);
+      retry, maxRetries, maxLen, tlsInput(config.tls));
     this._peers.set(peer.id, conn);
     this._updateRef();
     return peer;
@@ -559,9 +583,7 @@ class NetKernel extends EventEmitter {
       case EV.PEER_CONNECT: return this._withPeer(e[1], (c) => c._handleConnect());
       case EV.PEER_DISCONNECT: return this._withPeer(e[1], (c) => c._handleDisconnect());
       case EV.PEER_DRAINED: return this._withPeer(e[1], (c) => c._handleDrained());
-      case EV.PEER_ERROR: return this._withPeer(e[1], (c) => {
-        c._lastError = new Error(e[2]);
-      });
+      case EV.PEER_ERROR: return this._withPeer(e[1], (c) => c._handleError(new Error(e[2])));
       case EV.PEER_CLOSED:
         this._peers.delete(e[1]);
         this._updateRef();

@@ -13,6 +13,33 @@ use napi_derive::napi;
 use crate::envelope::{OutData, OutMessage};
 use crate::kernel::Kernel;
 use crate::peer::{Command, PeerHandle, PeerOptions};
+use crate::tls::{self, TlsOptions};
+
+/// node-ipc's TLS options (file paths), already normalised by the JS layer.
+#[napi(object)]
+pub struct TlsInput {
+    pub private: Option<String>,
+    pub public: Option<String>,
+    pub trusted_connections: Option<Vec<String>>,
+    pub reject_unauthorized: Option<bool>,
+    pub request_cert: Option<bool>,
+}
+
+impl From<TlsInput> for TlsOptions {
+    fn from(t: TlsInput) -> Self {
+        TlsOptions {
+            private: t.private,
+            public: t.public,
+            trusted: t.trusted_connections.unwrap_or_default(),
+            reject_unauthorized: t.reject_unauthorized,
+            request_cert: t.request_cert,
+        }
+    }
+}
+
+fn tls_error(e: tls::TlsError) -> Error {
+    Error::new(Status::InvalidArg, e.to_string())
+}
 
 type Wake = ThreadsafeFunction<(), (), FnArgs<(String, Vec<Buffer>)>, Status, false, true>;
 
@@ -101,9 +128,15 @@ impl NativeKernel {
     }
 
     /// Starts listening; returns the generation READY/LISTEN_ERROR will carry.
+    /// A TLS configuration that cannot be used throws here, naming the problem.
     #[napi]
-    pub fn listen(&self, host: String, port: f64) -> Result<f64> {
-        Ok(self.kernel.listen(host, port_of(port)?) as f64)
+    pub fn listen(&self, host: String, port: f64, tls: Option<TlsInput>) -> Result<f64> {
+        let port = port_of(port)?;
+        let tls = match tls {
+            Some(t) => Some(tls::server_config(&t.into()).map_err(tls_error)?),
+            None => None,
+        };
+        Ok(self.kernel.listen(host, port, tls) as f64)
     }
 
     /// Stops listening and drops every inbound connection.
@@ -122,7 +155,15 @@ impl NativeKernel {
         retry_ms: f64,
         max_retries: f64,
         max_len: f64,
+        tls: Option<TlsInput>,
     ) -> Result<NativePeer> {
+        let tls = match tls {
+            Some(t) => Some((
+                tls::client_config(&t.into()).map_err(tls_error)?,
+                tls::server_name(&host).map_err(tls_error)?,
+            )),
+            None => None,
+        };
         let opts = PeerOptions {
             node_id,
             host,
@@ -130,6 +171,7 @@ impl NativeKernel {
             retry: millis(retry_ms),
             max_retries: count(max_retries),
             max_len: count(max_len).map_or(usize::MAX, |n| n as usize),
+            tls,
         };
         Ok(NativePeer { handle: self.kernel.connect(opts) })
     }

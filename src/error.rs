@@ -23,6 +23,9 @@ pub enum Skip {
     /// More bytes than `maxFrameLength` arrived without a delimiter. The bytes up
     /// to the next delimiter were discarded; the connection stays open.
     FrameTooLarge { limit: usize },
+    /// A client failed the TLS handshake (untrusted or missing certificate,
+    /// not speaking TLS, ...). Its socket is closed.
+    Tls(String),
 }
 
 impl Skip {
@@ -33,6 +36,7 @@ impl Skip {
             Skip::InvalidChecksum { .. } => "INVALID_CHECKSUM",
             Skip::InvalidMessage(_) => "INVALID_MESSAGE",
             Skip::FrameTooLarge { .. } => "FRAME_TOO_LARGE",
+            Skip::Tls(_) => "TLS_HANDSHAKE",
         }
     }
 }
@@ -47,6 +51,7 @@ impl fmt::Display for Skip {
             Skip::FrameTooLarge { limit } => {
                 write!(f, "Frame larger than the limit of {limit} bytes was discarded.")
             }
+            Skip::Tls(why) => write!(f, "{why}."),
         }
     }
 }

@@ -229,7 +229,7 @@ impl Outbox {
                     b.text.push_str("\"offset\":");
                     push_int(&mut b.text, e.offset as u64);
                 }
-                Skip::InvalidMessage(_) => {}
+                Skip::InvalidMessage(_) | Skip::Tls(_) => {}
             }
             b.text.push('}');
             b.close();

@@ -171,10 +171,10 @@ impl Kernel {
 
     /// Starts listening; the result arrives as a READY or LISTEN_ERROR event
     /// carrying the returned generation.
-    pub fn listen(&self, host: String, port: u16) -> u64 {
+    pub fn listen(&self, host: String, port: u16, tls: Option<Arc<rustls::ServerConfig>>) -> u64 {
         self.close();
         let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
-        let handle = server::start(&self.shared, host, port, generation);
+        let handle = server::start(&self.shared, host, port, generation, tls);
         *lock(&self.server) = Some(handle);
         generation
     }

@@ -15,5 +15,6 @@ pub mod json;
 pub mod kernel;
 pub mod peer;
 pub mod server;
+pub mod tls;
 
 mod bindings;

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
@@ -44,6 +44,35 @@ pub struct PeerOptions {
     /// Failed attempts in a row before giving up; `None` retries forever.
     pub max_retries: Option<u64>,
     pub max_len: usize,
+    /// TLS client settings and the name the server must prove.
+    pub tls: Option<(Arc<rustls::ClientConfig>, rustls::pki_types::ServerName<'static>)>,
+}
+
+type Reader = Box<dyn AsyncRead + Send + Unpin>;
+type Writer = Box<dyn AsyncWrite + Send + Unpin>;
+
+/// Why an attempt to connect failed.
+enum ConnectError {
+    Tcp(std::io::Error),
+    /// The TLS handshake failed: worth telling JS, it will not fix itself.
+    Tls(std::io::Error),
+}
+
+async fn dial(opts: &PeerOptions) -> Result<(Reader, Writer), ConnectError> {
+    let tcp = TcpStream::connect((opts.host.as_str(), opts.port)).await.map_err(ConnectError::Tcp)?;
+    let _ = tcp.set_nodelay(true);
+    match &opts.tls {
+        None => {
+            let (r, w) = tcp.into_split();
+            Ok((Box::new(r), Box::new(w)))
+        }
+        Some((config, name)) => {
+            let connector = tokio_rustls::TlsConnector::from(config.clone());
+            let tls = connector.connect(name.clone(), tcp).await.map_err(ConnectError::Tls)?;
+            let (r, w) = tokio::io::split(tls);
+            Ok((Box::new(r), Box::new(w)))
+        }
+    }
 }
 
 /// State JS can read without a round trip to the task.
@@ -89,7 +118,7 @@ pub fn spawn(shared: &Arc<Shared>, id: u64, opts: PeerOptions) -> PeerHandle {
 
 /// How a phase of the task ended.
 enum Next {
-    Connected(TcpStream),
+    Connected(Reader, Writer),
     Reconnect,
     Exit,
 }
@@ -113,9 +142,9 @@ impl Peer {
         loop {
             let next = if gave_up { self.offline_forever().await } else { self.connect().await };
             match next {
-                Next::Connected(stream) => {
+                Next::Connected(rd, wr) => {
                     failures = 0;
-                    match self.connected(stream).await {
+                    match self.connected(rd, wr).await {
                         Next::Exit => break,
                         _ => {
                             self.emit(kind::PEER_DISCONNECT);
@@ -243,15 +272,20 @@ impl Peer {
     }
 
     async fn connect(&mut self) -> Next {
-        let addr = (self.opts.host.clone(), self.opts.port);
-        let connect = TcpStream::connect(addr);
+        let opts = self.opts.clone();
+        let connect = dial(&opts);
         tokio::pin!(connect);
         loop {
             tokio::select! {
                 res = &mut connect => return match res {
-                    Ok(s) => Next::Connected(s),
-                    Err(e) => {
+                    Ok((rd, wr)) => Next::Connected(rd, wr),
+                    Err(ConnectError::Tcp(e)) => {
                         tracing::debug!(peer = self.id, "connect to {}:{} failed: {e}", self.opts.host, self.opts.port);
+                        Next::Reconnect
+                    }
+                    Err(ConnectError::Tls(e)) => {
+                        let msg = format!("TLS handshake with {}:{} failed: {e}", self.opts.host, self.opts.port);
+                        self.shared.outbox.with_strings(kind::PEER_ERROR, &[self.id], &[&msg]);
                         Next::Reconnect
                     }
                 },
@@ -264,9 +298,7 @@ impl Peer {
     }
 
     /// Runs a live link until it breaks (`Reconnect`) or we are told to stop.
-    async fn connected(&mut self, stream: TcpStream) -> Next {
-        let _ = stream.set_nodelay(true);
-        let (mut rd, mut wr) = stream.into_split();
+    async fn connected(&mut self, mut rd: Reader, mut wr: Writer) -> Next {
         self.state.connected.store(true, Ordering::Release);
         self.emit(kind::PEER_CONNECT);
 
@@ -331,8 +363,17 @@ impl Peer {
                     }
                 }
                 n = rd.read(&mut scratch) => match n {
-                    // The remote end closed the link, or it broke.
-                    Ok(0) | Err(_) => break Next::Reconnect,
+                    // The remote end closed the link.
+                    Ok(0) => break Next::Reconnect,
+                    Err(e) => {
+                        // Under TLS 1.3 a server that rejects our certificate
+                        // says so only after the handshake: tell JS why.
+                        if self.opts.tls.is_some() {
+                            let msg = format!("TLS link to {}:{} failed: {e}", self.opts.host, self.opts.port);
+                            self.shared.outbox.with_strings(kind::PEER_ERROR, &[self.id], &[&msg]);
+                        }
+                        break Next::Reconnect;
+                    }
                     // Nothing is expected on an outbound link; ignore it.
                     Ok(_) => {}
                 },
@@ -343,8 +384,12 @@ impl Peer {
     }
 
     /// Writes `buf`; on failure puts its frames back at the front of the queue.
-    async fn write(&mut self, wr: &mut tokio::net::tcp::OwnedWriteHalf, buf: &str, ends: &[usize]) -> bool {
-        match wr.write_all(buf.as_bytes()).await {
+    async fn write(&mut self, wr: &mut Writer, buf: &str, ends: &[usize]) -> bool {
+        let res = match wr.write_all(buf.as_bytes()).await {
+            Ok(()) => wr.flush().await,
+            Err(e) => Err(e),
+        };
+        match res {
             Ok(()) => true,
             Err(e) => {
                 tracing::debug!(peer = self.id, "write failed, requeueing: {e}");

@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -52,7 +52,13 @@ impl Source {
 
 /// Binds `host:port` and serves until stopped. Reports READY or LISTEN_ERROR
 /// (tagged with `generation`, so a late report of an old start is ignored).
-pub fn start(shared: &Arc<Shared>, host: String, port: u16, generation: u64) -> ServerHandle {
+pub fn start(
+    shared: &Arc<Shared>,
+    host: String,
+    port: u16,
+    generation: u64,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) -> ServerHandle {
     let (stop, mut stopped) = watch::channel(false);
     let shared = shared.clone();
     shared.runtime.clone().spawn(async move {
@@ -70,7 +76,16 @@ pub fn start(shared: &Arc<Shared>, host: String, port: u16, generation: u64) -> 
             tokio::select! {
                 _ = stopped.changed() => break,
                 res = listener.accept() => match res {
-                    Ok((socket, addr)) => accept(&shared, socket, addr),
+                    Ok((socket, addr)) => match &tls {
+                        None => {
+                            let _ = socket.set_nodelay(true);
+                            let (rd, wr) = socket.into_split();
+                            accept(&shared, shared.next_id(), Box::new(rd), Box::new(wr), addr);
+                        }
+                        Some(config) => {
+                            tokio::spawn(handshake(shared.clone(), config.clone(), socket, addr));
+                        }
+                    },
                     Err(e) => {
                         tracing::warn!("accept failed: {e}");
                         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
@@ -93,14 +108,33 @@ fn io_code(e: &std::io::Error) -> &'static str {
     }
 }
 
-fn accept(shared: &Arc<Shared>, socket: TcpStream, addr: std::net::SocketAddr) {
+type Reader = Box<dyn AsyncRead + Send + Unpin>;
+type Writer = Box<dyn AsyncWrite + Send + Unpin>;
+
+/// How long a client may take to finish the TLS handshake.
+const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Runs the TLS handshake of an accepted socket; a failure is bad input from
+/// the network, reported as a `_skip` and the socket closed.
+async fn handshake(shared: Arc<Shared>, config: Arc<rustls::ServerConfig>, socket: TcpStream, addr: std::net::SocketAddr) {
     let _ = socket.set_nodelay(true);
     let id = shared.next_id();
-    let (rd, mut wr) = socket.into_split();
+    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(socket)).await {
+        Ok(Ok(tls)) => {
+            let (rd, wr) = tokio::io::split(tls);
+            accept(&shared, id, Box::new(rd), Box::new(wr), addr);
+        }
+        Ok(Err(e)) => shared.outbox.skip(id, &Skip::Tls(format!("TLS handshake with {addr} failed: {e}"))),
+        Err(_) => shared.outbox.skip(id, &Skip::Tls(format!("TLS handshake with {addr} timed out"))),
+    }
+}
+
+fn accept(shared: &Arc<Shared>, id: u64, rd: Reader, mut wr: Writer, addr: std::net::SocketAddr) {
     let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
     tokio::spawn(async move {
         while let Some(bytes) = rx.recv().await {
-            if wr.write_all(&bytes).await.is_err() {
+            if wr.write_all(&bytes).await.is_err() || wr.flush().await.is_err() {
                 break;
             }
         }
@@ -110,7 +144,7 @@ fn accept(shared: &Arc<Shared>, socket: TcpStream, addr: std::net::SocketAddr) {
     shared.add_source(id, Source { writer: tx, reader });
 }
 
-async fn read_loop(shared: Arc<Shared>, id: u64, mut rd: tokio::net::tcp::OwnedReadHalf) {
+async fn read_loop(shared: Arc<Shared>, id: u64, mut rd: Reader) {
     let mut decoder = FrameDecoder::new(shared.config().max_frame);
     let mut buf = vec![0u8; 64 * 1024];
     loop {

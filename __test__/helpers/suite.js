@@ -14,7 +14,10 @@ const MB3 = 3 * 1000 * 1000;
 const MB2 = 2 * 1024 * 1024;
 const T = { timeout: 15000 };
 
-function clusterSuite(title, alphaImpl, betaImpl) {
+// `extra` (an object, or a function called in `before`) adds start options
+// to every peer, e.g. TLS.
+function clusterSuite(title, alphaImpl, betaImpl, extra = {}) {
+const more = () => (typeof extra === "function" ? extra() : extra);
 describe(title, { timeout: 90000 }, () => {
   let alpha;
   let beta;
@@ -22,8 +25,8 @@ describe(title, { timeout: 90000 }, () => {
 
   before(async () => {
     [alpha, beta] = await Promise.all([
-      spawnPeer(alphaImpl, { id: "alpha", cookie: "secret" }),
-      spawnPeer(betaImpl, { id: "beta", cookie: "secret" })
+      spawnPeer(alphaImpl, { id: "alpha", cookie: "secret", ...more() }),
+      spawnPeer(betaImpl, { id: "beta", cookie: "secret", ...more() })
     ]);
   });
 
@@ -123,7 +126,7 @@ describe(title, { timeout: 90000 }, () => {
   });
 
   it("a peer with the wrong cookie is skipped with INVALID_CHECKSUM", T, async () => {
-    const gamma = await spawnPeer(alphaImpl, { id: "gamma", cookie: "wrong" });
+    const gamma = await spawnPeer(alphaImpl, { id: "gamma", cookie: "wrong", ...more() });
     extra.push(gamma);
     await gamma.request("connect", beta.node);
     const before = (await beta.request("received", { event: "echo" })).count;
