@@ -350,14 +350,20 @@ impl Peer {
                         if buf.len() >= 1 << 20 { break; }
                         next = self.rx.try_recv().ok();
                     }
-                    if stop == Some(true) {
-                        break Next::Exit;
-                    }
+                    // What was handed over before a stop is written even when
+                    // the stop is forced: node-ipc writes each frame as it is
+                    // sent, so `cast(); disconnect(node, true)` delivers.
                     if !buf.is_empty() && !self.write(&mut wr, &buf, &ends).await {
+                        if stop.is_some() {
+                            self.emit(kind::PEER_DISCONNECT);
+                            break Next::Exit;
+                        }
                         break Next::Reconnect;
                     }
-                    if stop == Some(false) {
-                        let _ = wr.shutdown().await;
+                    if stop.is_some() {
+                        if stop == Some(false) {
+                            let _ = wr.shutdown().await;
+                        }
                         self.emit(kind::PEER_DISCONNECT);
                         break Next::Exit;
                     }

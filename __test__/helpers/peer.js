@@ -7,6 +7,7 @@
 const path = require("path");
 const { pattern, patternStream, sha256 } = require("./bytes");
 const { createHandlers, failingStream, encodeValue, intactPad, CHUNK } = require("./handlers");
+const { createProbes } = require("./probes");
 
 const DEFAULT_TIMEOUT = 10000;
 const impl = process.argv[2];
@@ -14,6 +15,7 @@ const impl = process.argv[2];
 let lib = null;
 let kernel = null;
 let handlers = null;
+let startOpts = null;
 
 function loadImpl(name) {
   if (name === "seed") return require("./seed").loadSeed();
@@ -65,6 +67,7 @@ const commands = {
   start(args) {
     if (kernel) throw new Error("already started");
     const opts = Object.assign({}, args.opts);
+    startOpts = opts;
     kernel = lib.createKernel(args.id, args.host, args.port, opts);
     handlers = createHandlers(kernel, notify);
     handlers.install();
@@ -168,10 +171,24 @@ const commands = {
     return { stopped: true };
   },
 
+  // kernel.start() again with the options of the first start, after a stop.
+  restart(args) {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error("kernel did not become ready again")), timeoutOf(args));
+      kernel.once("_ready", () => {
+        clearTimeout(timer);
+        resolve({ restarted: true });
+      });
+      kernel.start(startOpts);
+    });
+  },
+
   exit() {
     return { exiting: true };
   }
 };
+
+Object.assign(commands, createProbes(() => ({ kernel, lib, notify })));
 
 async function handle(msg) {
   const { rid, cmd } = msg;
