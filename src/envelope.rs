@@ -20,6 +20,8 @@ pub struct FromNode<'a> {
     pub id: Cow<'a, str>,
     pub host: Cow<'a, str>,
     pub port: f64,
+    /// The member's raw text: a cheap key for "the same sender again".
+    pub raw: &'a str,
 }
 
 /// The `data` member of a message.
@@ -134,7 +136,7 @@ fn parse_from<'a>(raw: Option<&'a str>) -> Result<FromNode<'a>, Skip> {
     let host = member(&m, "host").and_then(json::as_str);
     let port = member(&m, "port").and_then(json::as_f64);
     match (id, host, port) {
-        (Some(id), Some(host), Some(port)) => Ok(FromNode { id, host, port }),
+        (Some(id), Some(host), Some(port)) => Ok(FromNode { id, host, port, raw }),
         _ => Err(invalid("'from' needs a string id, a string host and a number port")),
     }
 }

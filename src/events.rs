@@ -94,8 +94,9 @@ fn push_int(s: &mut String, n: u64) {
 
 struct Inner {
     batch: Batch,
-    /// Sender nodes seen so far: JS keeps one Node object per entry.
-    nodes: HashMap<(String, String, u64), u64>,
+    /// Sender nodes seen so far, by the raw text of their `from` member:
+    /// JS keeps one Node object per entry.
+    nodes: HashMap<String, u64>,
 }
 
 /// Where events wait for the JS thread.
@@ -264,14 +265,22 @@ impl Outbox {
     }
 }
 
+/// How many distinct senders are remembered at most.
+const MAX_NODES: usize = 4096;
+
 /// The index of a sender node, announcing it first when new.
 fn intern(inner: &mut Inner, from: &FromNode<'_>) -> u64 {
-    let key = (from.id.to_string(), from.host.to_string(), from.port.to_bits());
-    if let Some(&idx) = inner.nodes.get(&key) {
+    if let Some(&idx) = inner.nodes.get(from.raw) {
         return idx;
     }
+    // Bounded: past MAX_NODES distinct senders, start over. Indices are
+    // reused, but each is announced again before its next use, so JS always
+    // maps an index to the sender of the message that follows.
+    if inner.nodes.len() >= MAX_NODES {
+        inner.nodes.clear();
+    }
     let idx = inner.nodes.len() as u64;
-    inner.nodes.insert(key, idx);
+    inner.nodes.insert(from.raw.to_string(), idx);
     let b = &mut inner.batch;
     b.open(kind::NODE);
     b.field_int(idx);
@@ -281,4 +290,58 @@ fn intern(inner: &mut Inner, from: &FromNode<'_>) -> u64 {
     json::write_number(&mut b.text, from.port);
     b.close();
     idx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::borrow::Cow;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    fn message<'a>(from: &'a FromNode<'a>) -> Message<'a> {
+        Message {
+            event_raw: "\"ev\"",
+            tag: None,
+            from: from.clone(),
+            stream_raw: "{\"done\":true}",
+            done: true,
+            data: Payload::Json("{\"a\":1}"),
+        }
+    }
+
+    #[test]
+    fn wakes_once_per_batch_and_announces_senders_once() {
+        let wakes = Arc::new(AtomicUsize::new(0));
+        let w = wakes.clone();
+        let outbox = Outbox::new(1 << 20, Box::new(move || {
+            w.fetch_add(1, Ordering::SeqCst);
+        }));
+        let from = FromNode { id: Cow::Borrowed("a"), host: Cow::Borrowed("h"), port: 1.0, raw: "{\"id\":\"a\"}" };
+        outbox.message(7, &message(&from));
+        outbox.message(7, &message(&from));
+        assert_eq!(wakes.load(Ordering::SeqCst), 1);
+        let batch = outbox.take();
+        assert_eq!(batch.count, 3);
+        assert_eq!(
+            batch.text,
+            "[2,0,\"a\",\"h\",1],[0,7,0,\"ev\",null,{\"done\":true},1,{\"a\":1}],[0,7,0,\"ev\",null,{\"done\":true},1,{\"a\":1}]"
+        );
+        outbox.simple(kind::READY, &[1]);
+        assert_eq!(wakes.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn the_sender_table_is_bounded() {
+        let outbox = Outbox::new(usize::MAX, Box::new(|| {}));
+        let raws: Vec<String> = (0..MAX_NODES + 3).map(|i| format!("{{\"id\":\"n{i}\"}}")).collect();
+        for raw in &raws {
+            let from = FromNode { id: Cow::Borrowed("x"), host: Cow::Borrowed("h"), port: 1.0, raw };
+            outbox.message(1, &message(&from));
+        }
+        assert!(outbox.lock().nodes.len() <= MAX_NODES);
+        let text = outbox.take().text;
+        // Index 0 was announced for the first sender and again after the reset.
+        assert_eq!(text.matches("[2,0,").count(), 2);
+    }
 }
