@@ -128,7 +128,7 @@ describe("createKernel and accessors", () => {
   });
 });
 
-describe("two native kernels", () => {
+describe("two native kernels", { timeout: 60000 }, () => {
   let a;
   let b;
 
@@ -460,5 +460,50 @@ describe("local routing", () => {
 describe("consts", () => {
   it("exports clusterluck's connection defaults", () => {
     assert.deepEqual(consts.connDefaults, {maxLen: 1024});
+  });
+});
+
+describe("lifecycle details", { timeout: 30000 }, () => {
+  it("port 0 listens on a port the system picks and reports it", async () => {
+    const k = new NetKernel(null, "zero", HOST, 0);
+    const ready = once(k, "_ready");
+    k.start();
+    await ready;
+    assert.ok(k.port() > 0);
+    assert.equal(k.self().port(), k.port());
+    const other = await started("zero-peer", {cookie: undefined});
+    await connect(other, k);
+    await connect(k, other); // pongs travel on the answering node's own link
+    const pong = await new Promise((resolve) => other.ping(k.self(), (e, d) => resolve(e || d), 2000));
+    assert.equal(pong, "pong");
+    other.disconnect(k.self(), true);
+    k.disconnect(other.self(), true);
+    other.stop();
+    k.stop();
+  });
+
+  it("a call that fails early does not time out later with a second error", async () => {
+    const k = createKernel("early", HOST, 1);
+    const rstream = k.call(new Node("ghost", HOST, 1), "x", "y", undefined, 30);
+    const errors = [];
+    rstream.on("error", (e) => errors.push(e.message));
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(errors, ["Unknown node ghost"]);
+  });
+
+  it("a graceful disconnect from a node that is down closes at once and lets the process exit", async () => {
+    const { spawnSync } = require("child_process");
+    const port = await freePort();
+    const script = `
+      const { createKernel, Node } = require(${JSON.stringify(require("path").resolve(__dirname, ".."))});
+      const k = createKernel("lonely", "127.0.0.1", 1, { retry: 50 });
+      const n = new Node("gone", "127.0.0.1", ${port});
+      k.connect(n);
+      setTimeout(() => k.disconnect(n), 200);
+    `;
+    const t0 = Date.now();
+    const res = spawnSync(process.execPath, ["-e", script], { timeout: 10000 });
+    assert.equal(res.status, 0, String(res.stderr));
+    assert.ok(Date.now() - t0 < 5000, "exited by itself");
   });
 });

@@ -52,7 +52,10 @@ class Connection extends EventEmitter {
       this.once("idle", this.stop.bind(this));
       return this;
     }
-    if (this._connecting === true && force !== true) {
+    // The JS kernel waits for the link to come back even when nothing is
+    // waiting to be sent; an idle connection closes at once instead, so a
+    // graceful stop never hangs on a node that is gone.
+    if (this._connecting === true && force !== true && this._queue.size() > 0) {
       this.once("connect", this.stop.bind(this));
       return this;
     }

@@ -433,6 +433,9 @@ class NetKernel extends EventEmitter {
       pstream.emit("error", new Error("Timeout."));
     }, timeout);
     pstream.once("finish", () => clearTimeout(t));
+    // Unlike the JS kernel, a call that already failed does not time out
+    // later with a second error (nor keep the process alive until then).
+    pstream.once("error", () => clearTimeout(t));
     return pstream;
   }
 
@@ -589,7 +592,10 @@ class NetKernel extends EventEmitter {
         this._updateRef();
         return;
       case EV.READY:
-        if (e[1] === this._generation) this.emit("_ready");
+        if (e[1] !== this._generation) return;
+        // Asked for port 0: take the port the system chose, so peers can dial back.
+        if (Number(this._port) === 0 && e[2]) this.port(e[2]);
+        this.emit("_ready");
         return;
       case EV.LISTEN_ERROR: {
         if (e[1] !== this._generation) return;

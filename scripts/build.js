@@ -29,5 +29,8 @@ const names = {
 const libName = names[process.platform] || names.linux;
 const built = path.join(targetDir, "release", libName);
 const dest = path.join(root, "clusterluck-native.node");
-fs.copyFileSync(built, dest);
+// Copy then rename: a process that has the old addon mapped keeps it intact.
+const tmp = dest + "." + process.pid + ".tmp";
+fs.copyFileSync(built, tmp);
+fs.renameSync(tmp, dest);
 console.log("clusterluck-native: built " + path.relative(root, dest));

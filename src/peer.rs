@@ -237,6 +237,9 @@ impl Peer {
                 self.set_queued();
             }
             Command::Stop { force: true } => return false,
+            // Nothing waits for the link: close now rather than dial a node
+            // that may never come back just to hang up on it.
+            Command::Stop { force: false } if self.queue.is_empty() => return false,
             Command::Stop { force: false } => self.stopping = true,
             other => {
                 let mut frame = String::new();

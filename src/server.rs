@@ -71,7 +71,8 @@ pub fn start(
                 return;
             }
         };
-        shared.outbox.simple(kind::READY, &[generation]);
+        let bound = listener.local_addr().map(|a| a.port()).unwrap_or(port);
+        shared.outbox.simple(kind::READY, &[generation, bound as u64]);
         loop {
             tokio::select! {
                 _ = stopped.changed() => break,
