@@ -84,54 +84,59 @@ fn offset_in(outer: &str, inner: &str) -> usize {
 
 /// Checks the HMAC of `data` (the raw `data` object of a frame) the way the JS
 /// kernel does: drop `checkSum`, `JSON.stringify` the rest, HMAC it, compare.
+///
+/// Fast path: a JS sender signs exactly the text it sends after `checkSum`, so
+/// that text is hashed as it stands, with no re-serialization. Only when that
+/// does not match is the canonical form computed (a sender that wrote spaces,
+/// escapes or reordered keys). The one difference from a JS receiver: text a
+/// cookie holder signed as is, though not canonical, is accepted too.
 fn verify(cookie: &Cookie, data_raw: &str, members: &[(Cow<'_, str>, &str)]) -> Result<(), Skip> {
     let sums = members.iter().filter(|(k, _)| k == "checkSum").count();
     let sent = member(members, "checkSum");
-    // Text of the object without checkSum. When checkSum is the first member
-    // (always, from a JS sender) the rest of the raw text is used as is.
-    let rest: Cow<'_, str> = match members.first() {
+    let sent_str = sent.and_then(json::as_str);
+    let matches = |digest: &crate::cookie::Digest| sent_str.as_deref() == Some(digest_str(digest));
+    // The text after checkSum, when it is the first member (always, from a JS sender).
+    let tail = match members.first() {
         Some((k, v)) if k == "checkSum" && sums == 1 => {
             let after = &data_raw[offset_in(data_raw, v) + v.len()..];
             let after = after.trim_start_matches([' ', '\t', '\n', '\r']);
-            match after.strip_prefix(',') {
-                Some(tail) => Cow::Owned(format!("{{{tail}")),
-                None => Cow::Borrowed("{}"),
-            }
+            Some(after.strip_prefix(',').unwrap_or("}"))
         }
-        _ => {
-            let mut s = String::with_capacity(data_raw.len());
-            s.push('{');
-            let mut first = true;
-            for (k, v) in members.iter().filter(|(k, _)| k != "checkSum") {
-                if !first {
-                    s.push(',');
-                }
-                first = false;
-                json::write_string(&mut s, k);
-                s.push(':');
-                s.push_str(v);
-            }
-            s.push('}');
-            Cow::Owned(s)
-        }
+        _ => None,
     };
-    let canonical = json::canonicalize(&rest).map_err(Skip::InvalidJson)?;
+    if let Some(tail) = tail {
+        if matches(&cookie.sign_parts(&[b"{", tail.as_bytes()])) {
+            return Ok(());
+        }
+    }
+    let mut s = String::with_capacity(data_raw.len());
+    s.push('{');
+    let mut first = true;
+    for (k, v) in members.iter().filter(|(k, _)| k != "checkSum") {
+        if !first {
+            s.push(',');
+        }
+        first = false;
+        json::write_string(&mut s, k);
+        s.push(':');
+        s.push_str(v);
+    }
+    s.push('}');
+    let canonical = json::canonicalize(&s).map_err(Skip::InvalidJson)?;
     let calculated = cookie.sign(&canonical);
-    let calculated = digest_str(&calculated);
-    let ok = sent.and_then(json::as_str).is_some_and(|s| s == calculated);
-    if ok {
+    if matches(&calculated) {
         Ok(())
     } else {
         Err(Skip::InvalidChecksum {
             sent: sent.map(str::to_string),
-            calculated: calculated.to_string(),
+            calculated: digest_str(&calculated).to_string(),
         })
     }
 }
 
 fn parse_from<'a>(raw: Option<&'a str>) -> Result<FromNode<'a>, Skip> {
     let raw = raw.ok_or_else(|| invalid("missing 'from'"))?;
-    let m = json::object_members(raw).map_err(|_| invalid("'from' is not an object"))?;
+    let m = json::object_members_trusted(raw).ok_or_else(|| invalid("'from' is not an object"))?;
     let id = member(&m, "id").and_then(json::as_str);
     let host = member(&m, "host").and_then(json::as_str);
     let port = member(&m, "port").and_then(json::as_f64);
@@ -141,38 +146,109 @@ fn parse_from<'a>(raw: Option<&'a str>) -> Result<FromNode<'a>, Skip> {
     }
 }
 
-fn parse_payload(raw: Option<&str>) -> Payload<'_> {
-    let Some(raw) = raw else { return Payload::Absent };
-    if !raw.starts_with('{') {
-        return Payload::Json(raw);
+/// Validates one value of `frame`, reporting the error at its frame offset.
+fn check(frame: &str, value: &str) -> Result<(), Skip> {
+    json::validate(value).map_err(|mut e| {
+        e.offset += offset_in(frame, value);
+        Skip::InvalidJson(e)
+    })
+}
+
+/// The members of an object of `frame`, with every value validated except
+/// those named in `later` (validated by the caller, or by a stricter reader).
+fn members_checked<'a>(
+    frame: &'a str,
+    raw: &'a str,
+    later: &[&str],
+) -> Result<Option<Vec<(Cow<'a, str>, &'a str)>>, Skip> {
+    let Some(members) = json::object_members_trusted(raw) else { return Ok(None) };
+    for (k, v) in &members {
+        if !later.contains(&k.as_ref()) {
+            check(frame, v)?;
+        }
     }
-    let Ok(m) = json::object_members(raw) else { return Payload::Json(raw) };
-    let is_buffer = member(&m, "type").and_then(json::as_str).is_some_and(|t| t == "Buffer");
-    match member(&m, "data") {
-        Some(arr) if is_buffer && arr.starts_with('[') => match json::byte_array(arr) {
-            Some(bytes) => Payload::Bytes(bytes),
-            None => Payload::BufferLike(raw),
-        },
-        _ => Payload::Json(raw),
+    Ok(Some(members))
+}
+
+/// The payload, validated: a Buffer-shaped object's byte array is validated
+/// by decoding it, anything else by the JSON validator.
+fn parse_payload<'a>(frame: &'a str, raw: Option<&'a str>) -> Result<Payload<'a>, Skip> {
+    let Some(raw) = raw else { return Ok(Payload::Absent) };
+    if raw.starts_with('{') {
+        if let Some(m) = members_checked(frame, raw, &["data"])? {
+            let is_buffer = member(&m, "type").and_then(json::as_str).is_some_and(|t| t == "Buffer");
+            if let Some(arr) = member(&m, "data") {
+                if is_buffer && arr.starts_with('[') {
+                    if let Some(bytes) = json::byte_array(arr) {
+                        // Every duplicate "data" member must be valid too.
+                        for (k, v) in &m {
+                            if k == "data" && !std::ptr::eq(*v, arr) {
+                                check(frame, v)?;
+                            }
+                        }
+                        return Ok(Payload::Bytes(bytes));
+                    }
+                    check(frame, raw)?;
+                    return Ok(Payload::BufferLike(raw));
+                }
+            }
+        }
     }
+    check(frame, raw)?;
+    Ok(Payload::Json(raw))
 }
 
 /// Decodes one frame's text. With a cookie, the checksum is verified first,
 /// as the JS kernel does, so a bad checksum wins over a bad shape.
+///
+/// The frame is read with fast scans and each value validated once, which
+/// accepts exactly the frames JSON.parse accepts; a Buffer payload is
+/// validated by decoding its bytes, not parsed twice.
 pub fn decode<'a>(frame: &'a str, cookie: Option<&Cookie>) -> Result<Inbound<'a>, Skip> {
-    let top = json::object_members(frame).map_err(|e| match json::validate(frame) {
-        Ok(()) => invalid("a frame must be an object"),
-        Err(_) => Skip::InvalidJson(e),
-    })?;
+    let top = match members_checked(frame, frame, &["data"])? {
+        Some(top) => top,
+        None => {
+            return Err(match json::validate(frame) {
+                Ok(()) => invalid("a frame must be an object"),
+                Err(e) => Skip::InvalidJson(e),
+            })
+        }
+    };
+    let data_raw = member(&top, "data");
+    // Duplicate "data" members that JSON.parse would drop must still be JSON.
+    for (k, v) in &top {
+        if k == "data" && data_raw.is_some_and(|d| !std::ptr::eq(*v, d)) {
+            check(frame, v)?;
+        }
+    }
+    let members = match data_raw {
+        Some(raw) => match members_checked(frame, raw, &["data"])? {
+            Some(m) => Some(m),
+            None => {
+                check(frame, raw)?;
+                None
+            }
+        },
+        None => None,
+    };
+    let payload_raw = members.as_ref().and_then(|m| member(m, "data"));
+    // Validate the payload (and duplicates) before anything is trusted.
+    let payload = parse_payload(frame, payload_raw)?;
+    if let Some(m) = &members {
+        for (k, v) in m {
+            if k == "data" && payload_raw.is_some_and(|d| !std::ptr::eq(*v, d)) {
+                check(frame, v)?;
+            }
+        }
+    }
     let kind = member(&top, "type")
         .and_then(json::as_str)
         .ok_or_else(|| invalid("missing 'type'"))?;
     if kind != "message" && kind != "ping" {
         return Ok(Inbound::Other(kind));
     }
-    let data_raw = member(&top, "data").ok_or_else(|| invalid("missing 'data'"))?;
-    let members =
-        json::object_members(data_raw).map_err(|_| invalid("'data' is not an object"))?;
+    let data_raw = data_raw.ok_or_else(|| invalid("missing 'data'"))?;
+    let members = members.ok_or_else(|| invalid("'data' is not an object"))?;
     if let Some(cookie) = cookie {
         verify(cookie, data_raw, &members)?;
     }
@@ -197,7 +273,7 @@ pub fn decode<'a>(frame: &'a str, cookie: Option<&Cookie>) -> Result<Inbound<'a>
         },
     };
     let stream_raw = member(&members, "stream").ok_or_else(|| invalid("missing 'stream'"))?;
-    let sm = json::object_members(stream_raw).map_err(|_| invalid("'stream' is not an object"))?;
+    let sm = json::object_members_trusted(stream_raw).ok_or_else(|| invalid("'stream' is not an object"))?;
     let done = member(&sm, "done")
         .and_then(json::as_bool)
         .ok_or_else(|| invalid("'stream.done' must be a boolean"))?;
@@ -206,8 +282,7 @@ pub fn decode<'a>(frame: &'a str, cookie: Option<&Cookie>) -> Result<Inbound<'a>
             return Err(invalid("'stream.stream' must be a string"));
         }
     }
-    let data = parse_payload(member(&members, "data"));
-    Ok(Inbound::Message(Message { event_raw, tag, from, stream_raw, done, data }))
+    Ok(Inbound::Message(Message { event_raw, tag, from, stream_raw, done, data: payload }))
 }
 
 /// The `data` of an outbound message.

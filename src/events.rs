@@ -166,7 +166,7 @@ impl Outbox {
     }
 
     /// A routed message from inbound socket `socket`.
-    pub fn message(&self, socket: u64, m: &Message<'_>) {
+    pub fn message(&self, socket: u64, m: Message<'_>) {
         self.with(|inner| {
             let node = intern(inner, &m.from);
             let b = &mut inner.batch;
@@ -179,7 +179,7 @@ impl Outbox {
                 None => b.field_raw("null"),
             }
             b.field_raw(m.stream_raw);
-            match &m.data {
+            match m.data {
                 Payload::Absent => {
                     b.field_int(mode::ABSENT as u64);
                     b.field_raw("null");
@@ -191,7 +191,7 @@ impl Outbox {
                 Payload::Bytes(bytes) => {
                     b.field_int(mode::BUFFER as u64);
                     let idx = b.buffers.len() as u64;
-                    b.buffers.push(bytes.clone());
+                    b.buffers.push(bytes);
                     b.field_int(idx);
                 }
                 Payload::BufferLike(raw) => {
@@ -318,8 +318,8 @@ mod tests {
             w.fetch_add(1, Ordering::SeqCst);
         }));
         let from = FromNode { id: Cow::Borrowed("a"), host: Cow::Borrowed("h"), port: 1.0, raw: "{\"id\":\"a\"}" };
-        outbox.message(7, &message(&from));
-        outbox.message(7, &message(&from));
+        outbox.message(7, message(&from));
+        outbox.message(7, message(&from));
         assert_eq!(wakes.load(Ordering::SeqCst), 1);
         let batch = outbox.take();
         assert_eq!(batch.count, 3);
@@ -337,7 +337,7 @@ mod tests {
         let raws: Vec<String> = (0..MAX_NODES + 3).map(|i| format!("{{\"id\":\"n{i}\"}}")).collect();
         for raw in &raws {
             let from = FromNode { id: Cow::Borrowed("x"), host: Cow::Borrowed("h"), port: 1.0, raw };
-            outbox.message(1, &message(&from));
+            outbox.message(1, message(&from));
         }
         assert!(outbox.lock().nodes.len() <= MAX_NODES);
         let text = outbox.take().text;

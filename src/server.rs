@@ -175,7 +175,7 @@ pub fn handle_frame(shared: &Arc<Shared>, socket: u64, bytes: &[u8]) {
     let text = String::from_utf8_lossy(bytes);
     let cfg = shared.config();
     match envelope::decode(&text, cfg.cookie.as_ref()) {
-        Ok(Inbound::Message(m)) => shared.outbox.message(socket, &m),
+        Ok(Inbound::Message(m)) => shared.outbox.message(socket, m),
         Ok(Inbound::Ping(p)) => {
             if let Some(peer) = shared.peer_for_node(&p.from.id) {
                 peer.send(Command::Message(OutMessage {

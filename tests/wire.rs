@@ -192,3 +192,81 @@ fn buffer_shapes_follow_the_js_rules() {
     assert!(data_of(&msg(r#"{"type":"Buffer","data":"x"}"#)).starts_with("Json"));
     assert!(data_of(&msg(r#"{"type":"buffer","data":[1]}"#)).starts_with("Json"));
 }
+
+/// The envelope reader validates each piece once instead of the whole frame
+/// up front: it must accept exactly the frames JSON.parse accepts. Every
+/// prefix and many one-byte edits of the captured frames are checked.
+#[test]
+fn decode_rejects_exactly_what_json_parse_rejects() {
+    let mut all = frames("js-sender.cookie-secret.frames");
+    all.extend(frames("js-replier.cookie-secret.frames"));
+    all.push(r#"{"type":"message","data":{"id":"e","tag":null,"from":{"id":"a","host":"h","port":1},"stream":{"done":true},"data":{"type":"Buffer","data":[1,2],"data":[3]}},"data":{}}"#.to_string());
+    let edits = ['"', ',', '}', ']', '{', '[', 'x', '\\', ' ', ':', '0', '-', 'e'];
+    let mut checked = 0;
+    for f in &all {
+        let mut variants: Vec<String> = (0..f.len()).filter(|&i| f.is_char_boundary(i)).map(|i| f[..i].to_string()).collect();
+        for (i, _) in f.char_indices() {
+            for e in edits {
+                let mut v = f.clone();
+                v.replace_range(i..i + f[i..].chars().next().unwrap().len_utf8(), &e.to_string());
+                variants.push(v);
+            }
+        }
+        for v in variants {
+            let valid = json::validate(&v).is_ok();
+            for cookie in [None, Some(secret())] {
+                let res = envelope::decode(&v, cookie.as_ref());
+                let invalid_json = matches!(res, Err(Skip::InvalidJson(_)));
+                assert_eq!(invalid_json, !valid, "{v}: {res:?}");
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 50_000, "{checked}");
+}
+
+/// Rough cost of one 64 KiB Buffer chunk through encode and decode (run by
+/// hand: `cargo test --release --test wire -- --ignored --nocapture`).
+#[test]
+#[ignore]
+fn chunk_codec_speed() {
+    let c = secret();
+    let bytes: Vec<u8> = (0..65536u32).map(|i| (i * 7 % 256) as u8).collect();
+    let m = OutMessage {
+        event: "bulk".into(),
+        tag: Some("t".into()),
+        done: false,
+        stream_id: Some("s".repeat(48)),
+        error_json: None,
+        data: OutData::Bytes(bytes.clone()),
+    };
+    let from = envelope::from_json("alpha", "127.0.0.1", 1.0);
+    let n = 200;
+    let t = std::time::Instant::now();
+    let mut out = String::new();
+    for _ in 0..n {
+        out.clear();
+        envelope::encode_message(&mut out, Some(&c), &from, &m);
+    }
+    let enc = t.elapsed() / n;
+    let frame = out.trim_end_matches('\u{c}').to_string();
+    let t = std::time::Instant::now();
+    for _ in 0..n {
+        match envelope::decode(&frame, Some(&c)).unwrap() {
+            Inbound::Message(m) => assert_eq!(m.data, Payload::Bytes(bytes.clone())),
+            _ => panic!(),
+        }
+    }
+    let dec = t.elapsed() / n;
+    let t = std::time::Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(c.sign(&frame));
+    }
+    let mac = t.elapsed() / n;
+    let t = std::time::Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(json::validate(&frame).unwrap());
+    }
+    let val = t.elapsed() / n;
+    println!("frame {} bytes: encode {enc:?}, decode {dec:?}, hmac {mac:?}, full validate {val:?}", frame.len());
+}
