@@ -218,6 +218,18 @@ describe("two native kernels", { timeout: 60000 }, () => {
     assert.deepEqual(res, {n: 42, tag: "string"});
   });
 
+  it("data that cannot be encoded throws from cast and calls back from callSingleton and call", async () => {
+    const circular = {};
+    circular.self = circular;
+    assert.throws(() => a.cast(b.self(), "x", circular), TypeError);
+    const e1 = await new Promise((resolve) => a.callSingleton(b.self(), "x", {n: 1n}, (e) => resolve(e)));
+    assert.ok(e1 instanceof TypeError);
+    assert.match(e1.message, /BigInt/);
+    const e2 = await new Promise((resolve) => a.call(b.self(), "x", circular, (e) => resolve(e)));
+    assert.ok(e2 instanceof TypeError);
+    assert.match(e2.message, /circular/i);
+  });
+
   it("reply without a tag throws", () => {
     assert.throws(() => a.reply({tag: null, node: b.self()}, 1), /Cannot reply to message with no callback tag\./);
   });
