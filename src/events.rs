@@ -94,6 +94,11 @@ fn push_int(s: &mut String, n: u64) {
 
 struct Inner {
     batch: Batch,
+    /// The batch became non-empty through a deferred append: JS has not been
+    /// woken for it yet.
+    wake_due: bool,
+    /// The sender of the last message, to skip the table lookup.
+    last_sender: Option<(String, u64)>,
     /// Sender nodes seen so far, by the raw text of their `from` member:
     /// JS keeps one Node object per entry.
     nodes: HashMap<String, u64>,
@@ -117,7 +122,12 @@ impl Outbox {
     /// `wake` is called (from any thread) when a batch becomes available.
     pub fn new(high_water: usize, wake: Box<dyn Fn() + Send + Sync>) -> Outbox {
         Outbox {
-            inner: Mutex::new(Inner { batch: Batch::default(), nodes: HashMap::new() }),
+            inner: Mutex::new(Inner {
+                batch: Batch::default(),
+                wake_due: false,
+                last_sender: None,
+                nodes: HashMap::new(),
+            }),
             wake,
             drained: Notify::new(),
             high_water,
@@ -130,21 +140,46 @@ impl Outbox {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Appends under the lock, waking JS if the batch was empty.
     fn with(&self, f: impl FnOnce(&mut Inner)) {
         let was_empty = {
             let mut inner = self.lock();
             let was_empty = inner.batch.count == 0;
             f(&mut inner);
-            was_empty && inner.batch.count > 0
+            was_empty && inner.batch.count > 0 && !std::mem::take(&mut inner.wake_due)
         };
         if was_empty {
             (self.wake)();
         }
     }
 
+    /// Appends without waking JS: a reader appends all the frames of one read
+    /// this way, then calls [`Outbox::wake_if_due`] once. Waking costs a
+    /// syscall, and under load it was paid for nearly every message.
+    fn with_deferred(&self, f: impl FnOnce(&mut Inner)) {
+        let mut inner = self.lock();
+        let was_empty = inner.batch.count == 0;
+        f(&mut inner);
+        if was_empty && inner.batch.count > 0 {
+            inner.wake_due = true;
+        }
+    }
+
+    /// Wakes JS for what deferred appends left waiting.
+    pub fn wake_if_due(&self) {
+        let due = std::mem::take(&mut self.lock().wake_due);
+        if due {
+            (self.wake)();
+        }
+    }
+
     /// Takes everything waiting (called on the JS thread).
     pub fn take(&self) -> Batch {
-        let batch = std::mem::take(&mut self.lock().batch);
+        let batch = {
+            let mut inner = self.lock();
+            inner.wake_due = false;
+            std::mem::take(&mut inner.batch)
+        };
         self.drained.notify_waiters();
         batch
     }
@@ -165,9 +200,10 @@ impl Outbox {
         }
     }
 
-    /// A routed message from inbound socket `socket`.
+    /// A routed message from inbound socket `socket` (deferred: see
+    /// [`Outbox::wake_if_due`]).
     pub fn message(&self, socket: u64, m: Message<'_>) {
-        self.with(|inner| {
+        self.with_deferred(|inner| {
             let node = intern(inner, &m.from);
             let b = &mut inner.batch;
             b.open(kind::MESSAGE);
@@ -203,9 +239,9 @@ impl Outbox {
         });
     }
 
-    /// A dropped frame.
+    /// A dropped frame (deferred: see [`Outbox::wake_if_due`]).
     pub fn skip(&self, socket: u64, skip: &Skip) {
-        self.with(|inner| {
+        self.with_deferred(|inner| {
             let b = &mut inner.batch;
             b.open(kind::SKIP);
             b.field_int(socket);
@@ -270,7 +306,13 @@ const MAX_NODES: usize = 4096;
 
 /// The index of a sender node, announcing it first when new.
 fn intern(inner: &mut Inner, from: &FromNode<'_>) -> u64 {
+    if let Some((raw, idx)) = &inner.last_sender {
+        if raw == from.raw {
+            return *idx;
+        }
+    }
     if let Some(&idx) = inner.nodes.get(from.raw) {
+        inner.last_sender = Some((from.raw.to_string(), idx));
         return idx;
     }
     // Bounded: past MAX_NODES distinct senders, start over. Indices are
@@ -281,6 +323,7 @@ fn intern(inner: &mut Inner, from: &FromNode<'_>) -> u64 {
     }
     let idx = inner.nodes.len() as u64;
     inner.nodes.insert(from.raw.to_string(), idx);
+    inner.last_sender = Some((from.raw.to_string(), idx));
     let b = &mut inner.batch;
     b.open(kind::NODE);
     b.field_int(idx);
@@ -320,6 +363,9 @@ mod tests {
         let from = FromNode { id: Cow::Borrowed("a"), host: Cow::Borrowed("h"), port: 1.0, raw: "{\"id\":\"a\"}" };
         outbox.message(7, message(&from));
         outbox.message(7, message(&from));
+        assert_eq!(wakes.load(Ordering::SeqCst), 0, "messages wait for wake_if_due");
+        outbox.wake_if_due();
+        outbox.wake_if_due();
         assert_eq!(wakes.load(Ordering::SeqCst), 1);
         let batch = outbox.take();
         assert_eq!(batch.count, 3);

@@ -126,8 +126,14 @@ async fn handshake(shared: Arc<Shared>, config: Arc<rustls::ServerConfig>, socke
             let (rd, wr) = tokio::io::split(tls);
             accept(&shared, id, Box::new(rd), Box::new(wr), addr);
         }
-        Ok(Err(e)) => shared.outbox.skip(id, &Skip::Tls(format!("TLS handshake with {addr} failed: {e}"))),
-        Err(_) => shared.outbox.skip(id, &Skip::Tls(format!("TLS handshake with {addr} timed out"))),
+        Ok(Err(e)) => {
+            shared.outbox.skip(id, &Skip::Tls(format!("TLS handshake with {addr} failed: {e}")));
+            shared.outbox.wake_if_due();
+        }
+        Err(_) => {
+            shared.outbox.skip(id, &Skip::Tls(format!("TLS handshake with {addr} timed out")));
+            shared.outbox.wake_if_due();
+        }
     }
 }
 
@@ -163,6 +169,8 @@ async fn read_loop(shared: Arc<Shared>, id: u64, mut rd: Reader) {
                 }
             }
         }
+        // One wake-up of JS for everything this read delivered.
+        shared.outbox.wake_if_due();
         shared.outbox.wait_room().await;
     }
     shared.remove_source(id);
@@ -172,7 +180,10 @@ async fn read_loop(shared: Arc<Shared>, id: u64, mut rd: Reader) {
 /// Routes one frame: messages to JS, pings answered here, bad frames skipped.
 pub fn handle_frame(shared: &Arc<Shared>, socket: u64, bytes: &[u8]) {
     // Invalid UTF-8 becomes U+FFFD, as a JS receiver decoding utf8 does.
-    let text = String::from_utf8_lossy(bytes);
+    let text = match std::str::from_utf8(bytes) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
+    };
     let cfg = shared.config();
     match envelope::decode(&text, cfg.cookie.as_ref()) {
         Ok(Inbound::Message(m)) => shared.outbox.message(socket, m),
