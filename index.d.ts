@@ -52,12 +52,21 @@ export type KernelError = Error | FlattenedError;
  * - `INVALID_MESSAGE`: valid JSON, but not a message the kernel can route.
  * - `FRAME_TOO_LARGE`: more than `maxFrameLength` bytes arrived without a
  *   delimiter and were discarded; `limit` is that length.
+ * - `TLS_HANDSHAKE`: a client failed the TLS handshake (untrusted, expired or
+ *   missing certificate, not speaking TLS); its socket was closed.
  * - `INVALID_REPLY`: a reply to one of our calls came from another node than
  *   the one called ("Synchronous response node mismatch."), with `actual`
  *   and `expected` node ids.
  */
 export type SkipError = Error & {
-  type: "INVALID_CHECKSUM" | "INVALID_JSON" | "INVALID_MESSAGE" | "FRAME_TOO_LARGE" | "INVALID_REPLY" | (string & {});
+  type:
+    | "INVALID_CHECKSUM"
+    | "INVALID_JSON"
+    | "INVALID_MESSAGE"
+    | "FRAME_TOO_LARGE"
+    | "TLS_HANDSHAKE"
+    | "INVALID_REPLY"
+    | (string & {});
   /** INVALID_CHECKSUM: the checksum the sender put in the message, if any. */
   sent?: string;
   /** INVALID_CHECKSUM: the checksum computed with our cookie. */

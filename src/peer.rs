@@ -48,6 +48,12 @@ pub struct PeerOptions {
     pub tls: Option<(Arc<rustls::ClientConfig>, rustls::pki_types::ServerName<'static>)>,
 }
 
+/// Frames are coalesced into writes of about this many bytes at most. Small
+/// enough that a JS (node-ipc) receiver, which only parses when a read ends
+/// on a frame boundary, gets whole frames read by read; large enough to
+/// amortize the system calls.
+const MAX_WRITE: usize = 64 * 1024;
+
 type Reader = Box<dyn AsyncRead + Send + Unpin>;
 type Writer = Box<dyn AsyncWrite + Send + Unpin>;
 
@@ -350,7 +356,7 @@ impl Peer {
                                 }
                             }
                         }
-                        if buf.len() >= 1 << 20 { break; }
+                        if buf.len() >= MAX_WRITE { break; }
                         next = self.rx.try_recv().ok();
                     }
                     // What was handed over before a stop is written even when
