@@ -22,16 +22,22 @@ function text(s) {
   return Buffer.from(s + "\f");
 }
 
+// A started kernel recording the `i` of each "good" message and each skip.
+async function victim(id, opts) {
+  const k = createKernel(id, "127.0.0.1", await freePort());
+  const ready = new Promise((r) => k.once("_ready", r));
+  k.start(opts);
+  await ready;
+  const got = [];
+  const skips = [];
+  k.on("good", (data) => got.push(data.i));
+  k.on("_skip", (e) => skips.push(e));
+  return { k, got, skips };
+}
+
 describe("bad input", () => {
   it("is skipped with typed errors while good messages keep flowing", async () => {
-    const k = createKernel("victim", "127.0.0.1", await freePort());
-    const ready = new Promise((r) => k.once("_ready", r));
-    k.start({ cookie: "secret", maxFrameLength: 4096 });
-    await ready;
-    const got = [];
-    const skips = [];
-    k.on("good", (data) => got.push(data.i));
-    k.on("_skip", (e) => skips.push(e));
+    const { k, got, skips } = await victim("victim", { cookie: "secret", maxFrameLength: 4096 });
 
     const a = await rawClient(k.port());
     const b = await rawClient(k.port());
@@ -77,14 +83,7 @@ describe("bad input", () => {
   });
 
   it("without a cookie, shape errors are still typed and good frames delivered", async () => {
-    const k = createKernel("victim2", "127.0.0.1", await freePort());
-    const ready = new Promise((r) => k.once("_ready", r));
-    k.start();
-    await ready;
-    const got = [];
-    const skips = [];
-    k.on("good", (data) => got.push(data.i));
-    k.on("_skip", (e) => skips.push(e));
+    const { k, got, skips } = await victim("victim2");
     const a = await rawClient(k.port());
     a.write(text('{"type":"message","data":{"id":"good","tag":null,"from":{"id":"raw"},"stream":{"done":true},"data":{"i":-3}}}'));
     a.write(good(null, 7));

@@ -26,6 +26,7 @@ const os = require("os");
 const path = require("path");
 const { freePort } = require("../__test__/helpers/ports");
 const seed = require("../__test__/helpers/seed");
+const { rpc } = require("../__test__/helpers/rpc");
 const { HOST, jsThreadCpuNs } = require("./common");
 
 const ROOT = path.resolve(__dirname, "..");
@@ -122,8 +123,7 @@ function spawnChild(script, label, execArgv) {
   let output = "";
   let fatal = null;
   let exitInfo = null;
-  let seq = 0;
-  const pending = new Map();
+  const channel = rpc(child, { label, timeout: REQUEST_TIMEOUT, toError: (error) => new Error(label + ": " + error) });
   for (const s of [child.stdout, child.stderr]) {
     s.setEncoding("utf8");
     s.on("data", (text) => {
@@ -134,43 +134,19 @@ function spawnChild(script, label, execArgv) {
     child.once("exit", (code, signal) => {
       exitInfo = { code, signal };
       live.delete(child);
-      const why = label + " exited (" + (signal || "code " + code) + ")" + (fatal ? ": " + fatal : "");
-      for (const [, req] of pending) {
-        clearTimeout(req.timer);
-        req.reject(new Error(why + " during " + req.cmd + tail(output)));
-      }
-      pending.clear();
+      channel.close(label + " exited (" + (signal || "code " + code) + ")" + (fatal ? ": " + fatal : ""), tail(output));
       fs.rm(cwd, { recursive: true, force: true }, () => resolve(exitInfo));
     });
   });
   child.on("message", (msg) => {
     if (msg && msg.event === "fatal") fatal = msg.error;
-    if (!msg || msg.rid === undefined) return;
-    const req = pending.get(msg.rid);
-    if (!req) return;
-    pending.delete(msg.rid);
-    clearTimeout(req.timer);
-    if (msg.ok) req.resolve(msg.result);
-    else req.reject(new Error(label + ": " + msg.error));
+    channel.settle(msg);
   });
 
   function request(cmd, args = {}, timeout = REQUEST_TIMEOUT) {
-    if (exitInfo) return Promise.reject(new Error(label + " has exited"));
-    const rid = ++seq;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        pending.delete(rid);
-        reject(new Error(label + ": " + cmd + " timed out after " + timeout + " ms"));
-      }, timeout);
-      pending.set(rid, { resolve, reject, timer, cmd });
-      child.send({ rid, cmd, args }, (err) => {
-        if (!err || !pending.has(rid)) return;
-        pending.delete(rid);
-        clearTimeout(timer);
-        reject(err);
-      });
-    });
+    return channel.request(cmd, args, timeout);
   }
+
 
   // Asks the child to exit; kills it when it does not within CLOSE_TIMEOUT.
   async function close() {

@@ -9,6 +9,7 @@ const fs = require("fs");
 const os = require("os");
 const path = require("path");
 const { freePort } = require("./ports");
+const { rpc } = require("./rpc");
 
 const PEER = path.resolve(__dirname, "peer.js");
 const HOST = "127.0.0.1";
@@ -81,11 +82,10 @@ async function spawnPeer(impl, opts = {}) {
   if (child.channel) child.channel.unref();
 
   const notes = new EventEmitter();
-  const pending = new Map();
+  const channel = rpc(child, { label: "peer " + id, timeout: requestTimeout, toError: peerError });
   const events = [];
   let output = "";
   let fatal = null;
-  let seq = 0;
   let exitInfo = null;
 
   const capture = (stream, echo) => {
@@ -103,26 +103,13 @@ async function spawnPeer(impl, opts = {}) {
     child.once("exit", (code, signal) => {
       exitInfo = signal ? "signal " + signal : "code " + code;
       live.delete(child);
-      const why = "peer " + id + " exited (" + exitInfo + ")" + (fatal ? ": " + fatal : "");
-      for (const [rid, req] of pending) {
-        clearTimeout(req.timer);
-        pending.delete(rid);
-        req.reject(new Error(why + " during " + req.cmd));
-      }
+      channel.close("peer " + id + " exited (" + exitInfo + ")" + (fatal ? ": " + fatal : ""));
       fs.rm(cwd, { recursive: true, force: true }, () => resolve(exitInfo));
     });
   });
 
   child.on("message", (msg) => {
-    if (msg && msg.rid !== undefined) {
-      const req = pending.get(msg.rid);
-      if (!req) return;
-      pending.delete(msg.rid);
-      clearTimeout(req.timer);
-      if (msg.ok) req.resolve(msg.result);
-      else req.reject(peerError(msg.error));
-      return;
-    }
+    if (channel.settle(msg)) return;
     if (msg && msg.event) {
       if (msg.event === "loadError" || msg.event === "uncaught") fatal = msg.message;
       events.push(msg);
@@ -131,22 +118,9 @@ async function spawnPeer(impl, opts = {}) {
   });
 
   function request(cmd, args = {}, { timeout = requestTimeout } = {}) {
-    if (exitInfo) return Promise.reject(new Error("peer " + id + " has exited (" + exitInfo + ")"));
-    const rid = ++seq;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        pending.delete(rid);
-        reject(new Error("peer " + id + ": " + cmd + " timed out after " + timeout + " ms"));
-      }, timeout);
-      pending.set(rid, { resolve, reject, timer, cmd });
-      child.send({ rid, cmd, args }, (err) => {
-        if (!err || !pending.has(rid)) return;
-        pending.delete(rid);
-        clearTimeout(timer);
-        reject(err);
-      });
-    });
+    return channel.request(cmd, args, timeout);
   }
+
 
   // Resolves with the first pushed notification (past or future) matching `pred`.
   function waitForEvent(pred, timeout = 10000) {
