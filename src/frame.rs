@@ -71,7 +71,7 @@ impl FrameDecoder {
     pub fn next_frame(&mut self) -> Option<Decoded<'_>> {
         loop {
             let from = self.scanned.max(self.start);
-            match self.buf[from..].iter().position(|&b| b == DELIMITER) {
+            match memchr::memchr(DELIMITER, &self.buf[from..]) {
                 Some(rel) => {
                     let end = from + rel;
                     let begin = self.start;

@@ -153,7 +153,8 @@ fn accept(shared: &Arc<Shared>, id: u64, rd: Reader, mut wr: Writer, addr: std::
 
 async fn read_loop(shared: Arc<Shared>, id: u64, mut rd: Reader) {
     let mut decoder = FrameDecoder::new(shared.config().max_frame);
-    let mut buf = vec![0u8; 64 * 1024];
+    // Large reads: a stream chunk is a frame of about 234 KB.
+    let mut buf = vec![0u8; 256 * 1024];
     loop {
         let n = match rd.read(&mut buf).await {
             Ok(0) | Err(_) => break,
