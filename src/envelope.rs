@@ -154,16 +154,20 @@ fn check(frame: &str, value: &str) -> Result<(), Skip> {
     })
 }
 
-/// The members of an object of `frame`, with every value validated except
-/// those named in `later` (validated by the caller, or by a stricter reader).
+/// The members of an object of `frame`, every value validated except the
+/// last member named in `later`: the one JSON.parse keeps, which the caller
+/// validates itself (or reads with a stricter reader). Earlier duplicates,
+/// which JSON.parse drops, are validated here, so nothing goes unchecked.
 fn members_checked<'a>(
     frame: &'a str,
     raw: &'a str,
     later: &[&str],
 ) -> Result<Option<Vec<(Cow<'a, str>, &'a str)>>, Skip> {
     let Some(members) = json::object_members_trusted(raw) else { return Ok(None) };
-    for (k, v) in &members {
-        if !later.contains(&k.as_ref()) {
+    for (i, (k, v)) in members.iter().enumerate() {
+        let kept_for_caller =
+            later.contains(&k.as_ref()) && !members[i + 1..].iter().any(|(other, _)| other == k);
+        if !kept_for_caller {
             check(frame, v)?;
         }
     }
@@ -171,31 +175,24 @@ fn members_checked<'a>(
 }
 
 /// The payload, validated: a Buffer-shaped object's byte array is validated
-/// by decoding it, anything else by the JSON validator.
+/// by decoding it, anything else by the JSON validator, each byte once.
 fn parse_payload<'a>(frame: &'a str, raw: Option<&'a str>) -> Result<Payload<'a>, Skip> {
     let Some(raw) = raw else { return Ok(Payload::Absent) };
-    if raw.starts_with('{') {
-        if let Some(m) = members_checked(frame, raw, &["data"])? {
-            let is_buffer = member(&m, "type").and_then(json::as_str).is_some_and(|t| t == "Buffer");
-            if let Some(arr) = member(&m, "data") {
-                if is_buffer && arr.starts_with('[') {
-                    if let Some(bytes) = json::byte_array(arr) {
-                        // Every duplicate "data" member must be valid too.
-                        for (k, v) in &m {
-                            if k == "data" && !std::ptr::eq(*v, arr) {
-                                check(frame, v)?;
-                            }
-                        }
-                        return Ok(Payload::Bytes(bytes));
-                    }
-                    check(frame, raw)?;
-                    return Ok(Payload::BufferLike(raw));
-                }
-            }
+    let object = if raw.starts_with('{') { members_checked(frame, raw, &["data"])? } else { None };
+    let Some(m) = object else {
+        check(frame, raw)?;
+        return Ok(Payload::Json(raw));
+    };
+    // Every member but "data" is validated already.
+    let Some(arr) = member(&m, "data") else { return Ok(Payload::Json(raw)) };
+    let buffer_like = arr.starts_with('[') && member(&m, "type").and_then(json::as_str).is_some_and(|t| t == "Buffer");
+    if buffer_like {
+        if let Some(bytes) = json::byte_array(arr) {
+            return Ok(Payload::Bytes(bytes));
         }
     }
-    check(frame, raw)?;
-    Ok(Payload::Json(raw))
+    check(frame, arr)?;
+    Ok(if buffer_like { Payload::BufferLike(raw) } else { Payload::Json(raw) })
 }
 
 /// Decodes one frame's text. With a cookie, the checksum is verified first,
@@ -215,12 +212,6 @@ pub fn decode<'a>(frame: &'a str, cookie: Option<&Cookie>) -> Result<Inbound<'a>
         }
     };
     let data_raw = member(&top, "data");
-    // Duplicate "data" members that JSON.parse would drop must still be JSON.
-    for (k, v) in &top {
-        if k == "data" && data_raw.is_some_and(|d| !std::ptr::eq(*v, d)) {
-            check(frame, v)?;
-        }
-    }
     let members = match data_raw {
         Some(raw) => match members_checked(frame, raw, &["data"])? {
             Some(m) => Some(m),
@@ -231,16 +222,8 @@ pub fn decode<'a>(frame: &'a str, cookie: Option<&Cookie>) -> Result<Inbound<'a>
         },
         None => None,
     };
-    let payload_raw = members.as_ref().and_then(|m| member(m, "data"));
-    // Validate the payload (and duplicates) before anything is trusted.
-    let payload = parse_payload(frame, payload_raw)?;
-    if let Some(m) = &members {
-        for (k, v) in m {
-            if k == "data" && payload_raw.is_some_and(|d| !std::ptr::eq(*v, d)) {
-                check(frame, v)?;
-            }
-        }
-    }
+    // Validate the payload before anything is trusted.
+    let payload = parse_payload(frame, members.as_ref().and_then(|m| member(m, "data")))?;
     let kind = member(&top, "type")
         .and_then(json::as_str)
         .ok_or_else(|| invalid("missing 'type'"))?;
