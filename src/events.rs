@@ -146,7 +146,7 @@ impl Outbox {
             let mut inner = self.lock();
             let was_empty = inner.batch.count == 0;
             f(&mut inner);
-            was_empty && inner.batch.count > 0 && !std::mem::take(&mut inner.wake_due)
+            was_empty && inner.batch.count > 0
         };
         if was_empty {
             (self.wake)();
@@ -301,6 +301,18 @@ impl Outbox {
     }
 }
 
+/// Makes `raw` the last sender, reusing the buffer of the previous one.
+fn remember(inner: &mut Inner, raw: &str, idx: u64) {
+    match &mut inner.last_sender {
+        Some((last, last_idx)) => {
+            last.clear();
+            last.push_str(raw);
+            *last_idx = idx;
+        }
+        None => inner.last_sender = Some((raw.to_string(), idx)),
+    }
+}
+
 /// How many distinct senders are remembered at most.
 const MAX_NODES: usize = 4096;
 
@@ -312,7 +324,7 @@ fn intern(inner: &mut Inner, from: &FromNode<'_>) -> u64 {
         }
     }
     if let Some(&idx) = inner.nodes.get(from.raw) {
-        inner.last_sender = Some((from.raw.to_string(), idx));
+        remember(inner, from.raw, idx);
         return idx;
     }
     // Bounded: past MAX_NODES distinct senders, start over. Indices are
@@ -323,7 +335,7 @@ fn intern(inner: &mut Inner, from: &FromNode<'_>) -> u64 {
     }
     let idx = inner.nodes.len() as u64;
     inner.nodes.insert(from.raw.to_string(), idx);
-    inner.last_sender = Some((from.raw.to_string(), idx));
+    remember(inner, from.raw, idx);
     let b = &mut inner.batch;
     b.open(kind::NODE);
     b.field_int(idx);

@@ -4,8 +4,11 @@
 //! Node. `frame` splits bytes into frames, `json` reproduces what JS's
 //! `JSON.stringify(JSON.parse(x))` makes of a text, `cookie` signs,
 //! `envelope` decodes and encodes messages, `events` batches what JS must
-//! see, `server` and `peer` own the sockets, and `kernel` ties them together.
+//! see, `server` and `peer` own the sockets (`connection` splits a plain or
+//! TLS link into the halves they use, `tls` configures rustls), and `kernel`
+//! ties them together.
 
+pub mod connection;
 pub mod cookie;
 pub mod envelope;
 pub mod error;

@@ -13,10 +13,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
+use crate::connection::{self, Reader, Writer};
 use crate::envelope::{self, OutMessage};
 use crate::events::kind;
 use crate::kernel::Shared;
@@ -54,9 +55,6 @@ pub struct PeerOptions {
 /// amortize the system calls.
 const MAX_WRITE: usize = 64 * 1024;
 
-type Reader = Box<dyn AsyncRead + Send + Unpin>;
-type Writer = Box<dyn AsyncWrite + Send + Unpin>;
-
 /// Why an attempt to connect failed.
 enum ConnectError {
     Tcp(std::io::Error),
@@ -68,15 +66,11 @@ async fn dial(opts: &PeerOptions) -> Result<(Reader, Writer), ConnectError> {
     let tcp = TcpStream::connect((opts.host.as_str(), opts.port)).await.map_err(ConnectError::Tcp)?;
     let _ = tcp.set_nodelay(true);
     match &opts.tls {
-        None => {
-            let (r, w) = tcp.into_split();
-            Ok((Box::new(r), Box::new(w)))
-        }
+        None => Ok(connection::split_tcp(tcp)),
         Some((config, name)) => {
             let connector = tokio_rustls::TlsConnector::from(config.clone());
             let tls = connector.connect(name.clone(), tcp).await.map_err(ConnectError::Tls)?;
-            let (r, w) = tokio::io::split(tls);
-            Ok((Box::new(r), Box::new(w)))
+            Ok(connection::split(tls))
         }
     }
 }
@@ -170,7 +164,7 @@ impl Peer {
                             self.opts.host, self.opts.port
                         );
                         tracing::debug!(peer = self.id, "{msg}");
-                        self.shared.outbox.with_strings(kind::PEER_ERROR, &[self.id], &[&msg]);
+                        self.report(&msg);
                         continue;
                     }
                     if self.wait(self.opts.retry).await.is_none() {
@@ -188,6 +182,11 @@ impl Peer {
 
     fn emit(&self, k: u8) {
         self.shared.outbox.simple(k, &[self.id]);
+    }
+
+    /// Tells JS why the link cannot come up (PEER_ERROR).
+    fn report(&self, msg: &str) {
+        self.shared.outbox.with_strings(kind::PEER_ERROR, &[self.id], &[msg]);
     }
 
     fn set_queued(&self) {
@@ -294,7 +293,7 @@ impl Peer {
                     }
                     Err(ConnectError::Tls(e)) => {
                         let msg = format!("TLS handshake with {}:{} failed: {e}", self.opts.host, self.opts.port);
-                        self.shared.outbox.with_strings(kind::PEER_ERROR, &[self.id], &[&msg]);
+                        self.report(&msg);
                         Next::Reconnect
                     }
                 },
@@ -385,7 +384,7 @@ impl Peer {
                         // says so only after the handshake: tell JS why.
                         if self.opts.tls.is_some() {
                             let msg = format!("TLS link to {}:{} failed: {e}", self.opts.host, self.opts.port);
-                            self.shared.outbox.with_strings(kind::PEER_ERROR, &[self.id], &[&msg]);
+                            self.report(&msg);
                         }
                         break Next::Reconnect;
                     }

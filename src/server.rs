@@ -8,11 +8,12 @@
 
 use std::sync::Arc;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
+use crate::connection::{self, Reader, Writer};
 use crate::envelope::{self, Inbound, OutData, OutMessage};
 use crate::error::Skip;
 use crate::events::kind;
@@ -80,8 +81,8 @@ pub fn start(
                     Ok((socket, addr)) => match &tls {
                         None => {
                             let _ = socket.set_nodelay(true);
-                            let (rd, wr) = socket.into_split();
-                            accept(&shared, shared.next_id(), Box::new(rd), Box::new(wr), addr);
+                            let (rd, wr) = connection::split_tcp(socket);
+                            accept(&shared, shared.next_id(), rd, wr, addr);
                         }
                         Some(config) => {
                             tokio::spawn(handshake(shared.clone(), config.clone(), socket, addr));
@@ -109,9 +110,6 @@ fn io_code(e: &std::io::Error) -> &'static str {
     }
 }
 
-type Reader = Box<dyn AsyncRead + Send + Unpin>;
-type Writer = Box<dyn AsyncWrite + Send + Unpin>;
-
 /// How long a client may take to finish the TLS handshake.
 const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -121,20 +119,16 @@ async fn handshake(shared: Arc<Shared>, config: Arc<rustls::ServerConfig>, socke
     let _ = socket.set_nodelay(true);
     let id = shared.next_id();
     let acceptor = tokio_rustls::TlsAcceptor::from(config);
-    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(socket)).await {
+    let why = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(socket)).await {
         Ok(Ok(tls)) => {
-            let (rd, wr) = tokio::io::split(tls);
-            accept(&shared, id, Box::new(rd), Box::new(wr), addr);
+            let (rd, wr) = connection::split(tls);
+            return accept(&shared, id, rd, wr, addr);
         }
-        Ok(Err(e)) => {
-            shared.outbox.skip(id, &Skip::Tls(format!("TLS handshake with {addr} failed: {e}")));
-            shared.outbox.wake_if_due();
-        }
-        Err(_) => {
-            shared.outbox.skip(id, &Skip::Tls(format!("TLS handshake with {addr} timed out")));
-            shared.outbox.wake_if_due();
-        }
-    }
+        Ok(Err(e)) => format!("TLS handshake with {addr} failed: {e}"),
+        Err(_) => format!("TLS handshake with {addr} timed out"),
+    };
+    shared.outbox.skip(id, &Skip::Tls(why));
+    shared.outbox.wake_if_due();
 }
 
 fn accept(shared: &Arc<Shared>, id: u64, rd: Reader, mut wr: Writer, addr: std::net::SocketAddr) {
