@@ -76,7 +76,7 @@ const PLANS = [
   { key: "callPar", title: "3/6 callSingleton 200 in flight", scenario: "callPar", cookie: COOKIE, combos: ALL,
     full: { n: 20000, warm: 2000, inflight: 200 }, quick: { n: 1000, warm: 200, inflight: 200 } },
   { key: "castOn", title: "4/6/8 cast, cookie on", scenario: "cast", cookie: COOKIE, combos: ALL,
-    full: { n: 20000, warm: 2000 }, quick: { n: 1000, warm: 100 } },
+    full: { n: 200000, warm: 20000 }, quick: { n: 1000, warm: 100 } },
   { key: "castOff", title: "4/8 cast, cookie off", scenario: "cast", cookie: null, combos: SAME,
     full: { n: 20000, warm: 2000 }, quick: { n: 1000, warm: 100 } },
   { key: "stream", title: "5/8 8 MiB stream call", scenario: "stream", cookie: COOKIE, combos: SAME,

@@ -2,9 +2,9 @@
 //! client and server over loopback, with this crate's own framing, envelope
 //! and cookie code and no Node at all.
 //!
-//! The client encodes each cast as the addon's peer task does (canonical JSON
-//! of the data, then `envelope::encode_message`, signed) and writes frames in
-//! batches. The server reassembles frames with `frame::FrameDecoder`, decodes
+//! The client encodes each cast as the addon's peer task does (the envelope
+//! as the JS layer serialises it, signed and framed by
+//! `envelope::encode_bodies`) and writes frames in batches. The server reassembles frames with `frame::FrameDecoder`, decodes
 //! and verifies each with `envelope::decode` and counts them; when it has them
 //! all it writes one byte back. A round is timed on the client, from the first
 //! encode to that byte. Client and server each run on their own thread (a
@@ -17,7 +17,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use clusterluck_native::cookie::Cookie;
-use clusterluck_native::envelope::{self, Inbound, OutData, OutMessage};
+use clusterluck_native::envelope::{self, Inbound};
 use clusterluck_native::frame::{Decoded, FrameDecoder, DEFAULT_MAX_FRAME};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -61,19 +61,18 @@ fn io(e: std::io::Error) -> String {
     e.to_string()
 }
 
-/// Appends one cast frame, encoded the way the addon's peer task encodes it.
-fn encode_cast(out: &mut String, cookie: Option<&Cookie>, from: &str) -> Res<()> {
-    let data = envelope::canonical_json(SMALL.to_string()).map_err(|e| format!("{e:?}"))?;
-    let m = OutMessage {
-        event: "cast".to_string(),
-        tag: None,
-        done: true,
-        stream_id: None,
-        error_json: None,
-        data: OutData::Json(data),
-    };
-    envelope::encode_message(out, cookie, from, &m);
-    Ok(())
+/// One cast as the JS layer hands it over: frame type, then the envelope.
+fn cast_line(from: &str) -> String {
+    format!("m{{\"id\":\"cast\",\"tag\":null,\"from\":{from},\"stream\":{{\"done\":true}},\"data\":{SMALL}}}\n")
+}
+
+/// Appends the frames of a batch of cast lines, as the addon's peer task does.
+fn encode_casts(out: &mut String, cookie: Option<&Cookie>, lines: &str) -> Res<()> {
+    let mut ends = Vec::new();
+    match envelope::encode_bodies(out, cookie, lines, &mut ends) {
+        0 => Ok(()),
+        _ => Err("a cast envelope was refused".to_string()),
+    }
 }
 
 /// Accepts one connection and counts valid casts until `expected` arrived.
@@ -113,16 +112,20 @@ async fn serve(listener: TcpListener, cookie: Option<Cookie>, expected: u64) -> 
 async fn send(addr: SocketAddr, cookie: Option<Cookie>, count: u64, batch: u64) -> Res<f64> {
     let mut sock = TcpStream::connect(addr).await.map_err(io)?;
     sock.set_nodelay(true).map_err(io)?;
-    let from = envelope::from_json("ceiling-client", &addr.ip().to_string(), 0.0);
+    let line = cast_line(&envelope::from_json("ceiling-client", &addr.ip().to_string(), 0.0));
     let mut out = String::new();
+    let mut lines = String::new();
     let t0 = Instant::now();
     let mut sent = 0;
     while sent < count {
         out.clear();
+        lines.clear();
         let n = batch.min(count - sent);
+        // JS builds this text on its own thread; here it is part of the round.
         for _ in 0..n {
-            encode_cast(&mut out, cookie.as_ref(), &from)?;
+            lines.push_str(&line);
         }
+        encode_casts(&mut out, cookie.as_ref(), &lines)?;
         sock.write_all(out.as_bytes()).await.map_err(io)?;
         sent += n;
     }
@@ -181,7 +184,7 @@ fn run() -> Res<()> {
     let args = parse_args()?;
     let mut sample = String::new();
     let cookie = args.cookie.as_deref().map(Cookie::new);
-    encode_cast(&mut sample, cookie.as_ref(), &envelope::from_json("ceiling-client", "127.0.0.1", 0.0))?;
+    encode_casts(&mut sample, cookie.as_ref(), &cast_line(&envelope::from_json("ceiling-client", "127.0.0.1", 0.0)))?;
     println!(
         "ceiling: {} casts per round, {} rounds, {} frames per write, {} bytes per frame, cookie {}",
         args.count,

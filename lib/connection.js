@@ -10,6 +10,10 @@ const consts = require("./consts");
 
 const INACTIVE = "Cannot write to inactive connection.";
 
+// Envelopes sent in one turn of the event loop that are still written from
+// the JS thread when the link is idle (more go through the network thread).
+const DIRECT_MAX = 4;
+
 // The queue as clusterluck exposes it: its length is what apps look at.
 class QueueView {
   constructor(conn) {
@@ -17,8 +21,10 @@ class QueueView {
   }
 
   size() {
-    const peer = this._conn._peer;
-    return peer ? peer.queueSize() : 0;
+    const conn = this._conn;
+    if (!conn._peer) return 0;
+    conn._flush();
+    return conn._peer.queueSize();
   }
 }
 
@@ -37,6 +43,8 @@ class Connection extends EventEmitter {
     this._streams = new Map();
     this._maxLen = opts.maxLen;
     this._peer = null;
+    this._pending = "";     // envelopes of this turn, not yet handed to Rust
+    this._pendingCount = 0;
   }
 
   start() {
@@ -62,7 +70,10 @@ class Connection extends EventEmitter {
     this._connecting = false;
     this._active = false;
     this._streams = new Map();
-    if (this._peer) this._peer.stop(force === true);
+    if (this._peer) {
+      this._flush();
+      this._peer.stop(force === true);
+    }
     return this;
   }
 
@@ -89,7 +100,10 @@ class Connection extends EventEmitter {
   maxLen(len) {
     if (typeof len === "number" && len >= 0) {
       this._maxLen = len;
-      if (this._peer) this._peer.setMaxLen(len);
+      if (this._peer) {
+        this._flush();
+        this._peer.setMaxLen(len);
+      }
     }
     return this._maxLen;
   }
@@ -98,6 +112,7 @@ class Connection extends EventEmitter {
   send(event, data) {
     if (this._active === false) return new Error(INACTIVE);
     const json = JSON.stringify(data);
+    this._flush();
     this._peer.sendRaw(String(event), json === undefined ? "null" : json);
     this.emit("send", event, data);
     if (data && typeof data === "object" && data.stream) this._updateStream(data.stream);
@@ -109,17 +124,22 @@ class Connection extends EventEmitter {
     return this;
   }
 
-  // The kernel's send path: one message, encoded and signed in Rust.
+  // The kernel's send path. The envelope is serialised here, exactly as
+  // the JS kernel's JSON.stringify would write it, and kept until the end
+  // of the current turn of the event loop; then the turn's envelopes cross
+  // to Rust together, which signs and frames them. Buffers go at once (after
+  // what waits), their bytes encoded in Rust.
   // Returns an Error on an inactive connection, null otherwise.
   _sendMessage(event, tag, done, streamId, error, data) {
     if (this._active === false) return new Error(INACTIVE);
-    const errorJson = error === null ? null : JSON.stringify(error);
-    if (data === null) {
-      this._peer.sendJson(event, tag, done, streamId, errorJson, "null");
-    } else if (Buffer.isBuffer(data)) {
-      this._peer.sendBuffer(event, tag, done, streamId, errorJson, data);
+    const errorJson = error === null ? undefined : JSON.stringify(error);
+    const head = this._head(event, tag, done, streamId, errorJson);
+    if (Buffer.isBuffer(data)) {
+      this._flush();
+      this._peer.sendBuffer(head, data);
     } else {
-      this._peer.sendJson(event, tag, done, streamId, errorJson, JSON.stringify(data));
+      const json = data === null ? "null" : JSON.stringify(data);
+      this._push("m" + (json === undefined ? head : head + ',"data":' + json) + "}\n");
     }
     if (this.listenerCount("send") > 0) {
       const stream = {done};
@@ -137,10 +157,51 @@ class Connection extends EventEmitter {
     return null;
   }
 
+  // `{"id":..,"tag":..,"from":..,"stream":{..}` of a message, as
+  // JSON.stringify writes it (members of undefined value left out).
+  _head(event, tag, done, streamId, errorJson) {
+    let stream = '{"done":' + (done ? "true" : "false");
+    if (streamId !== null) stream += ',"stream":' + JSON.stringify(streamId);
+    if (errorJson !== undefined) stream += ',"error":' + errorJson;
+    stream += "}";
+    const from = this._kernel._fromJson;
+    if (typeof event === "string" && (tag === null || typeof tag === "string")) {
+      return '{"id":' + JSON.stringify(event) + ',"tag":' + (tag === null ? "null" : JSON.stringify(tag)) +
+        ',"from":' + from + ',"stream":' + stream;
+    }
+    const parts = [];
+    const id = JSON.stringify(event);
+    if (id !== undefined) parts.push('"id":' + id);
+    const t = JSON.stringify(tag);
+    if (t !== undefined) parts.push('"tag":' + t);
+    parts.push('"from":' + from, '"stream":' + stream);
+    return "{" + parts.join(",");
+  }
+
   _sendPing(tag) {
     if (this._active === false) return new Error(INACTIVE);
-    this._peer.sendPing(tag);
+    this._push('p{"tag":' + JSON.stringify(tag) + ',"from":' + this._kernel._fromJson +
+      ',"stream":{"done":true}}\n');
     return null;
+  }
+
+  // Keeps an envelope for the end of this turn of the event loop.
+  _push(line) {
+    if (this._pending === "") this._kernel._flushLater(this);
+    this._pending += line;
+    this._pendingCount += 1;
+  }
+
+  // Hands what this turn sent to Rust. A few envelopes (a request, a reply)
+  // are written from this thread when the link is idle, sparing a thread
+  // hand-off; a burst goes to the network thread, which signs it there.
+  _flush() {
+    if (this._pending === "") return;
+    const text = this._pending;
+    const direct = this._pendingCount <= DIRECT_MAX;
+    this._pending = "";
+    this._pendingCount = 0;
+    this._peer.sendBodies(text, direct);
   }
 
   _handleConnect() {

@@ -111,6 +111,9 @@ class NetKernel extends EventEmitter {
     this._generation = -1;
     this._alive = false;
     this._server = null;
+    this._fromJson = null;
+    this._toFlush = [];
+    this._flushAll = this._flushPending.bind(this);
     this._configure();
   }
 
@@ -508,6 +511,20 @@ class NetKernel extends EventEmitter {
     const max = this._maxFrame === undefined ? undefined : Number(this._maxFrame);
     this._native.configure(String(this._id), String(this._host), Number(this._port),
       typeof this._cookie === "string" && this._cookie !== "" ? this._cookie : null, max);
+    this._fromJson = this._native.fromJson();
+  }
+
+  // Connections with envelopes waiting are flushed once this turn's
+  // synchronous work (and its process.nextTick callbacks) is done.
+  _flushLater(conn) {
+    this._toFlush.push(conn);
+    if (this._toFlush.length === 1) queueMicrotask(this._flushAll);
+  }
+
+  _flushPending() {
+    const conns = this._toFlush;
+    this._toFlush = [];
+    for (let i = 0; i < conns.length; i++) conns[i]._flush();
   }
 
   // Starts the Rust side of a Connection (called by Connection#start).

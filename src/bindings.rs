@@ -10,8 +10,7 @@ use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 
-use crate::envelope::{OutData, OutMessage};
-use crate::kernel::Kernel;
+use crate::kernel::{Kernel, Shared};
 use crate::peer::{Command, PeerHandle, PeerOptions};
 use crate::tls::{self, TlsOptions};
 
@@ -173,7 +172,14 @@ impl NativeKernel {
             max_len: count(max_len).map_or(usize::MAX, |n| n as usize),
             tls,
         };
-        Ok(NativePeer { handle: self.kernel.connect(opts) })
+        Ok(NativePeer { handle: self.kernel.connect(opts), shared: self.kernel.shared().clone() })
+    }
+
+    /// This node as the `from` member of what it sends (JSON text), for the
+    /// envelopes JS serialises itself.
+    #[napi]
+    pub fn from_json(&self) -> String {
+        self.kernel.shared().config().from_json.clone()
     }
 
     /// The next reply tag.
@@ -213,17 +219,7 @@ impl NativeKernel {
 #[napi]
 pub struct NativePeer {
     handle: PeerHandle,
-}
-
-fn message(
-    event: String,
-    tag: Option<String>,
-    done: bool,
-    stream_id: Option<String>,
-    error_json: Option<String>,
-    data: OutData,
-) -> Command {
-    Command::Message(OutMessage { event, tag, done, stream_id, error_json, data })
+    shared: Arc<Shared>,
 }
 
 #[napi]
@@ -233,39 +229,24 @@ impl NativePeer {
         self.handle.id as f64
     }
 
-    /// Sends a message whose data is JSON text (undefined leaves it out).
+    /// Sends envelopes serialised by JS, one per line, each prefixed by its
+    /// frame type (`m` or `p`). With `direct`, a link that is up and idle is
+    /// written on this thread (for latency); otherwise the peer task writes.
     #[napi]
-    pub fn send_json(
-        &self,
-        event: String,
-        tag: Option<String>,
-        done: bool,
-        stream_id: Option<String>,
-        error_json: Option<String>,
-        data: Option<String>,
-    ) -> bool {
-        let data = data.map_or(OutData::Absent, OutData::Json);
-        self.handle.send(message(event, tag, done, stream_id, error_json, data))
+    pub fn send_bodies(&self, text: String, direct: bool) -> bool {
+        if direct {
+            let cfg = self.shared.config();
+            self.handle.send_bodies(text, Some(&cfg))
+        } else {
+            self.handle.send_bodies(text, None)
+        }
     }
 
-    /// Sends a message whose data is a Buffer.
+    /// Sends a message whose data is a Buffer: `head` is the envelope without
+    /// its `data` member and closing brace.
     #[napi]
-    pub fn send_buffer(
-        &self,
-        event: String,
-        tag: Option<String>,
-        done: bool,
-        stream_id: Option<String>,
-        error_json: Option<String>,
-        data: &[u8],
-    ) -> bool {
-        let data = OutData::Bytes(data.to_vec());
-        self.handle.send(message(event, tag, done, stream_id, error_json, data))
-    }
-
-    #[napi]
-    pub fn send_ping(&self, tag: String) -> bool {
-        self.handle.send(Command::Ping(tag))
+    pub fn send_buffer(&self, head: String, data: &[u8]) -> bool {
+        self.handle.send(Command::Buffer { head, bytes: data.to_vec() })
     }
 
     /// Sends a frame of any type with JSON data.
@@ -278,6 +259,14 @@ impl NativePeer {
     #[napi]
     pub fn queue_size(&self) -> u32 {
         self.handle.state.queued.load(std::sync::atomic::Ordering::Acquire) as u32
+    }
+
+    /// `[direct, handoffs]`: sends written whole from the calling thread, and
+    /// direct writes the socket did not take whole (finished by the task).
+    #[napi]
+    pub fn lane_stats(&self) -> Vec<f64> {
+        let s = &self.handle.state;
+        vec![s.direct.load(std::sync::atomic::Ordering::Relaxed) as f64, s.handoffs.load(std::sync::atomic::Ordering::Relaxed) as f64]
     }
 
     #[napi]

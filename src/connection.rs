@@ -1,7 +1,15 @@
-//! A link's two halves, boxed, so the reader and writer tasks are the same
-//! code for plain TCP and for TLS.
+//! The halves of a link.
+//!
+//! Inbound sockets and TLS links are split into boxed halves, so one reader
+//! and one writer serve plain TCP and TLS alike. An outbound plain TCP link
+//! instead keeps the socket itself behind an `Arc`: every operation on it
+//! takes `&self`, so besides its peer task, a caller on another thread may
+//! write to it directly while the task has nothing in hand (see `peer`).
 
-use tokio::io::{AsyncRead, AsyncWrite};
+use std::io;
+use std::sync::Arc;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 pub type Reader = Box<dyn AsyncRead + Send + Unpin>;
@@ -17,4 +25,101 @@ pub fn split_tcp(tcp: TcpStream) -> (Reader, Writer) {
 pub fn split<S: AsyncRead + AsyncWrite + Send + 'static>(stream: S) -> (Reader, Writer) {
     let (r, w) = tokio::io::split(stream);
     (Box::new(r), Box::new(w))
+}
+
+/// The read half of an outbound link.
+pub enum LinkReader {
+    Tcp(Arc<TcpStream>),
+    Boxed(Reader),
+}
+
+/// The write half of an outbound link.
+pub enum LinkWriter {
+    Tcp(Arc<TcpStream>),
+    Boxed(Writer),
+}
+
+/// An outbound plain TCP link: both halves share the socket.
+pub fn share_tcp(tcp: TcpStream) -> (LinkReader, LinkWriter) {
+    let tcp = Arc::new(tcp);
+    (LinkReader::Tcp(tcp.clone()), LinkWriter::Tcp(tcp))
+}
+
+/// An outbound TLS link.
+pub fn boxed<S: AsyncRead + AsyncWrite + Send + 'static>(stream: S) -> (LinkReader, LinkWriter) {
+    let (r, w) = split(stream);
+    (LinkReader::Boxed(r), LinkWriter::Boxed(w))
+}
+
+impl LinkReader {
+    pub async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            LinkReader::Tcp(tcp) => loop {
+                tcp.readable().await?;
+                match tcp.try_read(buf) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                    other => return other,
+                }
+            },
+            LinkReader::Boxed(r) => r.read(buf).await,
+        }
+    }
+}
+
+impl LinkWriter {
+    /// The socket, when callers may write to it directly.
+    pub fn shared_tcp(&self) -> Option<&Arc<TcpStream>> {
+        match self {
+            LinkWriter::Tcp(tcp) => Some(tcp),
+            LinkWriter::Boxed(_) => None,
+        }
+    }
+
+    pub async fn write_all(&mut self, mut buf: &[u8]) -> io::Result<()> {
+        match self {
+            LinkWriter::Tcp(tcp) => {
+                while !buf.is_empty() {
+                    tcp.writable().await?;
+                    match tcp.try_write(buf) {
+                        Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                        Ok(n) => buf = &buf[n..],
+                        Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                Ok(())
+            }
+            LinkWriter::Boxed(w) => {
+                w.write_all(buf).await?;
+                w.flush().await
+            }
+        }
+    }
+
+    /// Ends our direction of the link (the peer reads end-of-stream).
+    pub async fn shutdown(&mut self) {
+        match self {
+            LinkWriter::Tcp(tcp) => {
+                let _ = socket2::SockRef::from(&**tcp).shutdown(std::net::Shutdown::Write);
+            }
+            LinkWriter::Boxed(w) => {
+                let _ = w.shutdown().await;
+            }
+        }
+    }
+}
+
+/// Writes what a non-blocking socket takes at once; returns how many bytes
+/// that was. Stops at the first error (the caller hands the rest on).
+pub fn write_now(tcp: &TcpStream, bytes: &[u8]) -> usize {
+    let mut written = 0;
+    while written < bytes.len() {
+        match tcp.try_write(&bytes[written..]) {
+            Ok(0) => break,
+            Ok(n) => written += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    written
 }

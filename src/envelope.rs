@@ -381,11 +381,147 @@ pub fn from_json(id: &str, host: &str, port: f64) -> String {
     s
 }
 
-/// Makes JSON text from JS canonical, so what we sign is what a JS receiver
-/// recomputes. `JSON.stringify` output passes through untouched.
-pub fn canonical_json(text: String) -> Result<String, json::JsonError> {
-    match json::canonicalize(&text)? {
-        Cow::Borrowed(_) => Ok(text),
-        Cow::Owned(fixed) => Ok(fixed),
+/// The frame type of each line of a batch of bodies: the line's first byte.
+pub const BODY_MESSAGE: u8 = b'm';
+pub const BODY_PING: u8 = b'p';
+
+/// Appends one frame around `body`, an envelope object as JSON text, signed
+/// as it stands. The caller vouches that `body` is what `JSON.stringify`
+/// makes of the envelope (canonical), or a JS receiver would disagree.
+pub fn encode_body(out: &mut String, kind: &str, cookie: Option<&Cookie>, body: &str) {
+    out.push_str("{\"type\":\"");
+    out.push_str(kind);
+    out.push_str("\",\"data\":");
+    match cookie {
+        None => out.push_str(body),
+        Some(cookie) => {
+            let digest = cookie.sign(body);
+            out.push_str("{\"checkSum\":\"");
+            out.push_str(digest_str(&digest));
+            out.push('"');
+            if body.len() > 2 {
+                out.push(',');
+            }
+            out.push_str(&body[1..]);
+        }
+    }
+    out.push('}');
+    out.push('\u{c}');
+}
+
+/// Appends the frames of a batch of envelopes serialised by JS: one per line,
+/// each line its frame type (`BODY_MESSAGE` or `BODY_PING`) then the object.
+/// `JSON.stringify` never writes a raw newline, so lines cannot run together.
+/// The end of each frame in `out` is pushed onto `ends`. A line of another
+/// shape is not ours to guess at: it is dropped, and counted in the result.
+pub fn encode_bodies(out: &mut String, cookie: Option<&Cookie>, text: &str, ends: &mut Vec<usize>) -> usize {
+    let mut dropped = 0;
+    for line in text.split('\n') {
+        let bytes = line.as_bytes();
+        if bytes.is_empty() {
+            continue;
+        }
+        let body = &line[1..];
+        let kind = match bytes[0] {
+            BODY_MESSAGE => "message",
+            BODY_PING => "ping",
+            _ => "",
+        };
+        if kind.is_empty() || body.len() < 2 || !body.starts_with('{') || !body.ends_with('}') {
+            dropped += 1;
+            continue;
+        }
+        encode_body(out, kind, cookie, body);
+        ends.push(out.len());
+    }
+    dropped
+}
+
+/// Appends a message whose data is a Buffer. `head` is the envelope JS
+/// serialised without its `data` member and closing brace
+/// (`{"id":..,"tag":..,"from":..,"stream":{..}`); the bytes are written here
+/// as `{"type":"Buffer","data":[...]}`. False when `head` is not an object.
+pub fn encode_buffer_message(out: &mut String, cookie: Option<&Cookie>, head: &str, bytes: &[u8]) -> bool {
+    if head.len() < 2 || !head.starts_with('{') {
+        return false;
+    }
+    write_signed(out, "message", cookie, |out| {
+        out.push_str(&head[1..]);
+        out.push_str(",\"data\":{\"type\":\"Buffer\",\"data\":");
+        json::write_byte_array(out, bytes);
+        out.push_str("}}");
+    });
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FROM: &str = r#"{"id":"a","host":"127.0.0.1","port":7022}"#;
+
+    fn message(data: OutData) -> OutMessage {
+        OutMessage {
+            event: "ev\"\n".to_string(),
+            tag: Some("t1".to_string()),
+            done: false,
+            stream_id: Some("s".to_string()),
+            error_json: Some(r#"{"message":"boom","_error":true}"#.to_string()),
+            data,
+        }
+    }
+
+    /// The envelope as the JS layer serialises it.
+    fn js_head() -> String {
+        format!(r#"{{"id":"ev\"\n","tag":"t1","from":{FROM},"stream":{{"done":false,"stream":"s","error":{{"message":"boom","_error":true}}}}"#)
+    }
+
+    #[test]
+    fn bodies_from_js_frame_as_rust_encodes_messages() {
+        for cookie in [None, Some(Cookie::new("secret"))] {
+            let mut want = String::new();
+            encode_message(&mut want, cookie.as_ref(), FROM, &message(OutData::Json("[1,{\"a\":null}]".into())));
+            encode_message(&mut want, cookie.as_ref(), FROM, &message(OutData::Absent));
+            encode_ping(&mut want, cookie.as_ref(), FROM, "tag");
+
+            let lines = format!(
+                "m{head},\"data\":[1,{{\"a\":null}}]}}\nm{head}}}\np{{\"tag\":\"tag\",\"from\":{FROM},\"stream\":{{\"done\":true}}}}\n",
+                head = js_head()
+            );
+            let (mut got, mut ends) = (String::new(), Vec::new());
+            assert_eq!(encode_bodies(&mut got, cookie.as_ref(), &lines, &mut ends), 0);
+            assert_eq!(got, want);
+            assert_eq!(ends.len(), 3);
+            assert_eq!(*ends.last().unwrap(), got.len());
+            assert!(ends.iter().all(|&e| got.as_bytes()[e - 1] == crate::frame::DELIMITER));
+        }
+    }
+
+    #[test]
+    fn buffer_messages_from_js_heads_frame_as_rust_encodes_them() {
+        let bytes: Vec<u8> = (0..=255).collect();
+        for cookie in [None, Some(Cookie::new("secret"))] {
+            let mut want = String::new();
+            encode_message(&mut want, cookie.as_ref(), FROM, &message(OutData::Bytes(bytes.clone())));
+            let mut got = String::new();
+            assert!(encode_buffer_message(&mut got, cookie.as_ref(), &js_head(), &bytes));
+            assert_eq!(got, want);
+        }
+        assert!(!encode_buffer_message(&mut String::new(), None, "", &bytes));
+    }
+
+    #[test]
+    fn malformed_lines_are_dropped_and_counted() {
+        let lines = "m{\"id\":\"a\"}\nx{\"id\":\"b\"}\nm\nmnot json\n\np{}\nm{\"id\":\"c\"}";
+        let (mut out, mut ends) = (String::new(), Vec::new());
+        assert_eq!(encode_bodies(&mut out, Some(&Cookie::new("k")), lines, &mut ends), 3);
+        assert_eq!(ends.len(), 3);
+        let frames: Vec<&str> = out.split('\u{c}').filter(|f| !f.is_empty()).collect();
+        assert!(frames[0].contains("\"id\":\"a\"") && frames[2].contains("\"id\":\"c\""));
+        // An empty object still gets a well-formed checksum member.
+        assert!(frames[1].starts_with("{\"type\":\"ping\",\"data\":{\"checkSum\":\"") && frames[1].ends_with("\"}}"));
+        for f in frames {
+            json::validate(f).unwrap();
+        }
     }
 }

@@ -7,26 +7,37 @@
 //! On reconnect the queue is written before anything newer, so order holds.
 //! Writes are coalesced: every frame waiting in the channel goes out in one
 //! write. Frames of a write that failed go back to the front of the queue.
+//!
+//! The lane: on a plain TCP link that is up and has nothing waiting, a small
+//! send is encoded and written by the caller itself (the JS thread, or a
+//! reader answering a ping) instead of waking the task: one thread hand-off
+//! less on the way of every request and reply. Whatever the socket does not
+//! take at once goes to the task, and from then on everything queues behind
+//! it until the task has written it all, so order always holds.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
-use crate::connection::{self, Reader, Writer};
-use crate::envelope::{self, OutMessage};
+use crate::connection::{self, LinkReader, LinkWriter};
+use crate::envelope;
 use crate::events::kind;
-use crate::kernel::Shared;
+use crate::kernel::{Config, Shared};
 
 /// Work for a peer task, in the order JS issued it.
 #[derive(Debug)]
 pub enum Command {
-    Message(OutMessage),
-    Ping(String),
+    /// Envelopes serialised by JS, one per line (`envelope::encode_bodies`).
+    Bodies(String),
+    /// A message whose data is a Buffer (`envelope::encode_buffer_message`).
+    Buffer { head: String, bytes: Vec<u8> },
+    /// Frames encoded for a direct write that the socket did not take whole:
+    /// the first `written` bytes went out on link number `link`.
+    Encoded { buf: String, ends: Vec<usize>, written: usize, link: u64 },
     /// A frame of any type with JSON data, from `Connection.send`.
     Raw { kind: String, json: String },
     MaxLen(usize),
@@ -62,17 +73,28 @@ enum ConnectError {
     Tls(std::io::Error),
 }
 
-async fn dial(opts: &PeerOptions) -> Result<(Reader, Writer), ConnectError> {
+async fn dial(opts: &PeerOptions) -> Result<(LinkReader, LinkWriter), ConnectError> {
     let tcp = TcpStream::connect((opts.host.as_str(), opts.port)).await.map_err(ConnectError::Tcp)?;
     let _ = tcp.set_nodelay(true);
     match &opts.tls {
-        None => Ok(connection::split_tcp(tcp)),
+        None => Ok(connection::share_tcp(tcp)),
         Some((config, name)) => {
             let connector = tokio_rustls::TlsConnector::from(config.clone());
             let tls = connector.connect(name.clone(), tcp).await.map_err(ConnectError::Tls)?;
-            Ok(connection::split(tls))
+            Ok(connection::boxed(tls))
         }
     }
+}
+
+/// Who may write to the link right now (see the module docs).
+#[derive(Debug, Default)]
+struct Lane {
+    /// The socket of a plain TCP link that is up.
+    tcp: Option<Arc<TcpStream>>,
+    /// Which link `tcp` is (the task counts its links).
+    link: u64,
+    /// The task has work in hand or in its channel: new work queues behind it.
+    busy: bool,
 }
 
 /// State JS can read without a round trip to the task.
@@ -80,6 +102,17 @@ async fn dial(opts: &PeerOptions) -> Result<(Reader, Writer), ConnectError> {
 pub struct PeerState {
     pub queued: AtomicUsize,
     pub connected: AtomicBool,
+    /// Sends written whole on the caller's thread.
+    pub direct: AtomicU64,
+    /// Direct writes the socket did not take whole, finished by the task.
+    pub handoffs: AtomicU64,
+    lane: Mutex<Lane>,
+}
+
+impl PeerState {
+    fn lane(&self) -> std::sync::MutexGuard<'_, Lane> {
+        self.lane.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 /// The JS side's handle on a peer task.
@@ -94,7 +127,36 @@ pub struct PeerHandle {
 impl PeerHandle {
     /// Queues a command; false when the task has ended.
     pub fn send(&self, cmd: Command) -> bool {
+        let mut lane = self.state.lane();
+        lane.busy = true;
         self.tx.send(cmd).is_ok()
+    }
+
+    /// Sends envelopes serialised by JS (`envelope::encode_bodies`). With
+    /// `direct` (the sender's settings), when the lane is open, they are
+    /// encoded and written on the calling thread; what the socket does not
+    /// take at once is handed to the task. False when the task has ended.
+    pub fn send_bodies(&self, text: String, direct: Option<&Config>) -> bool {
+        let mut lane = self.state.lane();
+        if let (Some(cfg), false, Some(tcp)) = (direct, lane.busy, lane.tcp.as_ref()) {
+            let mut buf = String::with_capacity(text.len() + 96);
+            let mut ends = Vec::new();
+            let dropped = envelope::encode_bodies(&mut buf, cfg.cookie.as_ref(), &text, &mut ends);
+            if dropped > 0 {
+                tracing::warn!(peer = self.id, "dropped {dropped} malformed envelope(s)");
+            }
+            let written = connection::write_now(tcp, buf.as_bytes());
+            if written == buf.len() {
+                self.state.direct.fetch_add(1, Ordering::Relaxed);
+                return true;
+            }
+            self.state.handoffs.fetch_add(1, Ordering::Relaxed);
+            let link = lane.link;
+            lane.busy = true;
+            return self.tx.send(Command::Encoded { buf, ends, written, link }).is_ok();
+        }
+        lane.busy = true;
+        self.tx.send(Command::Bodies(text)).is_ok()
     }
 }
 
@@ -111,6 +173,7 @@ pub fn spawn(shared: &Arc<Shared>, id: u64, opts: PeerOptions) -> PeerHandle {
         state,
         queue: VecDeque::new(),
         stopping: false,
+        links: 0,
     };
     shared.runtime.spawn(task.run());
     handle
@@ -118,7 +181,7 @@ pub fn spawn(shared: &Arc<Shared>, id: u64, opts: PeerOptions) -> PeerHandle {
 
 /// How a phase of the task ended.
 enum Next {
-    Connected(Reader, Writer),
+    Connected(LinkReader, LinkWriter),
     Reconnect,
     Exit,
 }
@@ -133,6 +196,45 @@ struct Peer {
     queue: VecDeque<String>,
     /// A graceful stop was asked for while the link was down.
     stopping: bool,
+    /// Links made so far: the number of the current one.
+    links: u64,
+}
+
+/// Frames to write: their text, where each ends, and, when the first one is
+/// the rest of a frame a direct write began, that frame whole (to resend it
+/// whole should the link break).
+#[derive(Default)]
+struct Batch {
+    buf: String,
+    ends: Vec<usize>,
+    head: Option<String>,
+}
+
+impl Batch {
+    fn clear(&mut self) {
+        self.buf.clear();
+        self.ends.clear();
+        self.head = None;
+    }
+
+    /// Marks the end of a frame just appended.
+    fn end_frame(&mut self) {
+        if self.ends.last().copied().unwrap_or(0) != self.buf.len() {
+            self.ends.push(self.buf.len());
+        }
+    }
+}
+
+/// The start of the frame that holds byte `at` (`ends` ascending).
+fn frame_start(ends: &[usize], at: usize) -> (usize, usize) {
+    let mut start = 0;
+    for (i, &end) in ends.iter().enumerate() {
+        if at < end {
+            return (i, start);
+        }
+        start = end;
+    }
+    (ends.len(), start)
 }
 
 impl Peer {
@@ -193,30 +295,45 @@ impl Peer {
         self.state.queued.store(self.queue.len(), Ordering::Release);
     }
 
-    fn encode(&self, cmd: Command, out: &mut String) {
+    /// Appends the frames of a command to `batch`. `Encoded` frames are
+    /// handled by the caller, which knows the link.
+    fn encode(&self, cmd: Command, batch: &mut Batch) {
         let cfg = self.shared.config();
         match cmd {
-            Command::Message(mut m) => {
-                if let envelope::OutData::Json(text) = m.data {
-                    match envelope::canonical_json(text) {
-                        Ok(text) => m.data = envelope::OutData::Json(text),
-                        Err(e) => {
-                            tracing::warn!(peer = self.id, "dropping a message whose data is not JSON: {e}");
-                            return;
-                        }
-                    }
+            Command::Bodies(text) => {
+                let dropped = envelope::encode_bodies(&mut batch.buf, cfg.cookie.as_ref(), &text, &mut batch.ends);
+                if dropped > 0 {
+                    tracing::warn!(peer = self.id, "dropped {dropped} malformed envelope(s)");
                 }
-                envelope::encode_message(out, cfg.cookie.as_ref(), &cfg.from_json, &m)
             }
-            Command::Ping(tag) => envelope::encode_ping(out, cfg.cookie.as_ref(), &cfg.from_json, &tag),
+            Command::Buffer { head, bytes } => {
+                if envelope::encode_buffer_message(&mut batch.buf, cfg.cookie.as_ref(), &head, &bytes) {
+                    batch.end_frame();
+                } else {
+                    tracing::warn!(peer = self.id, "dropped a Buffer message with a malformed envelope");
+                }
+            }
             Command::Raw { kind, json } => {
                 let mut bytes = Vec::with_capacity(json.len() + 32);
                 crate::frame::encode_frame(&mut bytes, &kind, &json);
                 // Built from two strings and ASCII punctuation: valid UTF-8.
-                out.push_str(&String::from_utf8_lossy(&bytes));
+                batch.buf.push_str(&String::from_utf8_lossy(&bytes));
+                batch.end_frame();
             }
-            Command::MaxLen(_) | Command::Stop { .. } => {}
+            Command::Encoded { .. } | Command::MaxLen(_) | Command::Stop { .. } => {}
         }
+    }
+
+    /// The frames of an `Encoded` command not yet on the wire, whole, for a
+    /// link other than the one their write began on.
+    fn unwritten(buf: &str, ends: &[usize], written: usize) -> Vec<String> {
+        let (first, mut start) = frame_start(ends, written);
+        let mut out = Vec::with_capacity(ends.len() - first);
+        for &end in &ends[first..] {
+            out.push(buf[start..end].to_string());
+            start = end;
+        }
+        out
     }
 
     /// Keeps a frame for later, dropping the oldest past `max_len`.
@@ -246,10 +363,19 @@ impl Peer {
             // that may never come back just to hang up on it.
             Command::Stop { force: false } if self.queue.is_empty() => return false,
             Command::Stop { force: false } => self.stopping = true,
+            Command::Encoded { buf, ends, written, .. } => {
+                for frame in Self::unwritten(&buf, &ends, written) {
+                    self.enqueue(frame);
+                }
+            }
             other => {
-                let mut frame = String::new();
-                self.encode(other, &mut frame);
-                self.enqueue(frame);
+                let mut batch = Batch::default();
+                self.encode(other, &mut batch);
+                let mut start = 0;
+                for &end in &batch.ends {
+                    self.enqueue(batch.buf[start..end].to_string());
+                    start = end;
+                }
             }
         }
         true
@@ -305,123 +431,201 @@ impl Peer {
         }
     }
 
+    /// Opens the lane if nothing waits in the channel; otherwise returns the
+    /// next command (the lane stays closed). Plain TCP links only.
+    fn idle(&mut self, wr: &LinkWriter) -> Option<Command> {
+        wr.shared_tcp()?;
+        let mut lane = self.state.lane();
+        match self.rx.try_recv() {
+            Ok(cmd) => Some(cmd),
+            Err(_) => {
+                lane.busy = false;
+                None
+            }
+        }
+    }
+
+    /// Publishes (or withdraws) the socket of the current link.
+    fn set_lane(&self, wr: Option<&LinkWriter>) {
+        let mut lane = self.state.lane();
+        lane.tcp = wr.and_then(|w| w.shared_tcp().cloned());
+        lane.link = self.links;
+        lane.busy = true;
+    }
+
     /// Runs a live link until it breaks (`Reconnect`) or we are told to stop.
-    async fn connected(&mut self, mut rd: Reader, mut wr: Writer) -> Next {
+    async fn connected(&mut self, mut rd: LinkReader, mut wr: LinkWriter) -> Next {
+        self.links += 1;
+        self.set_lane(Some(&wr));
+        let next = self.serve(&mut rd, &mut wr).await;
+        self.set_lane(None);
+        self.state.connected.store(false, Ordering::Release);
+        next
+    }
+
+    async fn serve(&mut self, rd: &mut LinkReader, wr: &mut LinkWriter) -> Next {
         self.state.connected.store(true, Ordering::Release);
         self.emit(kind::PEER_CONNECT);
 
+        let mut batch = Batch::default();
         // Flush what waited for the link, oldest first.
         if !self.queue.is_empty() {
-            let frames: Vec<String> = self.queue.drain(..).collect();
-            self.set_queued();
-            let mut buf = String::new();
-            let mut ends = Vec::with_capacity(frames.len());
-            for f in &frames {
-                buf.push_str(f);
-                ends.push(buf.len());
+            for f in self.queue.drain(..) {
+                batch.buf.push_str(&f);
+                batch.ends.push(batch.buf.len());
             }
-            if !self.write(&mut wr, &buf, &ends).await {
-                self.state.connected.store(false, Ordering::Release);
+            self.set_queued();
+            if !self.write(wr, &batch).await {
                 return Next::Reconnect;
             }
             self.emit(kind::PEER_DRAINED);
         }
         if self.stopping {
-            let _ = wr.shutdown().await;
+            wr.shutdown().await;
             self.emit(kind::PEER_DISCONNECT);
             return Next::Exit;
         }
 
         let mut scratch = vec![0u8; 4096];
-        let mut buf = String::new();
-        let mut ends: Vec<usize> = Vec::new();
-        let result = loop {
-            tokio::select! {
-                cmd = self.rx.recv() => {
-                    let Some(cmd) = cmd else { break Next::Exit };
-                    buf.clear();
-                    ends.clear();
-                    let mut stop = None;
-                    let mut next = Some(cmd);
-                    // Coalesce everything already waiting into one write.
-                    while let Some(cmd) = next.take() {
-                        match cmd {
-                            Command::Stop { force } => { stop = Some(force); break; }
-                            Command::MaxLen(n) => self.opts.max_len = n,
-                            other => {
-                                self.encode(other, &mut buf);
-                                if ends.last().copied().unwrap_or(0) != buf.len() {
-                                    ends.push(buf.len());
-                                }
+        loop {
+            let first = match self.idle(wr) {
+                Some(cmd) => cmd,
+                None => tokio::select! {
+                    cmd = self.rx.recv() => match cmd {
+                        Some(cmd) => cmd,
+                        None => return Next::Exit,
+                    },
+                    n = rd.read(&mut scratch) => match n {
+                        // The remote end closed the link.
+                        Ok(0) => return Next::Reconnect,
+                        Err(e) => {
+                            // Under TLS 1.3 a server that rejects our certificate
+                            // says so only after the handshake: tell JS why.
+                            if self.opts.tls.is_some() {
+                                let msg = format!("TLS link to {}:{} failed: {e}", self.opts.host, self.opts.port);
+                                self.report(&msg);
                             }
+                            return Next::Reconnect;
                         }
-                        if buf.len() >= MAX_WRITE { break; }
-                        next = self.rx.try_recv().ok();
-                    }
-                    // What was handed over before a stop is written even when
-                    // the stop is forced: node-ipc writes each frame as it is
-                    // sent, so `cast(); disconnect(node, true)` delivers.
-                    if !buf.is_empty() && !self.write(&mut wr, &buf, &ends).await {
-                        if stop.is_some() {
-                            self.emit(kind::PEER_DISCONNECT);
-                            break Next::Exit;
-                        }
-                        break Next::Reconnect;
-                    }
-                    if stop.is_some() {
-                        if stop == Some(false) {
-                            let _ = wr.shutdown().await;
-                        }
-                        self.emit(kind::PEER_DISCONNECT);
-                        break Next::Exit;
-                    }
-                }
-                n = rd.read(&mut scratch) => match n {
-                    // The remote end closed the link.
-                    Ok(0) => break Next::Reconnect,
-                    Err(e) => {
-                        // Under TLS 1.3 a server that rejects our certificate
-                        // says so only after the handshake: tell JS why.
-                        if self.opts.tls.is_some() {
-                            let msg = format!("TLS link to {}:{} failed: {e}", self.opts.host, self.opts.port);
-                            self.report(&msg);
-                        }
-                        break Next::Reconnect;
-                    }
-                    // Nothing is expected on an outbound link; ignore it.
-                    Ok(_) => {}
+                        // Nothing is expected on an outbound link; ignore it.
+                        Ok(_) => continue,
+                    },
                 },
+            };
+            batch.clear();
+            let mut stop = None;
+            let mut next = Some(first);
+            // Coalesce everything already waiting into one write.
+            while let Some(cmd) = next.take() {
+                match cmd {
+                    Command::Stop { force } => {
+                        stop = Some(force);
+                        break;
+                    }
+                    Command::MaxLen(n) => self.opts.max_len = n,
+                    Command::Encoded { buf, ends, written, link } => {
+                        let (first, start) = frame_start(&ends, written);
+                        if link == self.links && start < written {
+                            // The rest of a frame this link already carries
+                            // the beginning of. The direct write that began
+                            // it found the task idle, so this is its first
+                            // command and nothing can come in between.
+                            debug_assert!(batch.buf.is_empty());
+                            batch.head = Some(buf[start..ends[first]].to_string());
+                            batch.buf.push_str(&buf[written..]);
+                            batch.ends.extend(ends[first..].iter().map(|e| e - written));
+                        } else {
+                            // Whole frames from the first one not on the wire
+                            // (on another link: resent whole).
+                            let base = batch.buf.len();
+                            batch.buf.push_str(&buf[start..]);
+                            batch.ends.extend(ends[first..].iter().map(|e| e - start + base));
+                        }
+                    }
+                    other => self.encode(other, &mut batch),
+                }
+                if batch.buf.len() >= MAX_WRITE {
+                    break;
+                }
+                next = self.rx.try_recv().ok();
             }
-        };
-        self.state.connected.store(false, Ordering::Release);
-        result
-    }
-
-    /// Writes `buf`; on failure puts its frames back at the front of the queue.
-    async fn write(&mut self, wr: &mut Writer, buf: &str, ends: &[usize]) -> bool {
-        let res = match wr.write_all(buf.as_bytes()).await {
-            Ok(()) => wr.flush().await,
-            Err(e) => Err(e),
-        };
-        match res {
-            Ok(()) => true,
-            Err(e) => {
-                tracing::debug!(peer = self.id, "write failed, requeueing: {e}");
-                let mut start = 0;
-                let mut frames = Vec::with_capacity(ends.len());
-                for &end in ends {
-                    frames.push(buf[start..end].to_string());
-                    start = end;
+            // What was handed over before a stop is written even when the
+            // stop is forced: node-ipc writes each frame as it is sent, so
+            // `cast(); disconnect(node, true)` delivers.
+            if !batch.buf.is_empty() && !self.write(wr, &batch).await {
+                if stop.is_some() {
+                    self.emit(kind::PEER_DISCONNECT);
+                    return Next::Exit;
                 }
-                for f in frames.into_iter().rev() {
-                    self.queue.push_front(f);
+                return Next::Reconnect;
+            }
+            if let Some(force) = stop {
+                if !force {
+                    wr.shutdown().await;
                 }
-                while self.queue.len() > self.opts.max_len {
-                    self.queue.pop_front();
-                }
-                self.set_queued();
-                false
+                self.emit(kind::PEER_DISCONNECT);
+                return Next::Exit;
             }
         }
+    }
+
+    /// Writes a batch, in writes of at most about `MAX_WRITE` bytes that end
+    /// on frame boundaries. On failure every frame not known to be whole on
+    /// the wire goes back to the front of the queue.
+    async fn write(&mut self, wr: &mut LinkWriter, batch: &Batch) -> bool {
+        let mut start = 0;
+        let mut i = 0;
+        while i < batch.ends.len() {
+            let mut end = batch.ends[i];
+            i += 1;
+            while i < batch.ends.len() && batch.ends[i] - start <= MAX_WRITE {
+                end = batch.ends[i];
+                i += 1;
+            }
+            if let Err(e) = wr.write_all(batch.buf[start..end].as_bytes()).await {
+                tracing::debug!(peer = self.id, "write failed, requeueing: {e}");
+                self.requeue(batch, start);
+                return false;
+            }
+            start = end;
+        }
+        true
+    }
+
+    /// Puts the frames of `batch` from byte `from` on back at the front of
+    /// the queue (the first frame whole if only its rest was in the batch).
+    fn requeue(&mut self, batch: &Batch, from: usize) {
+        let (first, mut start) = frame_start(&batch.ends, from);
+        let mut frames = Vec::with_capacity(batch.ends.len() - first);
+        for (i, &end) in batch.ends.iter().enumerate().skip(first) {
+            match (&batch.head, i) {
+                (Some(whole), 0) => frames.push(whole.clone()),
+                _ => frames.push(batch.buf[start..end].to_string()),
+            }
+            start = end;
+        }
+        for f in frames.into_iter().rev() {
+            self.queue.push_front(f);
+        }
+        while self.queue.len() > self.opts.max_len {
+            self.queue.pop_front();
+        }
+        self.set_queued();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::frame_start;
+
+    #[test]
+    fn frame_start_finds_the_frame_holding_a_byte() {
+        let ends = [10, 25, 40];
+        assert_eq!(frame_start(&ends, 0), (0, 0));
+        assert_eq!(frame_start(&ends, 9), (0, 0));
+        assert_eq!(frame_start(&ends, 10), (1, 10));
+        assert_eq!(frame_start(&ends, 30), (2, 25));
+        assert_eq!(frame_start(&ends, 40), (3, 40));
+        assert_eq!(frame_start(&[], 0), (0, 0));
     }
 }

@@ -14,12 +14,12 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::connection::{self, Reader, Writer};
-use crate::envelope::{self, Inbound, OutData, OutMessage};
+use crate::envelope::{self, Inbound};
 use crate::error::Skip;
 use crate::events::kind;
 use crate::frame::{Decoded, FrameDecoder};
+use crate::json;
 use crate::kernel::Shared;
-use crate::peer::Command;
 
 /// A running listener; dropping the sender stops it.
 #[derive(Debug)]
@@ -184,14 +184,16 @@ pub fn handle_frame(shared: &Arc<Shared>, socket: u64, bytes: &[u8]) {
         Ok(Inbound::Message(m)) => shared.outbox.message(socket, m),
         Ok(Inbound::Ping(p)) => {
             if let Some(peer) = shared.peer_for_node(&p.from.id) {
-                peer.send(Command::Message(OutMessage {
-                    event: p.tag.into_owned(),
-                    tag: None,
-                    done: true,
-                    stream_id: None,
-                    error_json: None,
-                    data: OutData::Json("\"pong\"".to_string()),
-                }));
+                // The reply a JS kernel sends: a cast of "pong" to the tag,
+                // written from this thread when our link to the sender is idle.
+                let mut body = String::with_capacity(cfg.from_json.len() + p.tag.len() + 80);
+                body.push(envelope::BODY_MESSAGE as char);
+                body.push_str("{\"id\":");
+                json::write_string(&mut body, &p.tag);
+                body.push_str(",\"tag\":null,\"from\":");
+                body.push_str(&cfg.from_json);
+                body.push_str(",\"stream\":{\"done\":true},\"data\":\"pong\"}");
+                peer.send_bodies(body, Some(&cfg));
             }
         }
         Ok(Inbound::Other(kind)) => tracing::debug!("ignoring a frame of type {kind:?}"),

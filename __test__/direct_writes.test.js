@@ -1,0 +1,110 @@
+// Small sends on an idle plain TCP link are written from the JS thread; what
+// the socket does not take at once is finished by the network thread, and
+// everything sent meanwhile queues behind it. Here the receiver stops reading
+// until both socket buffers are full, so direct writes are cut short mid-frame:
+// every frame must still arrive whole, signed, once, and in order.
+"use strict";
+
+const assert = require("node:assert/strict");
+const crypto = require("node:crypto");
+const net = require("node:net");
+const { describe, it } = require("node:test");
+
+const { createKernel, Node } = require("..");
+const { freePort } = require("./helpers/ports");
+const { until, DELIM } = require("./helpers/raw");
+
+const COOKIE = "lane-secret";
+const PAYLOAD = "x".repeat(16 * 1024);
+
+// A server whose one connection is read only after `resume()`.
+function stalledServer() {
+  return new Promise((resolve) => {
+    const frames = [];
+    let sock = null;
+    let pending = Buffer.alloc(0);
+    const server = net.createServer((s) => {
+      sock = s;
+      s.pause();
+      s.on("data", (chunk) => {
+        pending = Buffer.concat([pending, chunk]);
+        let at;
+        while ((at = pending.indexOf(DELIM)) !== -1) {
+          frames.push(pending.subarray(0, at).toString("utf8"));
+          pending = pending.subarray(at + 1);
+        }
+      });
+      s.on("error", () => {});
+    });
+    server.listen(0, "127.0.0.1", () => resolve({
+      port: server.address().port,
+      frames,
+      connected: () => sock !== null,
+      resume: () => sock.resume(),
+      close: () => {
+        if (sock) sock.destroy();
+        server.close();
+      },
+    }));
+  });
+}
+
+// The message in a frame, after checking its HMAC as a JS kernel would.
+function verified(text) {
+  const frame = JSON.parse(text);
+  assert.equal(frame.type, "message");
+  const { checkSum, ...rest } = frame.data;
+  const expected = crypto.createHmac("sha256", COOKIE).update(JSON.stringify(rest)).digest("hex");
+  assert.equal(checkSum, expected, "checksum of frame " + text.slice(0, 80));
+  return rest;
+}
+
+const tick = () => new Promise(setImmediate);
+
+describe("direct writes from the JS thread", () => {
+  it("hand a half-written frame to the network thread without tearing or reordering", async () => {
+    const server = await stalledServer();
+    const k = createKernel("lane", "127.0.0.1", await freePort());
+    const ready = new Promise((r) => k.once("_ready", r));
+    k.start({ cookie: COOKIE });
+    await ready;
+    const target = new Node("stalled", "127.0.0.1", server.port);
+    await new Promise((r) => k.connect(target, r));
+    await until(server.connected, 5000, "the stalled server to accept");
+    const peer = k.connection(target)._peer;
+    try {
+      // 3 sends per turn of the event loop: each turn is one direct write
+      // while the link is idle. About 24 MiB fills both socket buffers.
+      let sent = 0;
+      for (let turn = 0; turn < 512; turn++) {
+        for (let j = 0; j < 3; j++) k.cast(target, "seq", { i: sent++, pad: PAYLOAD });
+        await tick();
+      }
+      const [directBefore, handoffs] = peer.laneStats();
+      assert.ok(directBefore > 0, "small sends were written directly");
+      assert.ok(handoffs > 0, "a direct write was cut short and handed over");
+
+      server.resume();
+      await until(() => server.frames.length >= sent, 20000, "every frame");
+      // The lane reopens once the backlog is written: later sends go direct.
+      for (let j = 0; j < 3; j++) {
+        k.cast(target, "seq", { i: sent++, pad: "" });
+        await tick();
+      }
+      await until(() => server.frames.length >= sent, 5000, "the last frames");
+      const [directAfter] = peer.laneStats();
+      assert.ok(directAfter > directBefore, "direct writes resumed after the backlog");
+
+      assert.equal(server.frames.length, sent);
+      server.frames.forEach((text, i) => {
+        const m = verified(text);
+        assert.equal(m.id, "seq");
+        assert.equal(m.data.i, i, "frame " + i + " in order");
+      });
+    } finally {
+      k.disconnect(target, true);
+      k.stop();
+      server.close();
+    }
+  });
+});
