@@ -2744,6 +2744,13 @@ mod tests {
             }
             assert_eq!(byte_array(&s), byte_array_general(&s), "{s}");
         }
+        // Whatever JSON.stringify writes for a Buffer takes the fast path.
+        for len in 0..300 {
+            let bytes: Vec<u8> = (0..len).map(|_| (next() >> 11) as u8).collect();
+            let mut text = String::new();
+            write_byte_array(&mut text, &bytes);
+            assert_eq!(byte_array_compact(&text), Some(bytes), "{text}");
+        }
         for (s, want) in [("[0]", Some(vec![0])), ("[255,0,9]", Some(vec![255, 0, 9])), ("[256]", None), ("[01]", None), ("[1,]", None), ("[,1]", None), ("[1,,2]", None), ("[]", Some(vec![])), ("[1000]", None), ("[-1]", None)] {
             assert_eq!(byte_array_compact(s), want, "{s}");
         }

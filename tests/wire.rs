@@ -231,7 +231,14 @@ fn decode_rejects_exactly_what_json_parse_rejects() {
 #[ignore]
 fn chunk_codec_speed() {
     let c = secret();
-    let bytes: Vec<u8> = (0..65536u32).map(|i| (i * 7 % 256) as u8).collect();
+    // Pseudo-random bytes: digit counts vary as in real payloads.
+    let mut x: u32 = 12345;
+    let bytes: Vec<u8> = (0..65536)
+        .map(|_| {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            (x >> 16) as u8
+        })
+        .collect();
     let m = OutMessage {
         event: "bulk".into(),
         tag: Some("t".into()),
