@@ -7,7 +7,9 @@
 // several rounds; within a round every pairing of implementations runs once,
 // in an order that rotates from round to round, and the table reports the
 // median over rounds. The ceiling (scenario 7) is a Rust-only client and
-// server (examples/ceiling.rs) speaking the same frames without Node.
+// server (examples/ceiling.rs) speaking the same frames without Node; the
+// transport floor (row 1f) times raw 250-byte round trips from a Node client
+// to a Node echo server and to a Rust one (bench/floor.js, ceiling --echo).
 //
 //   node bench/run.js [--quick] [--json FILE] [--rounds N] [--only KEYS]
 //                     [--cpu-prof DIR]
@@ -15,8 +17,8 @@
 // --quick      small counts, one round: a smoke run, not a measurement
 // --json FILE  also write the table and every trial's raw figures as JSON
 // --rounds N   rounds per scenario (default 5)
-// --only KEYS  comma-separated plan keys (ping,callSeq,callPar,castOn,castOff,
-//              stream,ceiling); rows of the others show as "-"
+// --only KEYS  comma-separated plan keys (ping,floor,callSeq,callPar,castOn,
+//              castBurst,castOff,stream,ceiling); rows of the others show as "-"
 // --cpu-prof DIR  run every driver and responder under `node --cpu-prof`,
 //              profiles written into DIR
 
@@ -75,10 +77,14 @@ const PLANS = [
     full: { n: 2000, warm: 300 }, quick: { n: 100, warm: 20 } },
   { key: "callPar", title: "3/6 callSingleton 200 in flight", scenario: "callPar", cookie: COOKIE, combos: ALL,
     full: { n: 20000, warm: 2000, inflight: 200 }, quick: { n: 1000, warm: 200, inflight: 200 } },
+  // Sustained: long enough that a receiver's backlog, buffers and garbage
+  // collection show; the burst row keeps the short run of earlier versions.
   { key: "castOn", title: "4/6/8 cast, cookie on", scenario: "cast", cookie: COOKIE, combos: ALL,
     full: { n: 200000, warm: 20000 }, quick: { n: 1000, warm: 100 } },
-  { key: "castOff", title: "4/8 cast, cookie off", scenario: "cast", cookie: null, combos: SAME,
+  { key: "castBurst", title: "4 cast burst, cookie on", scenario: "cast", cookie: COOKIE, combos: SAME,
     full: { n: 20000, warm: 2000 }, quick: { n: 1000, warm: 100 } },
+  { key: "castOff", title: "4/8 cast, cookie off", scenario: "cast", cookie: null, combos: SAME,
+    full: { n: 200000, warm: 20000 }, quick: { n: 1000, warm: 100 } },
   { key: "stream", title: "5/8 8 MiB stream call", scenario: "stream", cookie: COOKIE, combos: SAME,
     full: { bytes: 8 * MiB, chunk: 64 * KiB, calls: 1, warmBytes: 1 * MiB },
     quick: { bytes: 1 * MiB, chunk: 64 * KiB, calls: 1, warmBytes: 256 * KiB } },
@@ -86,6 +92,7 @@ const PLANS = [
 
 const ROUNDS = 5;
 const CEILING = { full: { count: 200000, rounds: 5 }, quick: { count: 20000, rounds: 1 } };
+const FLOOR = { full: { n: 2000, warm: 300 }, quick: { n: 100, warm: 20 } };
 
 // ---- child processes ----
 
@@ -244,6 +251,63 @@ function runCeiling(params) {
   });
 }
 
+// Runs `cmd args` and resolves with the first JSON line it prints; the
+// process is returned too, so the caller can wait for or end it.
+function firstJsonLine(cmd, args, opts) {
+  const child = spawn(cmd, args, Object.assign({ stdio: ["ignore", "pipe", "pipe"] }, opts));
+  live.add(child);
+  let out = "";
+  let err = "";
+  child.stderr.setEncoding("utf8");
+  child.stderr.on("data", (t) => {
+    err = (err + t).slice(-OUTPUT_LIMIT);
+  });
+  const exited = new Promise((resolve) => child.once("close", (code, signal) => {
+    live.delete(child);
+    resolve({ code, signal });
+  }));
+  const line = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => child.kill("SIGKILL"), CARGO_TIMEOUT);
+    child.stdout.setEncoding("utf8");
+    child.stdout.on("data", (t) => {
+      out += t;
+      const nl = out.indexOf("\n");
+      if (nl === -1) return;
+      clearTimeout(timer);
+      try {
+        resolve(JSON.parse(out.slice(0, nl)));
+      } catch (e) {
+        reject(new Error("unexpected output of " + cmd + ": " + out.slice(0, nl)));
+      }
+    });
+    exited.then(({ code, signal }) => {
+      clearTimeout(timer);
+      reject(new Error(cmd + " " + args.join(" ") + " ended (" + (signal || "code " + code) + ")" + tail(err)));
+    });
+  });
+  return { child, line, exited };
+}
+
+// One transport-floor trial against a Node ("js") or Rust ("native") echo
+// server: the client's median round trip, in the shape of a driver result.
+async function runFloor(server, params) {
+  const echo = server === "js"
+    ? firstJsonLine(process.execPath, [path.join(__dirname, "floor.js"), "server"], {})
+    : firstJsonLine(process.env.CARGO || "cargo",
+      ["run", "--release", "--quiet", "--example", "ceiling", "--", "--echo"], { cwd: ROOT });
+  try {
+    const { port } = await echo.line;
+    const client = firstJsonLine(process.execPath,
+      [path.join(__dirname, "floor.js"), "client", String(port), String(params.n), String(params.warm)], {});
+    const result = await client.line;
+    await client.exited;
+    return { driver: result, responder: {} };
+  } finally {
+    echo.child.kill("SIGKILL");
+    await echo.exited;
+  }
+}
+
 // ---- figures ----
 
 function median(values) {
@@ -263,14 +327,18 @@ const mib = (bytes) => bytes / MiB;
 const ROWS = [
   { id: "1", figure: "ping round trip, sequential", unit: "us/ping", plan: "ping", better: "lower",
     get: (t) => t.driver.medianUs },
+  { id: "1f", figure: "floor: raw 250 B TCP echo, Node client", unit: "us/ping", plan: "floor",
+    better: "lower", get: (t) => t.driver.medianUs },
   { id: "2", figure: "callSingleton small object, sequential", unit: "ops/s", plan: "callSeq", better: "higher",
     get: (t) => t.driver.opsPerSec },
   { id: "3", figure: "callSingleton small object, 200 in flight", unit: "ops/s", plan: "callPar", better: "higher",
     get: (t) => t.driver.opsPerSec },
-  { id: "4a", figure: "cast small object, cookie on", unit: "msgs/s", plan: "castOn", better: "higher",
+  { id: "4a", figure: "cast small object x200k, cookie on", unit: "msgs/s", plan: "castOn", better: "higher",
     get: (t) => t.driver.msgsPerSec },
-  { id: "4b", figure: "cast small object, cookie off", unit: "msgs/s", plan: "castOff", better: "higher",
+  { id: "4b", figure: "cast small object x200k, cookie off", unit: "msgs/s", plan: "castOff", better: "higher",
     get: (t) => t.driver.msgsPerSec },
+  { id: "4c", figure: "cast small object x20k burst, cookie on", unit: "msgs/s", plan: "castBurst",
+    better: "higher", get: (t) => t.driver.msgsPerSec },
   { id: "5", figure: "call 8 MiB Buffer as 64 KiB stream chunks", unit: "MiB/s", plan: "stream", better: "higher",
     get: (t) => t.driver.mibPerSec },
   { id: "6a", figure: "mixed ping: JS driver -> native responder", unit: "us/ping", plan: "ping", better: "lower",
@@ -416,6 +484,26 @@ async function main() {
     }
   }
 
+  if (!opts.only || opts.only.has("floor")) {
+    const rounds = opts.quick ? 1 : opts.rounds || ROUNDS;
+    trials.floor = {};
+    for (let r = 0; r < rounds; r++) {
+      const order = r % 2 ? ["native", "js"] : ["js", "native"];
+      for (const server of order) {
+        const combo = server + ">" + server;
+        const what = "[1f floor] round " + (r + 1) + "/" + rounds + " " + (server === "js" ? "Node" : "Rust") + " echo";
+        try {
+          const t = await runFloor(server, FLOOR[mode]);
+          (trials.floor[combo] = trials.floor[combo] || []).push(t);
+          log(what + ": " + describeResult(t));
+        } catch (err) {
+          failures.push(what + ": " + err.message);
+          log(what + ": FAILED: " + err.message);
+        }
+      }
+    }
+  }
+
   let ceiling = null;
   if (!opts.only || opts.only.has("ceiling")) {
     try {
@@ -434,6 +522,7 @@ async function main() {
   console.log("");
   console.log("Medians over rounds. \"native vs JS\" > 1 favours native: faster, or less CPU/memory.");
   console.log("Rows 6x: the JS column is all-JS, the native column the mixed pair (one side upgraded).");
+  console.log("Row 1f: no kernel at all, a Node client and an echo server in Node (JS column) or Rust (native).");
   console.log("Row 7: the native column is a Rust-only client and server (no Node); the ratio is against JS.");
   const addonCast = rows.find((r) => r.id === "4a").native;
   if (ceiling && addonCast) {
@@ -456,6 +545,7 @@ async function main() {
         cpus: cpus.length, cpuModel: cpus[0] ? cpus[0].model.trim() : null, seed: haveSeed,
         jsThreadCpu: jsThreadCpuNs() !== null,
         params: Object.fromEntries(PLANS.map((p) => [p.key, p[mode]])), ceiling: CEILING[mode],
+        floor: FLOOR[mode],
       },
       rows, failures, unclean, ceiling, trials,
     };

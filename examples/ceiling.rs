@@ -12,6 +12,10 @@
 //!
 //!   cargo run --release --example ceiling -- [--count N] [--rounds R]
 //!       [--batch B] [--cookie SECRET | --no-cookie] [--json]
+//!
+//! With `--echo` it is instead the Rust end of the bench's transport floor:
+//! a blocking echo server on a loopback port (printed as `{"port":N}`) for
+//! one client, that exits when the client leaves.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -216,8 +220,26 @@ fn run() -> Res<()> {
     Ok(())
 }
 
+/// Echoes one client's bytes back as they come, on plain blocking sockets.
+fn echo() -> Res<()> {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).map_err(io)?;
+    println!("{{\"port\":{}}}", listener.local_addr().map_err(io)?.port());
+    std::io::stdout().flush().map_err(io)?;
+    let (mut sock, _) = listener.accept().map_err(io)?;
+    sock.set_nodelay(true).map_err(io)?;
+    let mut buf = [0u8; 4096];
+    loop {
+        match sock.read(&mut buf).map_err(io)? {
+            0 => return Ok(()),
+            n => sock.write_all(&buf[..n]).map_err(io)?,
+        }
+    }
+}
+
 fn main() {
-    if let Err(e) = run() {
+    let result = if std::env::args().any(|a| a == "--echo") { echo() } else { run() };
+    if let Err(e) = result {
         eprintln!("ceiling: {e}");
         std::process::exit(1);
     }
