@@ -240,6 +240,87 @@ pub fn object_members_trusted(input: &str) -> Option<Vec<(Cow<'_, str>, &str)>> 
     }
 }
 
+/// The members of the JSON object `input` in one pass that also validates
+/// every value except those of the members named in `later`, which are only
+/// skipped: the caller validates them itself, or reads them with a stricter
+/// reader (a Buffer's byte array), so no byte is parsed twice. An earlier
+/// duplicate of a `later` name, which JSON.parse drops, is validated here.
+///
+/// `Ok(None)` when the object's own syntax is wrong (the caller finds out
+/// why with [`validate`]); `Err` for the first invalid value, at its offset
+/// in `input`.
+#[allow(clippy::type_complexity)]
+pub fn object_members_checked<'a>(
+    input: &'a str,
+    later: &[&str],
+) -> Result<Option<Vec<(Cow<'a, str>, &'a str)>>, JsonError> {
+    let b = input.as_bytes();
+    let mut i = skip_ws_from(b, 0);
+    if b.get(i) != Some(&b'{') {
+        return Ok(None);
+    }
+    i = skip_ws_from(b, i + 1);
+    let mut members: Vec<(Cow<'a, str>, &'a str)> = Vec::with_capacity(8);
+    if b.get(i) == Some(&b'}') {
+        return Ok((skip_ws_from(b, i + 1) == b.len()).then_some(members));
+    }
+    let mut skipped = 0usize;
+    let mut p = Parser::new(input, Discard);
+    loop {
+        if b.get(i) != Some(&b'"') {
+            return Ok(None);
+        }
+        p.pos = i;
+        if p.parse_string().is_err() {
+            return Ok(None);
+        }
+        let key_end = p.pos;
+        let Some(key) = input.get(i..key_end) else { return Ok(None) };
+        let key = decode_string_literal(key);
+        i = skip_ws_from(b, key_end);
+        if b.get(i) != Some(&b':') {
+            return Ok(None);
+        }
+        let value_start = skip_ws_from(b, i + 1);
+        let value_end = if later.contains(&key.as_ref()) {
+            skipped += 1;
+            match skip_value_trusted(b, value_start) {
+                Some(end) => end,
+                None => return Ok(None),
+            }
+        } else {
+            p.pos = value_start;
+            p.depth = 0;
+            p.parse_value()?;
+            p.pos
+        };
+        let Some(value) = input.get(value_start..value_end) else { return Ok(None) };
+        members.push((key, value));
+        i = skip_ws_from(b, value_end);
+        match b.get(i) {
+            Some(b',') => i = skip_ws_from(b, i + 1),
+            Some(b'}') => break,
+            _ => return Ok(None),
+        }
+    }
+    if skip_ws_from(b, i + 1) != b.len() {
+        return Ok(None);
+    }
+    // Rare: a `later` name that appears twice. Only its last value is kept
+    // (and left to the caller); the ones JSON.parse drops are checked here.
+    if skipped > 1 {
+        for (k, (key, value)) in members.iter().enumerate() {
+            if later.contains(&key.as_ref()) && members[k + 1..].iter().any(|(other, _)| other == key) {
+                validate(value).map_err(|mut e| {
+                    e.offset += value.as_ptr() as usize - input.as_ptr() as usize;
+                    e
+                })?;
+            }
+        }
+    }
+    Ok(Some(members))
+}
+
 /// The end of the string literal starting at `i` (its opening quote).
 fn skip_string_trusted(b: &[u8], i: usize) -> Option<usize> {
     let mut j = i + 1;

@@ -277,3 +277,27 @@ fn chunk_codec_speed() {
     let val = t.elapsed() / n;
     println!("frame {} bytes: encode {enc:?}, decode {dec:?}, hmac {mac:?}, full validate {val:?}", frame.len());
 }
+
+/// Time to decode and verify one small cast frame (run by hand:
+/// `cargo test --release --test wire -- --ignored --nocapture`).
+#[test]
+#[ignore]
+fn cast_decode_speed() {
+    let c = secret();
+    let from = envelope::from_json("alpha", "127.0.0.1", 7022.0);
+    let line = format!("m{{\"id\":\"cast\",\"tag\":null,\"from\":{from},\"stream\":{{\"done\":true}},\"data\":{{\"a\":1,\"b\":\"hello\",\"c\":[1,2,3]}}}}");
+    let mut out = String::new();
+    envelope::encode_bodies(&mut out, Some(&c), &line, &mut Vec::new());
+    let frame = out.trim_end_matches('\u{c}').to_string();
+    let n = 200_000u32;
+    for round in 0..3 {
+        let t = std::time::Instant::now();
+        for _ in 0..n {
+            match envelope::decode(std::hint::black_box(&frame), Some(&c)).unwrap() {
+                Inbound::Message(m) => assert!(m.done),
+                _ => panic!(),
+            }
+        }
+        println!("round {round}: cast frame of {} bytes: decode + verify {:?}", frame.len(), t.elapsed() / n);
+    }
+}
