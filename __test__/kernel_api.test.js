@@ -120,6 +120,24 @@ describe("createKernel and accessors", () => {
     await stopped;
   });
 
+  it("makes reply tags as the JS kernel does: a random base and a hex counter, renewed", async () => {
+    const k = createKernel("tags", HOST, await freePort());
+    const ready = once(k, "_ready");
+    k.start({tokenGenInterval: 50});
+    await ready;
+    try {
+      const [a, b] = [k._generateToken(), k._generateToken()];
+      assert.match(a, /^[0-9a-f]{48}0$/);
+      assert.equal(b, a.slice(0, 48) + "1");
+      await new Promise((r) => setTimeout(r, 60));
+      const c = k._generateToken();
+      assert.match(c, /^[0-9a-f]{48}0$/);
+      assert.notEqual(c.slice(0, 48), a.slice(0, 48), "a new base after tokenGenInterval");
+    } finally {
+      k.stop();
+    }
+  });
+
   it("rejects nodes without id(), host() and port()", () => {
     const k = createKernel("a", HOST, 1);
     assert.throws(() => k.connect({id: "b"}), /id\(\), host\(\) and port\(\)/);

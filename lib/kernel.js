@@ -112,6 +112,8 @@ class NetKernel extends EventEmitter {
     this._alive = false;
     this._server = null;
     this._fromJson = null;
+    this._tokenInterval = consts.tokenGenInterval;
+    this._resetToken();
     this._toFlush = [];
     this._flushAll = this._flushPending.bind(this);
     this._configure();
@@ -128,7 +130,8 @@ class NetKernel extends EventEmitter {
     if (opts.maxFrameLength !== undefined) this._maxFrame = opts.maxFrameLength;
     this._configure();
     this._generation = this._native.listen(String(this._host), Number(this._port), tlsInput(config.tls));
-    this._native.resetTokens(opts.tokenGenInterval || consts.tokenGenInterval);
+    this._tokenInterval = opts.tokenGenInterval || consts.tokenGenInterval;
+    this._resetToken();
     this._server = new ServerShim(this);
     if (isObject(this._ipc)) {
       try {
@@ -487,12 +490,20 @@ class NetKernel extends EventEmitter {
     return this;
   }
 
+  // Reply tags as the JS kernel makes them: a random base and a hex counter.
+  // The base is renewed every tokenGenInterval, checked here rather than by
+  // an interval timer, so no timer keeps the process alive.
   _generateToken() {
-    return this._native.token();
+    if (Date.now() - this._tokenBorn >= this._tokenInterval) this._resetToken();
+    const token = this._baseToken + this._index.toString(16);
+    this._index += 1;
+    return token;
   }
 
   _resetToken() {
-    this._native.resetTokens(consts.tokenGenInterval);
+    this._baseToken = crypto.randomBytes(RAND_BYTE_LEN).toString("hex");
+    this._index = 0;
+    this._tokenBorn = Date.now();
   }
 
   _skipMsg(data) {

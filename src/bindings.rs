@@ -182,18 +182,6 @@ impl NativeKernel {
         self.kernel.shared().config().from_json.clone()
     }
 
-    /// The next reply tag.
-    #[napi]
-    pub fn token(&self) -> String {
-        self.kernel.token()
-    }
-
-    /// A new token base, renewed every `intervalMs`.
-    #[napi]
-    pub fn reset_tokens(&self, interval_ms: f64) {
-        self.kernel.reset_tokens(millis(interval_ms));
-    }
-
     /// Writes a frame on an inbound socket; false when it is closed.
     #[napi]
     pub fn write_source(&self, socket: f64, kind: String, json: String) -> bool {

@@ -5,9 +5,6 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
-use std::time::{Duration, Instant};
-
-use rand::RngCore;
 
 use crate::cookie::Cookie;
 use crate::envelope;
@@ -44,37 +41,6 @@ pub fn runtime() -> &'static tokio::runtime::Runtime {
             .build()
             .unwrap_or_else(|e| panic!("cannot start the network runtime: {e}"))
     })
-}
-
-/// Reply tags: a random 48-hex-digit base and a hex counter, the base renewed
-/// every `interval`, as the JS kernel does.
-#[derive(Debug)]
-struct Tokens {
-    base: String,
-    index: u64,
-    born: Instant,
-    interval: Duration,
-}
-
-fn random_hex(bytes: usize) -> String {
-    let mut raw = vec![0u8; bytes];
-    rand::thread_rng().fill_bytes(&mut raw);
-    raw.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-impl Tokens {
-    fn new(interval: Duration) -> Tokens {
-        Tokens { base: random_hex(24), index: 0, born: Instant::now(), interval }
-    }
-
-    fn next(&mut self) -> String {
-        if self.born.elapsed() >= self.interval {
-            *self = Tokens::new(self.interval);
-        }
-        let t = format!("{}{:x}", self.base, self.index);
-        self.index += 1;
-        t
-    }
 }
 
 /// State shared by the kernel's tasks.
@@ -127,7 +93,6 @@ pub struct Kernel {
     shared: Arc<Shared>,
     server: Mutex<Option<ServerHandle>>,
     generation: AtomicU64,
-    tokens: Mutex<Tokens>,
 }
 
 impl Kernel {
@@ -149,7 +114,6 @@ impl Kernel {
             shared,
             server: Mutex::new(None),
             generation: AtomicU64::new(0),
-            tokens: Mutex::new(Tokens::new(Duration::from_secs(3600))),
         }
     }
 
@@ -197,16 +161,6 @@ impl Kernel {
         let handle = peer::spawn(&self.shared, id, opts);
         lock(&self.shared.peers_by_node).insert(node, handle.clone());
         handle
-    }
-
-    /// The next reply tag.
-    pub fn token(&self) -> String {
-        lock(&self.tokens).next()
-    }
-
-    /// Starts a new token base, renewed every `interval` from now on.
-    pub fn reset_tokens(&self, interval: Duration) {
-        *lock(&self.tokens) = Tokens::new(interval);
     }
 
     /// Writes a frame on inbound socket `socket`. False if it is gone.
