@@ -43,8 +43,8 @@ class Connection extends EventEmitter {
     this._streams = new Map();
     this._maxLen = opts.maxLen;
     this._peer = null;
-    this._pending = "";     // envelopes of this turn, not yet handed to Rust
-    this._pendingCount = 0;
+    this._parts = [];       // envelopes of this turn, not yet handed to Rust
+    this._count = 0;
   }
 
   start() {
@@ -133,13 +133,22 @@ class Connection extends EventEmitter {
   _sendMessage(event, tag, done, streamId, error, data) {
     if (this._active === false) return new Error(INACTIVE);
     const errorJson = error === null ? undefined : JSON.stringify(error);
-    const head = this._head(event, tag, done, streamId, errorJson);
     if (Buffer.isBuffer(data)) {
       this._flush();
-      this._peer.sendBuffer(head, data);
+      this._peer.sendBuffer(this._head(event, tag, done, streamId, errorJson), data);
     } else {
       const json = data === null ? "null" : JSON.stringify(data);
-      this._push("m" + (json === undefined ? head : head + ',"data":' + json) + "}\n");
+      // The envelope goes out in pieces, joined once per turn: no string is
+      // built per message.
+      const parts = this._start();
+      if (typeof event === "string" && (tag === null || typeof tag === "string")) {
+        parts.push('m{"id":', JSON.stringify(event), ',"tag":', tag === null ? "null" : JSON.stringify(tag),
+          this._kernel._fromMember, streamJson(done, streamId, errorJson));
+      } else {
+        parts.push("m", this._head(event, tag, done, streamId, errorJson));
+      }
+      if (json === undefined) parts.push("}\n");
+      else parts.push(',"data":', json, "}\n");
     }
     if (this.listenerCount("send") > 0) {
       const stream = {done};
@@ -160,47 +169,38 @@ class Connection extends EventEmitter {
   // `{"id":..,"tag":..,"from":..,"stream":{..}` of a message, as
   // JSON.stringify writes it (members of undefined value left out).
   _head(event, tag, done, streamId, errorJson) {
-    let stream = '{"done":' + (done ? "true" : "false");
-    if (streamId !== null) stream += ',"stream":' + JSON.stringify(streamId);
-    if (errorJson !== undefined) stream += ',"error":' + errorJson;
-    stream += "}";
-    const from = this._kernel._fromJson;
-    if (typeof event === "string" && (tag === null || typeof tag === "string")) {
-      return '{"id":' + JSON.stringify(event) + ',"tag":' + (tag === null ? "null" : JSON.stringify(tag)) +
-        ',"from":' + from + ',"stream":' + stream;
-    }
     const parts = [];
     const id = JSON.stringify(event);
     if (id !== undefined) parts.push('"id":' + id);
     const t = JSON.stringify(tag);
     if (t !== undefined) parts.push('"tag":' + t);
-    parts.push('"from":' + from, '"stream":' + stream);
+    parts.push('"from":' + this._kernel._fromJson, '"stream":' + streamJson(done, streamId, errorJson));
     return "{" + parts.join(",");
   }
 
   _sendPing(tag) {
     if (this._active === false) return new Error(INACTIVE);
-    this._push('p{"tag":' + JSON.stringify(tag) + ',"from":' + this._kernel._fromJson +
-      ',"stream":{"done":true}}\n');
+    this._start().push('p{"tag":', JSON.stringify(tag), this._kernel._fromMember, '{"done":true}}\n');
     return null;
   }
 
-  // Keeps an envelope for the end of this turn of the event loop.
-  _push(line) {
-    if (this._pending === "") this._kernel._flushLater(this);
-    this._pending += line;
-    this._pendingCount += 1;
+  // The pieces of this turn's envelopes, one line each; the first of a turn
+  // schedules the flush.
+  _start() {
+    this._count += 1;
+    if (this._count === 1) this._kernel._flushLater(this);
+    return this._parts;
   }
 
   // Hands what this turn sent to Rust. A few envelopes (a request, a reply)
   // are written from this thread when the link is idle, sparing a thread
   // hand-off; a burst goes to the network thread, which signs it there.
   _flush() {
-    if (this._pending === "") return;
-    const text = this._pending;
-    const direct = this._pendingCount <= DIRECT_MAX;
-    this._pending = "";
-    this._pendingCount = 0;
+    if (this._count === 0) return;
+    const text = this._parts.join("");
+    const direct = this._count <= DIRECT_MAX;
+    this._parts = [];
+    this._count = 0;
     this._peer.sendBodies(text, direct);
   }
 
@@ -242,6 +242,15 @@ class Connection extends EventEmitter {
       this._streams.set(stream.stream, true);
     }
   }
+}
+
+// The `stream` member of an envelope, as JSON.stringify writes it.
+function streamJson(done, streamId, errorJson) {
+  if (streamId === null && errorJson === undefined) return done ? '{"done":true}' : '{"done":false}';
+  let out = '{"done":' + (done ? "true" : "false");
+  if (streamId !== null) out += ',"stream":' + JSON.stringify(streamId);
+  if (errorJson !== undefined) out += ',"error":' + errorJson;
+  return out + "}";
 }
 
 function stripUndefined(opts) {

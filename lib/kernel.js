@@ -112,6 +112,7 @@ class NetKernel extends EventEmitter {
     this._alive = false;
     this._server = null;
     this._fromJson = null;
+    this._fromMember = null;
     this._tokenInterval = consts.tokenGenInterval;
     this._resetToken();
     this._toFlush = [];
@@ -523,6 +524,7 @@ class NetKernel extends EventEmitter {
     this._native.configure(String(this._id), String(this._host), Number(this._port),
       typeof this._cookie === "string" && this._cookie !== "" ? this._cookie : null, max);
     this._fromJson = this._native.fromJson();
+    this._fromMember = ',"from":' + this._fromJson + ',"stream":';
   }
 
   // Connections with envelopes waiting are flushed once this turn's
