@@ -43,8 +43,10 @@ class Connection extends EventEmitter {
     this._streams = new Map();
     this._maxLen = opts.maxLen;
     this._peer = null;
-    this._parts = [];       // envelopes of this turn, not yet handed to Rust
+    this._pending = "";     // envelopes of this turn, not yet handed to Rust
     this._count = 0;
+    this._castEvent = null; // the last cast's event, and its envelope head
+    this._castHead = null;
   }
 
   start() {
@@ -138,17 +140,22 @@ class Connection extends EventEmitter {
       this._peer.sendBuffer(this._head(event, tag, done, streamId, errorJson), data);
     } else {
       const json = data === null ? "null" : JSON.stringify(data);
-      // The envelope goes out in pieces, joined once per turn: no string is
-      // built per message.
-      const parts = this._start();
-      if (typeof event === "string" && (tag === null || typeof tag === "string")) {
-        parts.push('m{"id":', JSON.stringify(event), ',"tag":', tag === null ? "null" : JSON.stringify(tag),
-          this._kernel._fromMember, streamJson(done, streamId, errorJson));
+      let head;
+      if (typeof event === "string" && tag === null && done && streamId === null && errorJson === undefined) {
+        // A cast: the envelope up to its data depends on the event alone.
+        if (event !== this._castEvent) {
+          this._castEvent = event;
+          this._castHead = ['m{"id":', JSON.stringify(event), ',"tag":null', this._kernel._fromMember,
+            '{"done":true}'].join("");
+        }
+        head = this._castHead;
+      } else if (typeof event === "string" && (tag === null || typeof tag === "string")) {
+        head = 'm{"id":' + JSON.stringify(event) + ',"tag":' + (tag === null ? "null" : JSON.stringify(tag)) +
+          this._kernel._fromMember + streamJson(done, streamId, errorJson);
       } else {
-        parts.push("m", this._head(event, tag, done, streamId, errorJson));
+        head = "m" + this._head(event, tag, done, streamId, errorJson);
       }
-      if (json === undefined) parts.push("}\n");
-      else parts.push(',"data":', json, "}\n");
+      this._push(json === undefined ? head + "}\n" : head + ',"data":' + json + "}\n");
     }
     if (this.listenerCount("send") > 0) {
       const stream = {done};
@@ -180,16 +187,17 @@ class Connection extends EventEmitter {
 
   _sendPing(tag) {
     if (this._active === false) return new Error(INACTIVE);
-    this._start().push('p{"tag":', JSON.stringify(tag), this._kernel._fromMember, '{"done":true}}\n');
+    this._push('p{"tag":' + JSON.stringify(tag) + this._kernel._fromMember + '{"done":true}}\n');
     return null;
   }
 
-  // The pieces of this turn's envelopes, one line each; the first of a turn
-  // schedules the flush.
-  _start() {
+  // Keeps an envelope for the end of this turn of the event loop. The turn's
+  // envelopes build one string, a rope of a few pieces per message that V8
+  // flattens once when it crosses to Rust.
+  _push(line) {
+    if (this._count === 0) this._kernel._flushLater(this);
+    this._pending += line;
     this._count += 1;
-    if (this._count === 1) this._kernel._flushLater(this);
-    return this._parts;
   }
 
   // Hands what this turn sent to Rust. A few envelopes (a request, a reply)
@@ -197,11 +205,17 @@ class Connection extends EventEmitter {
   // hand-off; a burst goes to the network thread, which signs it there.
   _flush() {
     if (this._count === 0) return;
-    const text = this._parts.join("");
+    const text = this._pending;
     const direct = this._count <= DIRECT_MAX;
-    this._parts = [];
+    this._pending = "";
     this._count = 0;
     this._peer.sendBodies(text, direct);
+  }
+
+  // The kernel's identity changed: envelopes made from now on say so.
+  _forgetHeads() {
+    this._castEvent = null;
+    this._castHead = null;
   }
 
   _handleConnect() {

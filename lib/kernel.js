@@ -525,6 +525,7 @@ class NetKernel extends EventEmitter {
       typeof this._cookie === "string" && this._cookie !== "" ? this._cookie : null, max);
     this._fromJson = this._native.fromJson();
     this._fromMember = ',"from":' + this._fromJson + ',"stream":';
+    for (const conn of this._peers.values()) conn._forgetHeads();
   }
 
   // Connections with envelopes waiting are flushed once this turn's
