@@ -564,18 +564,19 @@ class NetKernel extends EventEmitter {
     }
   }
 
-  _onNative(text, buffers) {
-    if (text.length === 0) return;
-    const batch = JSON.parse("[" + text + "]");
-    for (let i = 0; i < batch.length; i++) {
-      try {
-        this._dispatch(batch[i], buffers);
-      } catch (err) {
-        // A throwing handler must not cost the rest of the batch: deliver the
-        // others, then surface the error as the JS kernel would (uncaught).
-        process.nextTick(() => {
-          throw err;
-        });
+  _onNative(texts, buffers) {
+    for (let t = 0; t < texts.length; t++) {
+      const batch = JSON.parse("[" + texts[t] + "]");
+      for (let i = 0; i < batch.length; i++) {
+        try {
+          this._dispatch(batch[i], buffers);
+        } catch (err) {
+          // A throwing handler must not cost the rest of the batch: deliver
+          // the others, then surface the error as the JS kernel would (uncaught).
+          process.nextTick(() => {
+            throw err;
+          });
+        }
       }
     }
   }

@@ -40,7 +40,7 @@ fn tls_error(e: tls::TlsError) -> Error {
     Error::new(Status::InvalidArg, e.to_string())
 }
 
-type Wake = ThreadsafeFunction<(), (), FnArgs<(String, Vec<Buffer>)>, Status, false, true>;
+type Wake = ThreadsafeFunction<(), (), FnArgs<(Vec<String>, Vec<Buffer>)>, Status, false, true>;
 
 fn invalid(msg: impl Into<String>) -> Error {
     Error::new(Status::InvalidArg, msg.into())
@@ -81,9 +81,10 @@ pub struct NativeKernel {
 
 #[napi]
 impl NativeKernel {
-    /// `onEvents(text, buffers)` receives each batch of events.
+    /// `onEvents(texts, buffers)` receives each batch of events: its text in
+    /// pieces (each a whole number of comma-separated entries) and its Buffers.
     #[napi(constructor)]
-    pub fn new(on_events: Function<FnArgs<(String, Vec<Buffer>)>, ()>) -> Result<Self> {
+    pub fn new(on_events: Function<FnArgs<(Vec<String>, Vec<Buffer>)>, ()>) -> Result<Self> {
         let wake: Arc<OnceLock<Mutex<Wake>>> = Arc::new(OnceLock::new());
         let waker = wake.clone();
         let kernel = Arc::new(Kernel::new(Box::new(move || {
@@ -98,9 +99,12 @@ impl NativeKernel {
             .weak::<true>()
             .callee_handled::<false>()
             .build_callback(move |_ctx| {
-                let batch = drain.shared().outbox.take();
+                let outbox = &drain.shared().outbox;
+                let batch = outbox.take();
+                let pieces = batch.pieces().map(str::to_string).collect();
+                outbox.recycle(batch.text);
                 let buffers = batch.buffers.into_iter().map(Buffer::from).collect();
-                Ok(FnArgs::from((batch.text, buffers)))
+                Ok(FnArgs::from((pieces, buffers)))
             })?;
         let _ = wake.set(Mutex::new(tsfn));
         Ok(NativeKernel { kernel, wake })
