@@ -438,51 +438,14 @@ pub fn byte_array(raw: &str) -> Option<Vec<u8>> {
 }
 
 /// The common case of [`byte_array`]: `JSON.stringify` output, no
-/// whitespace. Each element is read as one to three digits with the comma
-/// checked right after, a few branches per byte instead of a loop per digit.
-/// Anything else (whitespace, bad input) gives `None`, and the general reader
-/// decides.
+/// whitespace, read a block at a time by [`crate::digits::parse`]. Anything
+/// else (whitespace, bad input) gives `None`, and the general reader decides.
 fn byte_array_compact(raw: &str) -> Option<Vec<u8>> {
-    let b = raw.as_bytes();
-    let body = b.strip_prefix(b"[")?.strip_suffix(b"]")?;
-    let n = body.len();
-    let mut out = Vec::with_capacity(n / 2 + 1);
-    if n == 0 {
-        return Some(out);
+    let body = raw.as_bytes().strip_prefix(b"[")?.strip_suffix(b"]")?;
+    if body.is_empty() {
+        return Some(Vec::new());
     }
-    let digit = |c: u8| -> Option<u32> {
-        let d = c.wrapping_sub(b'0');
-        (d <= 9).then_some(u32::from(d))
-    };
-    let mut i = 0;
-    loop {
-        let first = digit(*body.get(i)?)?;
-        let mut value = first;
-        let mut j = i + 1;
-        if j < n && body[j] != b',' {
-            if first == 0 {
-                return None; // "01" is not JSON
-            }
-            value = value * 10 + digit(body[j])?;
-            j += 1;
-            if j < n && body[j] != b',' {
-                value = value * 10 + digit(body[j])?;
-                j += 1;
-                if value > 255 || (j < n && body[j] != b',') {
-                    return None;
-                }
-            }
-        }
-        out.push(value as u8);
-        if j == n {
-            return Some(out);
-        }
-        // body[j] is a comma; an element must follow it.
-        i = j + 1;
-        if i == n {
-            return None;
-        }
-    }
+    crate::digits::parse(body)
 }
 
 /// [`byte_array`] for any spacing JSON.parse allows.
