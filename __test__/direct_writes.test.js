@@ -7,47 +7,14 @@
 
 const assert = require("node:assert/strict");
 const crypto = require("node:crypto");
-const net = require("node:net");
 const { describe, it } = require("node:test");
 
 const { createKernel, Node } = require("..");
 const { freePort } = require("./helpers/ports");
-const { until, DELIM } = require("./helpers/raw");
+const { recordingServer, until } = require("./helpers/raw");
 
 const COOKIE = "lane-secret";
 const PAYLOAD = "x".repeat(16 * 1024);
-
-// A server whose one connection is read only after `resume()`.
-function stalledServer() {
-  return new Promise((resolve) => {
-    const frames = [];
-    let sock = null;
-    let pending = Buffer.alloc(0);
-    const server = net.createServer((s) => {
-      sock = s;
-      s.pause();
-      s.on("data", (chunk) => {
-        pending = Buffer.concat([pending, chunk]);
-        let at;
-        while ((at = pending.indexOf(DELIM)) !== -1) {
-          frames.push(pending.subarray(0, at).toString("utf8"));
-          pending = pending.subarray(at + 1);
-        }
-      });
-      s.on("error", () => {});
-    });
-    server.listen(0, "127.0.0.1", () => resolve({
-      port: server.address().port,
-      frames,
-      connected: () => sock !== null,
-      resume: () => sock.resume(),
-      close: () => {
-        if (sock) sock.destroy();
-        server.close();
-      },
-    }));
-  });
-}
 
 // The message in a frame, after checking its HMAC as a JS kernel would.
 function verified(text) {
@@ -63,7 +30,7 @@ const tick = () => new Promise(setImmediate);
 
 describe("direct writes from the JS thread", () => {
   it("hand a half-written frame to the network thread without tearing or reordering", async () => {
-    const server = await stalledServer();
+    const server = await recordingServer({ paused: true });
     const k = createKernel("lane", "127.0.0.1", await freePort());
     const ready = new Promise((r) => k.once("_ready", r));
     k.start({ cookie: COOKIE });

@@ -341,7 +341,10 @@ fn write_signed(out: &mut String, kind: &str, cookie: Option<&Cookie>, body: imp
     out.push('\u{c}');
 }
 
-/// Appends the frame of a message.
+/// Appends the frame of a message built from its parts: the reference for
+/// what the JS layer's serialised envelopes must become (the JS layer writes
+/// the envelope itself and [`encode_bodies`] signs it; the tests check both
+/// give the same bytes, and that captured JS frames re-encode to themselves).
 pub fn encode_message(out: &mut String, cookie: Option<&Cookie>, from_json: &str, m: &OutMessage) {
     write_signed(out, "message", cookie, |out| {
         out.push_str("\"id\":");

@@ -18,12 +18,15 @@ function rawClient(port, host = "127.0.0.1") {
 }
 
 // Listens on a free port; `frames` collects each received frame as a string.
-function recordingServer() {
+// With `paused`, nothing is read until `resume()`: the sender's writes back
+// up into the socket buffers.
+function recordingServer({ paused = false } = {}) {
   return new Promise((resolve) => {
     const frames = [];
     const sockets = [];
     const server = net.createServer((sock) => {
       sockets.push(sock);
+      if (paused) sock.pause();
       let pending = Buffer.alloc(0);
       sock.on("data", (chunk) => {
         pending = Buffer.concat([pending, chunk]);
@@ -39,6 +42,8 @@ function recordingServer() {
       resolve({
         port: server.address().port,
         frames,
+        connected: () => sockets.length > 0,
+        resume: () => sockets.forEach((s) => s.resume()),
         close: () => {
           for (const s of sockets) s.destroy();
           server.close();
