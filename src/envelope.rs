@@ -170,6 +170,15 @@ fn members_checked<'a>(
     })
 }
 
+/// Whether `text` could hold an object whose `type` is "Buffer": it names it,
+/// or has an escape that could spell it.
+fn may_hold_buffer(text: &str) -> bool {
+    static BUFFER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new("Buffer"));
+    let bytes = text.as_bytes();
+    memchr::memchr(b'\\', bytes).is_some() || BUFFER.find(bytes).is_some()
+}
+
 /// The payload, validated: a Buffer-shaped object's byte array is validated
 /// by decoding it, anything else by the JSON validator, each byte once.
 fn parse_payload<'a>(frame: &'a str, raw: Option<&'a str>) -> Result<Payload<'a>, Skip> {
@@ -203,8 +212,16 @@ pub fn decode<'a>(frame: &'a str, cookie: Option<&Cookie>) -> Result<Inbound<'a>
     for (prefix, kind) in [(MESSAGE_PREFIX, "message"), (PING_PREFIX, "ping")] {
         if let Some(raw) = frame.strip_prefix(prefix).and_then(|rest| rest.strip_suffix('}')) {
             if raw.starts_with('{') {
-                if let Some(members) = members_checked(frame, raw, &["data"])? {
-                    let payload = parse_payload(frame, member(&members, "data"))?;
+                // A payload can only be a serialized Buffer if the text says
+                // "Buffer" (or escapes something). Usually it does neither:
+                // then the payload is validated in the same pass as the rest.
+                let plain = !may_hold_buffer(raw);
+                let later: &[&str] = if plain { &[] } else { &["data"] };
+                if let Some(members) = members_checked(frame, raw, later)? {
+                    let payload = match member(&members, "data") {
+                        Some(data) if plain => Payload::Json(data),
+                        data => parse_payload(frame, data)?,
+                    };
                     return read_envelope(kind, raw, members, payload, cookie);
                 }
                 // Not one object after all (`{..},"data":{..}`): read it all.

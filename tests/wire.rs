@@ -191,6 +191,12 @@ fn buffer_shapes_follow_the_js_rules() {
     assert!(data_of(&msg(r#"{"type":"Buffer","data":[256,"1",1.5]}"#)).starts_with("BufferLike"));
     assert!(data_of(&msg(r#"{"type":"Buffer","data":"x"}"#)).starts_with("Json"));
     assert!(data_of(&msg(r#"{"type":"buffer","data":[1]}"#)).starts_with("Json"));
+    // Escapes that spell "Buffer" count, as they do for JSON.parse.
+    assert_eq!(data_of(&msg(r#"{"type":"Buff\u0065r","data":[7]}"#)), "Bytes([7])");
+    assert_eq!(data_of(&msg(r#"{"\u0074ype":"Buffer","data":[8]}"#)), "Bytes([8])");
+    // Payloads that are not Buffers are passed on as they are.
+    assert_eq!(data_of(&msg(r#"{"a":1,"b":"hello","c":[1,2,3]}"#)), r#"Json("{\"a\":1,\"b\":\"hello\",\"c\":[1,2,3]}")"#);
+    assert_eq!(data_of(&msg(r#"[{"type":"Buffer","data":[1]}]"#)), r#"Json("[{\"type\":\"Buffer\",\"data\":[1]}]")"#);
 }
 
 /// The envelope reader validates each piece once instead of the whole frame
