@@ -7,6 +7,8 @@
 
 const assert = require("node:assert/strict");
 const crypto = require("node:crypto");
+const path = require("node:path");
+const { spawn } = require("node:child_process");
 const { describe, it } = require("node:test");
 
 const { createKernel, Node } = require("..");
@@ -72,6 +74,38 @@ describe("direct writes from the JS thread", () => {
       k.disconnect(target, true);
       k.stop();
       server.close();
+    }
+  });
+
+  it("still go out when the process exits in the turn that sent them", async () => {
+    const k = createKernel("exit-receiver", "127.0.0.1", await freePort());
+    const ready = new Promise((r) => k.once("_ready", r));
+    k.start({ cookie: COOKIE });
+    await ready;
+    const got = [];
+    k.on("last-words", (data) => got.push(data));
+    const script = `
+      const { createKernel, Node } = require(${JSON.stringify(path.resolve(__dirname, ".."))});
+      const k = createKernel("exiting", "127.0.0.1", ${await freePort()});
+      k.start({ cookie: ${JSON.stringify(COOKIE)} });
+      const target = new Node("exit-receiver", "127.0.0.1", ${k.port()});
+      k.connect(target, () => {
+        setTimeout(() => {
+          for (let i = 0; i < 3; i++) k.cast(target, "last-words", { i });
+          process.exit(0);
+        }, 50);
+      });
+    `;
+    try {
+      const child = spawn(process.execPath, ["-e", script], { stdio: ["ignore", "ignore", "pipe"] });
+      let err = "";
+      child.stderr.on("data", (d) => (err += d));
+      const code = await new Promise((r) => child.once("exit", r));
+      assert.equal(code, 0, err);
+      await until(() => got.length === 3, 5000, "the casts of the exiting process");
+      assert.deepEqual(got.map((d) => d.i), [0, 1, 2]);
+    } finally {
+      k.stop();
     }
   });
 });

@@ -203,10 +203,10 @@ class Connection extends EventEmitter {
   // Hands what this turn sent to Rust. A few envelopes (a request, a reply)
   // are written from this thread when the link is idle, sparing a thread
   // hand-off; a burst goes to the network thread, which signs it there.
-  _flush() {
+  _flush(exiting = false) {
     if (this._count === 0) return;
     const text = this._pending;
-    const direct = this._count <= DIRECT_MAX;
+    const direct = exiting || this._count <= DIRECT_MAX;
     this._pending = "";
     this._count = 0;
     this._peer.sendBodies(text, direct);

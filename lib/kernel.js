@@ -18,6 +18,14 @@ const Connection = require("./connection");
 const consts = require("./consts");
 
 const RAND_BYTE_LEN = 24;
+
+// Kernels with messages of the current turn not yet handed to Rust. A process
+// that exits in the middle of a turn (`cast(); process.exit()`) still writes
+// them, from this thread, where the link is idle.
+const unflushed = new Set();
+process.on("exit", () => {
+  for (const kernel of unflushed) kernel._flushPending(true);
+});
 const debug = util.debuglog("clusterluck-native");
 
 // node-ipc's TLS option names that the Rust side uses; `dhparam` and the rest
@@ -116,7 +124,7 @@ class NetKernel extends EventEmitter {
     this._tokenInterval = consts.tokenGenInterval;
     this._resetToken();
     this._toFlush = [];
-    this._flushAll = this._flushPending.bind(this);
+    this._flushAll = () => this._flushPending(false);
     this._configure();
   }
 
@@ -532,13 +540,19 @@ class NetKernel extends EventEmitter {
   // synchronous work (and its process.nextTick callbacks) is done.
   _flushLater(conn) {
     this._toFlush.push(conn);
-    if (this._toFlush.length === 1) queueMicrotask(this._flushAll);
+    if (this._toFlush.length === 1) {
+      queueMicrotask(this._flushAll);
+      unflushed.add(this);
+    }
   }
 
-  _flushPending() {
+  // `exiting`: the process is exiting, so the turn will not end; write what
+  // can be written from this thread now.
+  _flushPending(exiting = false) {
+    unflushed.delete(this);
     const conns = this._toFlush;
     this._toFlush = [];
-    for (let i = 0; i < conns.length; i++) conns[i]._flush();
+    for (let i = 0; i < conns.length; i++) conns[i]._flush(exiting);
   }
 
   // Starts the Rust side of a Connection (called by Connection#start).
