@@ -531,7 +531,7 @@ class NetKernel extends EventEmitter {
     const max = this._maxFrame === undefined ? undefined : Number(this._maxFrame);
     this._native.configure(String(this._id), String(this._host), Number(this._port),
       typeof this._cookie === "string" && this._cookie !== "" ? this._cookie : null, max);
-    this._fromJson = this._native.fromJson();
+    this._fromJson = this._native.senderJson();
     this._fromMember = ',"from":' + this._fromJson + ',"stream":';
     for (const conn of this._peers.values()) conn._forgetHeads();
   }

@@ -40,7 +40,9 @@ fn tls_error(e: tls::TlsError) -> Error {
     Error::new(Status::InvalidArg, e.to_string())
 }
 
-type Wake = ThreadsafeFunction<(), (), FnArgs<(Vec<String>, Vec<Buffer>)>, Status, false, true>;
+/// What JS receives for each batch: its text in pieces, and its Buffers.
+type BatchArgs = FnArgs<(Vec<String>, Vec<Buffer>)>;
+type Wake = ThreadsafeFunction<(), (), BatchArgs, Status, false, true>;
 
 fn invalid(msg: impl Into<String>) -> Error {
     Error::new(Status::InvalidArg, msg.into())
@@ -84,7 +86,7 @@ impl NativeKernel {
     /// `onEvents(texts, buffers)` receives each batch of events: its text in
     /// pieces (each a whole number of comma-separated entries) and its Buffers.
     #[napi(constructor)]
-    pub fn new(on_events: Function<FnArgs<(Vec<String>, Vec<Buffer>)>, ()>) -> Result<Self> {
+    pub fn new(on_events: Function<BatchArgs, ()>) -> Result<Self> {
         let wake: Arc<OnceLock<Mutex<Wake>>> = Arc::new(OnceLock::new());
         let waker = wake.clone();
         let kernel = Arc::new(Kernel::new(Box::new(move || {
@@ -148,7 +150,9 @@ impl NativeKernel {
         self.kernel.close();
     }
 
-    /// Opens an outbound connection to a node.
+    /// Opens an outbound connection to a node (the arguments of node-ipc's
+    /// connect and the retry settings, as JS passes them).
+    #[allow(clippy::too_many_arguments)]
     #[napi]
     pub fn connect(
         &self,
@@ -182,7 +186,7 @@ impl NativeKernel {
     /// This node as the `from` member of what it sends (JSON text), for the
     /// envelopes JS serialises itself.
     #[napi]
-    pub fn from_json(&self) -> String {
+    pub fn sender_json(&self) -> String {
         self.kernel.shared().config().from_json.clone()
     }
 

@@ -163,7 +163,7 @@ fn members_checked<'a>(
     frame: &'a str,
     raw: &'a str,
     later: &[&str],
-) -> Result<Option<Vec<(Cow<'a, str>, &'a str)>>, Skip> {
+) -> Result<Option<json::Members<'a>>, Skip> {
     json::object_members_checked(raw, later).map_err(|mut e| {
         e.offset += offset_in(frame, raw);
         Skip::InvalidJson(e)
@@ -268,7 +268,7 @@ const PING_PREFIX: &str = "{\"type\":\"ping\",\"data\":";
 fn read_envelope<'a>(
     kind: &str,
     data_raw: &'a str,
-    members: Vec<(Cow<'a, str>, &'a str)>,
+    members: json::Members<'a>,
     payload: Payload<'a>,
     cookie: Option<&Cookie>,
 ) -> Result<Inbound<'a>, Skip> {
@@ -351,7 +351,7 @@ fn write_signed(out: &mut String, kind: &str, cookie: Option<&Cookie>, body: imp
     let body_start = out.len();
     body(out);
     if let (Some(cookie), Some(at)) = (cookie, sum_at) {
-        let digest = cookie.sign_parts(&[b"{", out[body_start..].as_bytes()]);
+        let digest = cookie.sign_parts(&[b"{", &out.as_bytes()[body_start..]]);
         out.replace_range(at..at + 64, digest_str(&digest));
     }
     out.push('}');

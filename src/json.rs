@@ -240,6 +240,9 @@ pub fn object_members_trusted(input: &str) -> Option<Vec<(Cow<'_, str>, &str)>> 
     }
 }
 
+/// An object's members in order: each key decoded, each value as raw text.
+pub type Members<'a> = Vec<(Cow<'a, str>, &'a str)>;
+
 /// The members of the JSON object `input` in one pass that also validates
 /// every value except those of the members named in `later`, which are only
 /// skipped: the caller validates them itself, or reads them with a stricter
@@ -249,18 +252,14 @@ pub fn object_members_trusted(input: &str) -> Option<Vec<(Cow<'_, str>, &str)>> 
 /// `Ok(None)` when the object's own syntax is wrong (the caller finds out
 /// why with [`validate`]); `Err` for the first invalid value, at its offset
 /// in `input`.
-#[allow(clippy::type_complexity)]
-pub fn object_members_checked<'a>(
-    input: &'a str,
-    later: &[&str],
-) -> Result<Option<Vec<(Cow<'a, str>, &'a str)>>, JsonError> {
+pub fn object_members_checked<'a>(input: &'a str, later: &[&str]) -> Result<Option<Members<'a>>, JsonError> {
     let b = input.as_bytes();
     let mut i = skip_ws_from(b, 0);
     if b.get(i) != Some(&b'{') {
         return Ok(None);
     }
     i = skip_ws_from(b, i + 1);
-    let mut members: Vec<(Cow<'a, str>, &'a str)> = Vec::with_capacity(8);
+    let mut members: Members<'a> = Vec::with_capacity(8);
     if b.get(i) == Some(&b'}') {
         return Ok((skip_ws_from(b, i + 1) == b.len()).then_some(members));
     }

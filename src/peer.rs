@@ -582,7 +582,7 @@ impl Peer {
                 end = batch.ends[i];
                 i += 1;
             }
-            if let Err(e) = wr.write_all(batch.buf[start..end].as_bytes()).await {
+            if let Err(e) = wr.write_all(&batch.buf.as_bytes()[start..end]).await {
                 tracing::debug!(peer = self.id, "write failed, requeueing: {e}");
                 self.requeue(batch, start);
                 return false;
