@@ -16,7 +16,7 @@ const { freePort } = require("./helpers/ports");
 const { recordingServer, until } = require("./helpers/raw");
 
 const COOKIE = "lane-secret";
-const PAYLOAD = "x".repeat(16 * 1024);
+const PAYLOAD = "x".repeat(4 * 1024);
 
 // The message in a frame, after checking its HMAC as a JS kernel would.
 function verified(text) {
@@ -42,12 +42,16 @@ describe("direct writes from the JS thread", () => {
     await until(server.connected, 5000, "the stalled server to accept");
     const peer = k.connection(target)._peer;
     try {
-      // 3 sends per turn of the event loop: each turn is one direct write
-      // while the link is idle. About 24 MiB fills both socket buffers.
+      // 3 sends of 4 KiB per turn of the event loop: each turn is one direct
+      // write while the link is idle. Go on until the socket buffers are
+      // full and a direct write has been cut short, then 200 turns more
+      // (which queue behind it); 256 MiB at most.
       let sent = 0;
-      for (let turn = 0; turn < 512; turn++) {
+      let after = 200;
+      for (let turn = 0; turn < 20000 && after > 0; turn++) {
         for (let j = 0; j < 3; j++) k.cast(target, "seq", { i: sent++, pad: PAYLOAD });
         await tick();
+        if (peer.laneStats()[1] > 0) after -= 1;
       }
       const [directBefore, handoffs] = peer.laneStats();
       assert.ok(directBefore > 0, "small sends were written directly");
@@ -63,6 +67,12 @@ describe("direct writes from the JS thread", () => {
       await until(() => server.frames.length >= sent, 5000, "the last frames");
       const [directAfter] = peer.laneStats();
       assert.ok(directAfter > directBefore, "direct writes resumed after the backlog");
+      // A large turn is left to the network thread: the JS thread does not
+      // hash it.
+      k.cast(target, "seq", { i: sent++, pad: "y".repeat(64 * 1024) });
+      await tick();
+      await until(() => server.frames.length >= sent, 5000, "the large frame");
+      assert.equal(peer.laneStats()[0], directAfter, "a large turn is not written from the JS thread");
 
       assert.equal(server.frames.length, sent);
       server.frames.forEach((text, i) => {

@@ -10,9 +10,12 @@ const consts = require("./consts");
 
 const INACTIVE = "Cannot write to inactive connection.";
 
-// Envelopes sent in one turn of the event loop that are still written from
-// the JS thread when the link is idle (more go through the network thread).
+// What one turn of the event loop may send on a link and still have it
+// signed and written from the JS thread when the link is idle: a few small
+// envelopes (a request, a reply). More, or larger, go through the network
+// thread, so the JS thread never hashes megabytes.
 const DIRECT_MAX = 4;
+const DIRECT_BYTES = 16 * 1024;
 
 // The queue as clusterluck exposes it: its length is what apps look at.
 class QueueView {
@@ -206,7 +209,7 @@ class Connection extends EventEmitter {
   _flush(exiting = false) {
     if (this._count === 0) return;
     const text = this._pending;
-    const direct = exiting || this._count <= DIRECT_MAX;
+    const direct = exiting || (this._count <= DIRECT_MAX && text.length <= DIRECT_BYTES);
     this._pending = "";
     this._count = 0;
     this._peer.sendBodies(text, direct);
