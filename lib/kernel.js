@@ -605,7 +605,8 @@ class NetKernel extends EventEmitter {
           case MODE.BUFFER_LIKE: data = NetKernel._decodeBuffer(e[7]); break;
           default: data = undefined;
         }
-        this.emit(e[3], data, e[5], {tag: e[4], socket: this._sockets.get(e[1]), node: this._nodes[e[2]]});
+        const stream = e[5] === 1 ? {done: true} : e[5];
+        this.emit(e[3], data, stream, {tag: e[4], socket: this._sockets.get(e[1]), node: this._nodes[e[2]]});
         return;
       }
       case EV.SKIP: {
