@@ -134,14 +134,51 @@ fn verify(cookie: &Cookie, data_raw: &str, members: &[(Cow<'_, str>, &str)]) -> 
     }
 }
 
+/// Where the id and the host of a `from` member are in its text (both
+/// without escapes), and its port.
+#[derive(Clone)]
+struct FromSpans {
+    raw: String,
+    id: std::ops::Range<usize>,
+    host: std::ops::Range<usize>,
+    port: f64,
+}
+
+thread_local! {
+    /// The last `from` member read on this thread: a sender writes the same
+    /// one on every frame, so it is usually read once per connection.
+    static LAST_FROM: std::cell::RefCell<Option<FromSpans>> = const { std::cell::RefCell::new(None) };
+}
+
 fn parse_from<'a>(raw: Option<&'a str>) -> Result<FromNode<'a>, Skip> {
     let raw = raw.ok_or_else(|| invalid("missing 'from'"))?;
+    let known = LAST_FROM.with_borrow(|last| {
+        last.as_ref().filter(|s| s.raw == raw).map(|s| (s.id.clone(), s.host.clone(), s.port))
+    });
+    if let Some((id, host, port)) = known {
+        if let (Some(id), Some(host)) = (raw.get(id), raw.get(host)) {
+            return Ok(FromNode { id: Cow::Borrowed(id), host: Cow::Borrowed(host), port, raw });
+        }
+    }
     let m = json::object_members_trusted(raw).ok_or_else(|| invalid("'from' is not an object"))?;
     let id = member(&m, "id").and_then(json::as_str);
     let host = member(&m, "host").and_then(json::as_str);
     let port = member(&m, "port").and_then(json::as_f64);
     match (id, host, port) {
-        (Some(id), Some(host), Some(port)) => Ok(FromNode { id, host, port, raw }),
+        (Some(id), Some(host), Some(port)) => {
+            // Only text that is a piece of `raw` can be found again by position.
+            let span = |s: &str| {
+                let at = offset_in(raw, s);
+                (raw.get(at..at + s.len()).map(str::as_ptr) == Some(s.as_ptr())).then_some(at..at + s.len())
+            };
+            if let (Cow::Borrowed(i), Cow::Borrowed(h)) = (&id, &host) {
+                if let (Some(id), Some(host)) = (span(i), span(h)) {
+                    let spans = FromSpans { raw: raw.to_string(), id, host, port };
+                    LAST_FROM.with_borrow_mut(|last| *last = Some(spans));
+                }
+            }
+            Ok(FromNode { id, host, port, raw })
+        }
         _ => Err(invalid("'from' needs a string id, a string host and a number port")),
     }
 }

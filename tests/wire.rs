@@ -178,6 +178,32 @@ fn bad_shapes_are_typed_skips() {
 }
 
 #[test]
+fn senders_read_again_are_read_the_same() {
+    let frame = |from: &str| {
+        format!(r#"{{"type":"message","data":{{"id":"e","tag":null,"from":{from},"stream":{{"done":true}},"data":1}}}}"#)
+    };
+    let sender = |f: &str| match envelope::decode(f, None).unwrap() {
+        Inbound::Message(m) => (m.from.id.into_owned(), m.from.host.into_owned(), m.from.port),
+        other => panic!("{other:?}"),
+    };
+    let a = frame(r#"{"id":"alpha","host":"10.0.0.1","port":7022}"#);
+    let b = frame(r#"{"id":"b","host":"h","port":1.5}"#);
+    let c = frame(r#"{"id":"c\u0041","host":"","port":-0}"#);
+    let d = frame(r#"{"port":2,"host":"hh","id":"dd","id":"d2"}"#);
+    for _ in 0..3 {
+        for f in [&a, &a, &b, &c, &c, &d, &d, &a] {
+            let want = match f {
+                f if f == &a => ("alpha".to_string(), "10.0.0.1".to_string(), 7022.0),
+                f if f == &b => ("b".to_string(), "h".to_string(), 1.5),
+                f if f == &c => ("cA".to_string(), String::new(), -0.0),
+                _ => ("d2".to_string(), "hh".to_string(), 2.0),
+            };
+            assert_eq!(sender(f), want, "{f}");
+        }
+    }
+}
+
+#[test]
 fn buffer_shapes_follow_the_js_rules() {
     let msg = |data: &str| {
         format!(r#"{{"type":"message","data":{{"id":"e","tag":null,"from":{{"id":"a","host":"h","port":1}},"stream":{{"done":true}},"data":{data}}}}}"#)
