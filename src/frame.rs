@@ -49,6 +49,26 @@ impl FrameDecoder {
 
     /// Appends bytes just read from the socket.
     pub fn push(&mut self, data: &[u8]) {
+        self.compact();
+        self.buf.extend_from_slice(data);
+    }
+
+    /// Reads once from `rd` straight into the reassembly buffer (no copy
+    /// from a separate read buffer, no zeroing), with room for at least
+    /// `want` bytes.
+    /// Returns what the read returned: 0 at end of stream.
+    pub async fn read_from<R>(&mut self, rd: &mut R, want: usize) -> std::io::Result<usize>
+    where
+        R: tokio::io::AsyncRead + Unpin + ?Sized,
+    {
+        use tokio::io::AsyncReadExt;
+        self.compact();
+        self.buf.reserve(want);
+        rd.read_buf(&mut self.buf).await
+    }
+
+    /// Drops consumed bytes so the buffer does not grow with them.
+    fn compact(&mut self) {
         if self.start > 0 && self.start == self.buf.len() {
             self.buf.clear();
             self.start = 0;
@@ -59,7 +79,6 @@ impl FrameDecoder {
             self.scanned -= self.start;
             self.start = 0;
         }
-        self.buf.extend_from_slice(data);
     }
 
     /// Bytes held that belong to a frame not complete yet.
@@ -154,6 +173,51 @@ mod tests {
             got.extend(frames(&mut d));
         }
         assert_eq!(got, vec![Ok(b"abc".to_vec()), Ok(b"defg".to_vec())]);
+    }
+
+    /// Reads straight into the decoder, in pieces of uneven size, match
+    /// feeding the same bytes through `push`: consumed bytes are compacted
+    /// away and nothing read is lost or read twice.
+    #[tokio::test]
+    async fn socket_reads_land_in_the_decoder() {
+        let mut input = Vec::new();
+        let mut want = Vec::new();
+        for n in 0..300usize {
+            let frame: Vec<u8> = (0..(n * 37) % 1500).map(|i| b'a' + ((i + n) % 26) as u8).collect();
+            input.extend_from_slice(&frame);
+            input.push(DELIMITER);
+            want.push(Ok(frame));
+        }
+        // A reader that returns at most `step` bytes per read.
+        struct Trickle<'a> {
+            rest: &'a [u8],
+            step: usize,
+        }
+        impl tokio::io::AsyncRead for Trickle<'_> {
+            fn poll_read(
+                mut self: std::pin::Pin<&mut Self>,
+                _: &mut std::task::Context<'_>,
+                buf: &mut tokio::io::ReadBuf<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                let n = self.step.min(self.rest.len()).min(buf.remaining());
+                let (now, later) = self.rest.split_at(n);
+                buf.put_slice(now);
+                self.rest = later;
+                self.step = self.step % 977 + 331;
+                std::task::Poll::Ready(Ok(()))
+            }
+        }
+        let mut rd = Trickle { rest: &input, step: 5 };
+        let mut d = FrameDecoder::new(4096);
+        let mut got = Vec::new();
+        let mut reads = 0;
+        while d.read_from(&mut rd, 512).await.unwrap() > 0 {
+            reads += 1;
+            got.extend(frames(&mut d));
+        }
+        assert!(reads > 200, "{reads}");
+        assert_eq!(got, want);
+        assert_eq!(d.pending(), 0);
     }
 
     #[test]

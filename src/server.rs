@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -145,16 +145,17 @@ fn accept(shared: &Arc<Shared>, id: u64, rd: Reader, mut wr: Writer, addr: std::
     shared.add_source(id, Source { writer: tx, reader });
 }
 
+/// Room made for each socket read.
+const READ_SIZE: usize = 256 * 1024;
+
 async fn read_loop(shared: Arc<Shared>, id: u64, mut rd: Reader) {
     let mut decoder = FrameDecoder::new(shared.config().max_frame);
-    // Large reads: a stream chunk is a frame of about 234 KB.
-    let mut buf = vec![0u8; 256 * 1024];
     loop {
-        let n = match rd.read(&mut buf).await {
+        // Large reads: a stream chunk is a frame of about 234 KB.
+        match decoder.read_from(&mut rd, READ_SIZE).await {
             Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        decoder.push(&buf[..n]);
+            Ok(_) => {}
+        }
         while let Some(frame) = decoder.next_frame() {
             match frame {
                 Decoded::Frame(bytes) => handle_frame(&shared, id, bytes),
