@@ -213,7 +213,9 @@ fn may_hold_buffer(text: &str) -> bool {
     static BUFFER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
         std::sync::LazyLock::new(|| memchr::memmem::Finder::new("Buffer"));
     let bytes = text.as_bytes();
-    memchr::memchr(b'\\', bytes).is_some() || BUFFER.find(bytes).is_some()
+    // "Buffer" first: a Buffer payload names it near the start of its
+    // envelope, so the scan for a backslash over its whole text is skipped.
+    BUFFER.find(bytes).is_some() || memchr::memchr(b'\\', bytes).is_some()
 }
 
 /// The payload, validated: a Buffer-shaped object's byte array is validated
