@@ -200,21 +200,18 @@ struct Peer {
     links: u64,
 }
 
-/// Frames to write: their text, where each ends, and, when the first one is
-/// the rest of a frame a direct write began, that frame whole (to resend it
-/// whole should the link break).
+/// Frames to write: their text and where each ends. Always whole frames:
+/// the rest of a frame a direct write began is written before a batch.
 #[derive(Default)]
 struct Batch {
     buf: String,
     ends: Vec<usize>,
-    head: Option<String>,
 }
 
 impl Batch {
     fn clear(&mut self) {
         self.buf.clear();
         self.ends.clear();
-        self.head = None;
     }
 
     /// Marks the end of a frame just appended.
@@ -529,11 +526,18 @@ impl Peer {
                             // The rest of a frame this link already carries
                             // the beginning of. The direct write that began
                             // it found the task idle, so this is its first
-                            // command and nothing can come in between.
+                            // command and nothing can come in between. The
+                            // socket may have cut the frame inside a
+                            // character: its rest is written now, as bytes.
                             debug_assert!(batch.buf.is_empty());
-                            batch.head = Some(buf[start..ends[first]].to_string());
-                            batch.buf.push_str(&buf[written..]);
-                            batch.ends.extend(ends[first..].iter().map(|e| e - written));
+                            let rest_end = ends[first];
+                            if let Err(e) = wr.write_all(&buf.as_bytes()[written..rest_end]).await {
+                                tracing::debug!(peer = self.id, "write failed, requeueing: {e}");
+                                self.requeue_frames(Self::unwritten(&buf, &ends, written));
+                                return Next::Reconnect;
+                            }
+                            batch.buf.push_str(&buf[rest_end..]);
+                            batch.ends.extend(ends[first + 1..].iter().map(|e| e - rest_end));
                         } else {
                             // Whole frames from the first one not on the wire
                             // (on another link: resent whole).
@@ -553,9 +557,15 @@ impl Peer {
             // stop is forced: node-ipc writes each frame as it is sent, so
             // `cast(); disconnect(node, true)` delivers.
             if !batch.buf.is_empty() && !self.write(wr, &batch).await {
-                if stop.is_some() {
+                if stop == Some(true) {
                     self.emit(kind::PEER_DISCONNECT);
                     return Next::Exit;
+                }
+                // A graceful stop still delivers what was sent before it:
+                // the frames went back to the queue; the next link flushes
+                // them and then closes.
+                if stop == Some(false) {
+                    self.stopping = true;
                 }
                 return Next::Reconnect;
             }
@@ -593,17 +603,20 @@ impl Peer {
     }
 
     /// Puts the frames of `batch` from byte `from` on back at the front of
-    /// the queue (the first frame whole if only its rest was in the batch).
+    /// the queue, whole.
     fn requeue(&mut self, batch: &Batch, from: usize) {
         let (first, mut start) = frame_start(&batch.ends, from);
         let mut frames = Vec::with_capacity(batch.ends.len() - first);
-        for (i, &end) in batch.ends.iter().enumerate().skip(first) {
-            match (&batch.head, i) {
-                (Some(whole), 0) => frames.push(whole.clone()),
-                _ => frames.push(batch.buf[start..end].to_string()),
-            }
+        for &end in &batch.ends[first..] {
+            frames.push(batch.buf[start..end].to_string());
             start = end;
         }
+        self.requeue_frames(frames);
+    }
+
+    /// Puts `frames` back at the front of the queue, in their order, dropping
+    /// the oldest past `max_len`.
+    fn requeue_frames(&mut self, frames: Vec<String>) {
         for f in frames.into_iter().rev() {
             self.queue.push_front(f);
         }
