@@ -499,16 +499,14 @@ pub fn encode_body(out: &mut String, kind: &str, cookie: Option<&Cookie>, body: 
 pub fn encode_bodies(out: &mut String, cookie: Option<&Cookie>, text: &str, ends: &mut Vec<usize>) -> usize {
     let mut dropped = 0;
     for line in text.split('\n') {
-        let bytes = line.as_bytes();
-        if bytes.is_empty() {
-            continue;
-        }
-        let body = &line[1..];
-        let kind = match bytes[0] {
-            BODY_MESSAGE => "message",
-            BODY_PING => "ping",
-            _ => "",
+        let kind = match line.as_bytes().first() {
+            None => continue,
+            Some(&BODY_MESSAGE) => "message",
+            Some(&BODY_PING) => "ping",
+            Some(_) => "",
         };
+        // The type letter is ASCII, so the object starts at byte 1.
+        let body = if kind.is_empty() { "" } else { line.get(1..).unwrap_or("") };
         if kind.is_empty() || body.len() < 2 || !body.starts_with('{') || !body.ends_with('}') {
             dropped += 1;
             continue;
@@ -594,9 +592,10 @@ mod tests {
 
     #[test]
     fn malformed_lines_are_dropped_and_counted() {
-        let lines = "m{\"id\":\"a\"}\nx{\"id\":\"b\"}\nm\nmnot json\n\np{}\nm{\"id\":\"c\"}";
+        // Lines that start with a character of more than one byte too.
+        let lines = "m{\"id\":\"a\"}\nx{\"id\":\"b\"}\nm\nmnot json\n\u{e9}{}\n\u{1F600}\n\np{}\nm{\"id\":\"c\"}";
         let (mut out, mut ends) = (String::new(), Vec::new());
-        assert_eq!(encode_bodies(&mut out, Some(&Cookie::new("k")), lines, &mut ends), 3);
+        assert_eq!(encode_bodies(&mut out, Some(&Cookie::new("k")), lines, &mut ends), 5);
         assert_eq!(ends.len(), 3);
         let frames: Vec<&str> = out.split('\u{c}').filter(|f| !f.is_empty()).collect();
         assert!(frames[0].contains("\"id\":\"a\"") && frames[2].contains("\"id\":\"c\""));
