@@ -13,6 +13,12 @@ pub const DELIMITER: u8 = 0x0C;
 /// buffer without end.
 pub const DEFAULT_MAX_FRAME: usize = 64 * 1024 * 1024;
 
+/// What a decoder's buffer starts with.
+const INITIAL_CAPACITY: usize = 64 * 1024;
+
+/// An empty buffer holding more than this gives the memory back.
+const KEEP_CAPACITY: usize = 4 * 1024 * 1024;
+
 /// What [`FrameDecoder::next_frame`] yields.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Decoded<'a> {
@@ -39,7 +45,7 @@ pub struct FrameDecoder {
 impl FrameDecoder {
     pub fn new(max: usize) -> Self {
         FrameDecoder {
-            buf: Vec::with_capacity(64 * 1024),
+            buf: Vec::with_capacity(INITIAL_CAPACITY),
             start: 0,
             scanned: 0,
             max: max.max(1),
@@ -73,6 +79,11 @@ impl FrameDecoder {
             self.buf.clear();
             self.start = 0;
             self.scanned = 0;
+            // One huge frame should not pin its memory for the life of the
+            // connection.
+            if self.buf.capacity() > KEEP_CAPACITY {
+                self.buf.shrink_to(INITIAL_CAPACITY);
+            }
         } else if self.start > 0 && self.start >= self.buf.len() / 2 {
             // Compact so the buffer does not grow with consumed bytes.
             self.buf.drain(..self.start);
@@ -218,6 +229,29 @@ mod tests {
         assert!(reads > 200, "{reads}");
         assert_eq!(got, want);
         assert_eq!(d.pending(), 0);
+    }
+
+    #[test]
+    fn memory_of_a_huge_frame_is_given_back() {
+        let mut d = FrameDecoder::new(64 * 1024 * 1024);
+        let mut big = vec![b'7'; 9 * 1024 * 1024];
+        big.push(DELIMITER);
+        d.push(&big);
+        assert_eq!(frames(&mut d).len(), 1);
+        d.push(b"{}\x0c");
+        assert_eq!(frames(&mut d), vec![Ok(b"{}".to_vec())]);
+        assert!(d.buf.capacity() <= KEEP_CAPACITY, "{}", d.buf.capacity());
+        // Frames of ordinary size keep the buffer they have.
+        let mut mid = vec![b'1'; 300 * 1024];
+        mid.push(DELIMITER);
+        for _ in 0..3 {
+            d.push(&mid);
+            assert_eq!(frames(&mut d).len(), 1);
+        }
+        let kept = d.buf.capacity();
+        d.push(&mid);
+        assert_eq!(frames(&mut d).len(), 1);
+        assert_eq!(d.buf.capacity(), kept);
     }
 
     #[test]
