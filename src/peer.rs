@@ -200,6 +200,19 @@ struct Peer {
     links: u64,
 }
 
+/// However the task ends (its loop returning, the runtime shutting down, or
+/// a bug unwinding it), the socket is withdrawn from the lane, so no caller
+/// writes to a link that nothing tends any more.
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let mut lane = self.state.lane();
+        lane.tcp = None;
+        lane.busy = true;
+        drop(lane);
+        self.state.connected.store(false, Ordering::Release);
+    }
+}
+
 /// Frames to write: their text and where each ends. Always whole frames:
 /// the rest of a frame a direct write began is written before a batch.
 #[derive(Default)]
