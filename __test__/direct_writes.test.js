@@ -118,4 +118,50 @@ describe("direct writes from the JS thread", () => {
       k.stop();
     }
   });
+
+  it("still go out when a process exits after handing a burst and a Buffer to the network thread", async () => {
+    const k = createKernel("drain-receiver", "127.0.0.1", await freePort());
+    const ready = new Promise((r) => k.once("_ready", r));
+    k.start({ cookie: COOKIE });
+    await ready;
+    const N = 3000;
+    const BYTES = 2 * 1024 * 1024;
+    try {
+      for (let round = 0; round < 3; round++) {
+        const got = [];
+        let buffer = null;
+        k.removeAllListeners("burst");
+        k.removeAllListeners("blob");
+        k.on("burst", (data) => got.push(data.i));
+        k.on("blob", (data) => (buffer = data));
+        // queue().size() hands the turn's casts to the network thread at once,
+        // and a Buffer always goes there: neither is written when exit() runs.
+        const script = `
+          const { createKernel, Node } = require(${JSON.stringify(path.resolve(__dirname, ".."))});
+          const k = createKernel("draining-${round}", "127.0.0.1", ${await freePort()});
+          k.start({ cookie: ${JSON.stringify(COOKIE)} });
+          const target = new Node("drain-receiver", "127.0.0.1", ${k.port()});
+          k.connect(target, () => {
+            setTimeout(() => {
+              for (let i = 0; i < ${N}; i++) k.cast(target, "burst", { i, pad: "x".repeat(200) });
+              k.connection(target).queue().size();
+              k.cast(target, "blob", Buffer.alloc(${BYTES}, 7));
+              process.exit(0);
+            }, 50);
+          });
+        `;
+        const child = spawn(process.execPath, ["-e", script], { stdio: ["ignore", "ignore", "pipe"] });
+        let err = "";
+        child.stderr.on("data", (d) => (err += d));
+        const code = await new Promise((r) => child.once("exit", r));
+        assert.equal(code, 0, err);
+        await until(() => got.length === N && buffer !== null, 10000,
+          "round " + round + ": the burst and the Buffer of the exiting process (" + got.length + " casts)");
+        assert.deepEqual(got, Array.from({ length: N }, (_, i) => i), "round " + round + ": in order, none twice");
+        assert.ok(Buffer.isBuffer(buffer) && buffer.length === BYTES && buffer.every((b) => b === 7));
+      }
+    } finally {
+      k.stop();
+    }
+  });
 });

@@ -21,10 +21,19 @@ const RAND_BYTE_LEN = 24;
 
 // Kernels with messages of the current turn not yet handed to Rust. A process
 // that exits in the middle of a turn (`cast(); process.exit()`) still writes
-// them, from this thread, where the link is idle.
+// them, from this thread, where the link is idle; then it waits a little for
+// the network threads to write what they were handed (Buffers, bursts), as a
+// JS kernel's socket writes would have reached the OS by then.
 const unflushed = new Set();
+const withPeers = new Set(); // WeakRefs of kernels that opened a connection
+const EXIT_DRAIN_MS = 500;
 process.on("exit", () => {
   for (const kernel of unflushed) kernel._flushPending(true);
+  const deadline = Date.now() + EXIT_DRAIN_MS;
+  for (const ref of withPeers) {
+    const kernel = ref.deref();
+    if (kernel) kernel._native.drain(Math.max(0, deadline - Date.now()));
+  }
 });
 const debug = util.debuglog("clusterluck-native");
 
@@ -557,6 +566,10 @@ class NetKernel extends EventEmitter {
 
   // Starts the Rust side of a Connection (called by Connection#start).
   _openPeer(conn) {
+    if (!this._exitRef) {
+      this._exitRef = new WeakRef(this);
+      withPeers.add(this._exitRef);
+    }
     const node = conn.node();
     const config = this._config();
     const retry = typeof config.retry === "number" ? config.retry : consts.ipcDefaults.retry;

@@ -190,6 +190,14 @@ impl NativeKernel {
         self.kernel.shared().config().from_json.clone()
     }
 
+    /// Blocks this thread up to `timeoutMs` until every outbound link has
+    /// written what it was handed (for the process's exit handler); false if
+    /// some link did not finish in time.
+    #[napi]
+    pub fn drain(&self, timeout_ms: f64) -> bool {
+        self.kernel.drain(millis(timeout_ms))
+    }
+
     /// Writes a frame on an inbound socket; false when it is closed.
     #[napi]
     pub fn write_source(&self, socket: f64, kind: String, json: String) -> bool {

@@ -163,6 +163,27 @@ impl Kernel {
         handle
     }
 
+    /// Waits, at most `timeout`, until every outbound link has written what
+    /// was handed to it before this call (a link that is down keeps its
+    /// queue). For a process about to exit: a JS kernel's socket writes reach
+    /// the OS at the call, ours from the network threads. True when all
+    /// finished in time.
+    pub fn drain(&self, timeout: std::time::Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        let peers: Vec<PeerHandle> = lock(&self.shared.peers_by_node).values().cloned().collect();
+        let waits: Vec<std::sync::mpsc::Receiver<()>> = peers
+            .iter()
+            .filter_map(|p| {
+                let (done, wait) = std::sync::mpsc::channel();
+                p.send(Command::Flush(done)).then_some(wait)
+            })
+            .collect();
+        waits.iter().all(|wait| {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            !matches!(wait.recv_timeout(left), Err(std::sync::mpsc::RecvTimeoutError::Timeout))
+        })
+    }
+
     /// Writes a frame on inbound socket `socket`. False if it is gone.
     pub fn write_source(&self, socket: u64, kind: &str, json: &str) -> bool {
         let mut bytes = Vec::with_capacity(json.len() + 32);

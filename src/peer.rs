@@ -44,6 +44,10 @@ pub enum Command {
     /// Close. Without force, everything already handed over is written
     /// first (connecting first if the link is down).
     Stop { force: bool },
+    /// Answered (by a message, or by dropping the sender) once everything
+    /// handed over before it is written, or cannot be for now because the
+    /// link is down: a process about to exit waits for this.
+    Flush(std::sync::mpsc::Sender<()>),
 }
 
 /// Where and how to connect.
@@ -330,7 +334,7 @@ impl Peer {
                 batch.buf.push_str(&String::from_utf8_lossy(&bytes));
                 batch.end_frame();
             }
-            Command::Encoded { .. } | Command::MaxLen(_) | Command::Stop { .. } => {}
+            Command::Encoded { .. } | Command::MaxLen(_) | Command::Stop { .. } | Command::Flush(_) => {}
         }
     }
 
@@ -369,6 +373,9 @@ impl Peer {
                 self.set_queued();
             }
             Command::Stop { force: true } => return false,
+            // Nothing can be written while the link is down: dropping the
+            // sender tells the waiter so.
+            Command::Flush(_) => {}
             // Nothing waits for the link: close now rather than dial a node
             // that may never come back just to hang up on it.
             Command::Stop { force: false } if self.queue.is_empty() => return false,
@@ -524,6 +531,7 @@ impl Peer {
             };
             batch.clear();
             let mut stop = None;
+            let mut flushed = Vec::new();
             let mut next = Some(first);
             // Coalesce everything already waiting into one write.
             while let Some(cmd) = next.take() {
@@ -533,6 +541,7 @@ impl Peer {
                         break;
                     }
                     Command::MaxLen(n) => self.opts.max_len = n,
+                    Command::Flush(done) => flushed.push(done),
                     Command::Encoded { buf, ends, written, link } => {
                         let (first, start) = frame_start(&ends, written);
                         if link == self.links && start < written {
@@ -581,6 +590,9 @@ impl Peer {
                     self.stopping = true;
                 }
                 return Next::Reconnect;
+            }
+            for done in flushed {
+                let _ = done.send(());
             }
             if let Some(force) = stop {
                 if !force {
