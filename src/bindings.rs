@@ -238,19 +238,14 @@ impl NativePeer {
     /// written on this thread (for latency); otherwise the peer task writes.
     #[napi]
     pub fn send_bodies(&self, text: String, direct: bool) -> bool {
-        if direct {
-            let cfg = self.shared.config();
-            self.handle.send_bodies(text, Some(&cfg))
-        } else {
-            self.handle.send_bodies(text, None)
-        }
+        self.handle.send_bodies(text, self.shared.config(), direct)
     }
 
     /// Sends a message whose data is a Buffer: `head` is the envelope without
     /// its `data` member and closing brace.
     #[napi]
     pub fn send_buffer(&self, head: String, data: &[u8]) -> bool {
-        self.handle.send(Command::Buffer { head, bytes: data.to_vec() })
+        self.handle.send(Command::Buffer { head, bytes: data.to_vec(), cfg: self.shared.config() })
     }
 
     /// Sends a frame of any type with JSON data.

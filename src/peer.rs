@@ -31,10 +31,11 @@ use crate::kernel::{Config, Shared};
 /// Work for a peer task, in the order JS issued it.
 #[derive(Debug)]
 pub enum Command {
-    /// Envelopes serialised by JS, one per line (`envelope::encode_bodies`).
-    Bodies(String),
+    /// Envelopes serialised by JS, one per line (`envelope::encode_bodies`),
+    /// signed with the cookie of `cfg`: the one in force when they were sent.
+    Bodies { text: String, cfg: Arc<Config> },
     /// A message whose data is a Buffer (`envelope::encode_buffer_message`).
-    Buffer { head: String, bytes: Vec<u8> },
+    Buffer { head: String, bytes: Vec<u8>, cfg: Arc<Config> },
     /// Frames encoded for a direct write that the socket did not take whole:
     /// the first `written` bytes went out on link number `link`.
     Encoded { buf: String, ends: Vec<usize>, written: usize, link: u64 },
@@ -136,13 +137,14 @@ impl PeerHandle {
         self.tx.send(cmd).is_ok()
     }
 
-    /// Sends envelopes serialised by JS (`envelope::encode_bodies`). With
-    /// `direct` (the sender's settings), when the lane is open, they are
-    /// encoded and written on the calling thread; what the socket does not
-    /// take at once is handed to the task. False when the task has ended.
-    pub fn send_bodies(&self, text: String, direct: Option<&Config>) -> bool {
+    /// Sends envelopes serialised by JS (`envelope::encode_bodies`), to be
+    /// signed with the cookie of `cfg` (the sender's settings now). With
+    /// `direct`, when the lane is open, they are encoded and written on the
+    /// calling thread; what the socket does not take at once is handed to
+    /// the task. False when the task has ended.
+    pub fn send_bodies(&self, text: String, cfg: Arc<Config>, direct: bool) -> bool {
         let mut lane = self.state.lane();
-        if let (Some(cfg), false, Some(tcp)) = (direct, lane.busy, lane.tcp.as_ref()) {
+        if let (true, false, Some(tcp)) = (direct, lane.busy, lane.tcp.as_ref()) {
             let mut buf = String::with_capacity(text.len() + 96);
             let mut ends = Vec::new();
             let dropped = envelope::encode_bodies(&mut buf, cfg.cookie.as_ref(), &text, &mut ends);
@@ -160,7 +162,7 @@ impl PeerHandle {
             return self.tx.send(Command::Encoded { buf, ends, written, link }).is_ok();
         }
         lane.busy = true;
-        self.tx.send(Command::Bodies(text)).is_ok()
+        self.tx.send(Command::Bodies { text, cfg }).is_ok()
     }
 }
 
@@ -312,15 +314,14 @@ impl Peer {
     /// Appends the frames of a command to `batch`. `Encoded` frames are
     /// handled by the caller, which knows the link.
     fn encode(&self, cmd: Command, batch: &mut Batch) {
-        let cfg = self.shared.config();
         match cmd {
-            Command::Bodies(text) => {
+            Command::Bodies { text, cfg } => {
                 let dropped = envelope::encode_bodies(&mut batch.buf, cfg.cookie.as_ref(), &text, &mut batch.ends);
                 if dropped > 0 {
                     tracing::warn!(peer = self.id, "dropped {dropped} malformed envelope(s)");
                 }
             }
-            Command::Buffer { head, bytes } => {
+            Command::Buffer { head, bytes, cfg } => {
                 if envelope::encode_buffer_message(&mut batch.buf, cfg.cookie.as_ref(), &head, &bytes) {
                     batch.end_frame();
                 } else {

@@ -194,7 +194,7 @@ pub fn handle_frame(shared: &Arc<Shared>, socket: u64, bytes: &[u8]) {
                 body.push_str(",\"tag\":null,\"from\":");
                 body.push_str(&cfg.from_json);
                 body.push_str(",\"stream\":{\"done\":true},\"data\":\"pong\"}");
-                peer.send_bodies(body, Some(&cfg));
+                peer.send_bodies(body, cfg, true);
             }
         }
         Ok(Inbound::Other(kind)) => tracing::debug!("ignoring a frame of type {kind:?}"),

@@ -69,11 +69,21 @@ fn a_write_cut_inside_a_character_is_finished_by_the_task() {
         let cfg = kernel.shared().config();
         let mut sent = 0u64;
         let handoffs = || peer.state.handoffs.load(Ordering::Relaxed);
+        let direct = || peer.state.direct.load(Ordering::Relaxed);
         let deadline = Instant::now() + Duration::from_secs(10);
+        // One frame at a time until one is written directly: the task is
+        // idle then, and a flood stays on the lane until the socket is full.
+        while direct() == 0 {
+            assert!(Instant::now() < deadline, "the lane never opened");
+            let line = format!("m{{\"n\":{sent},\"pad\":\"{pad}\"}}");
+            assert!(peer.send_bodies(line, cfg.clone(), true), "the peer task is alive");
+            sent += 1;
+            std::thread::sleep(Duration::from_millis(5));
+        }
         while handoffs() == 0 || sent < 8 {
             assert!(Instant::now() < deadline, "no direct write was ever cut short");
             let line = format!("m{{\"n\":{sent},\"pad\":\"{pad}\"}}");
-            assert!(peer.send_bodies(line, Some(&cfg)), "the peer task is alive");
+            assert!(peer.send_bodies(line, cfg.clone(), true), "the peer task is alive");
             sent += 1;
         }
         // Read everything, then one more frame proves the link still works.
@@ -96,7 +106,7 @@ fn a_write_cut_inside_a_character_is_finished_by_the_task() {
             }
             if numbers.len() as u64 == sent && !asked_again {
                 let line = format!("m{{\"n\":{sent},\"pad\":\"{pad}\"}}");
-                assert!(peer.send_bodies(line, Some(&cfg)), "round {round}: the peer task is alive");
+                assert!(peer.send_bodies(line, cfg.clone(), true), "round {round}: the peer task is alive");
                 asked_again = true;
             }
         }
