@@ -521,6 +521,93 @@ describe("lifecycle details", { timeout: 30000 }, () => {
     assert.deepEqual(errors, ["Unknown node ghost"]);
   });
 
+  it("a failed call stops listening for its replies", async () => {
+    const k = createKernel("leaky", HOST, 1);
+    const before = k.eventNames().length;
+    const errors = [];
+    await new Promise((resolve) => k.call(new Node("ghost", HOST, 1), "x", "y", (e) => resolve(errors.push(e)), 100));
+    await new Promise((resolve) => k.call(new Node("ghost", HOST, 1), "x", "y", (e) => resolve(errors.push(e))));
+    assert.deepEqual(errors.map((e) => e.message), ["Unknown node ghost", "Unknown node ghost"]);
+    assert.equal(k.eventNames().length, before, "no reply listener left behind");
+  });
+
+  it("nodes looked up by id need only id(), as in the JS kernel", async () => {
+    const k = createKernel("lookup", HOST, 1);
+    const stub = {id: () => "stub"};
+    assert.equal(k.isConnected(stub), false);
+    assert.equal(k.connection(stub), null);
+    assert.equal(k.disconnect(stub), k);
+    assert.equal(k.cast(stub, "ev", 1), undefined);
+    const err = await new Promise((resolve) => k.ping(stub, (e) => resolve(e)));
+    assert.equal(err.message, "Unknown node stub");
+    assert.throws(() => k.connect(stub), /id\(\), host\(\) and port\(\)/);
+  });
+
+  it("stop() right after start() emits no _ready afterwards", async () => {
+    const k = createKernel("brief", HOST, await freePort());
+    const events = [];
+    k.on("_ready", () => events.push("_ready"));
+    k.on("_stop", () => events.push("_stop"));
+    k.start();
+    k.stop();
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(events, ["_stop"]);
+  });
+
+  it("connect then a graceful disconnect before the link is up still connects, calls back, then closes", async () => {
+    const a = await started("eager");
+    const port = await freePort();
+    const later = new Node("later", HOST, port);
+    let b = null;
+    try {
+      let calledBack = false;
+      const connected = new Promise((resolve) => a.connect(later, () => resolve((calledBack = true))));
+      const conn = a.connection(later);
+      a.disconnect(later);
+      assert.equal(a.isConnected(later), false);
+      // The node comes up only now; the JS kernel's connection waits for it.
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(calledBack, false);
+      b = createKernel("later", HOST, port);
+      const ready = once(b, "_ready");
+      b.start({cookie: "secret"});
+      await ready;
+      await Promise.race([connected, new Promise((_, reject) => setTimeout(() => reject(new Error("no connect callback")), 5000))]);
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(conn.active(), false);
+    } finally {
+      a.stop();
+      if (b) b.stop();
+    }
+  });
+
+  it("messages sent before a cookie change in the same turn are signed with the cookie they were sent under", async () => {
+    const a = await started("rotating", {cookie: "old"});
+    const b = await started("checking", {cookie: "old"});
+    try {
+      await connect(a, b);
+      const skips = [];
+      b.on("_skip", (e) => skips.push(e.type));
+      const got = [];
+      b.on("rot", (d) => got.push(d));
+      // Ten casts (more than are written from this thread), then a new cookie, in one turn.
+      for (let i = 0; i < 10; i++) a.cast(b.self(), "rot", i);
+      a.cookie("new");
+      await new Promise((r) => setTimeout(r, 300));
+      assert.deepEqual(skips, []);
+      assert.deepEqual(got, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      // Sent after the change: signed with the new cookie, which b does not hold.
+      const skipped = once(b, "_skip");
+      a.cast(b.self(), "rot", 11);
+      assert.equal((await skipped)[0].type, "INVALID_CHECKSUM");
+      assert.equal(got.length, 10);
+    } finally {
+      a.disconnect(b.self(), true);
+      a.stop();
+      b.stop();
+    }
+  });
+
   it("a graceful disconnect from a node that is down closes at once and lets the process exit", async () => {
     const { spawnSync } = require("child_process");
     const port = await freePort();

@@ -67,8 +67,11 @@ class Connection extends EventEmitter {
     }
     // The JS kernel waits for the link to come back even when nothing is
     // waiting to be sent; an idle connection closes at once instead, so a
-    // graceful stop never hangs on a node that is gone.
-    if (this._connecting === true && force !== true && this._queue.size() > 0) {
+    // graceful stop never hangs on a node that is gone. Unless someone waits
+    // for it to connect (`connect(node, cb); disconnect(node)`): as with the
+    // JS kernel, it connects, calls them, then closes.
+    if (this._connecting === true && force !== true &&
+        (this._queue.size() > 0 || this.listenerCount("connect") > 0)) {
       this.once("connect", this.stop.bind(this));
       return this;
     }

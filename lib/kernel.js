@@ -71,7 +71,15 @@ function isObject(v) {
   return v !== null && (typeof v === "object" || typeof v === "function");
 }
 
+// Where a node is only looked up by id, as in the JS kernel, an object with
+// an id() method will do (apps pass such stand-ins); connect needs an address.
 function checkNode(node) {
+  if (!isObject(node) || typeof node.id !== "function") {
+    throw new TypeError("Invalid node: expected an object with an id() method.");
+  }
+}
+
+function checkAddress(node) {
   if (!isObject(node) || typeof node.id !== "function" ||
       typeof node.host !== "function" || typeof node.port !== "function") {
     throw new TypeError("Invalid node: expected an object with id(), host() and port() methods.");
@@ -165,6 +173,8 @@ class NetKernel extends EventEmitter {
 
   stop() {
     this._native.close();
+    // A READY or LISTEN_ERROR still on its way belongs to a listener that is gone.
+    this._generation = -1;
     this._srcs = new Map();
     this._sockets = new Map();
     this._listening = false;
@@ -228,6 +238,8 @@ class NetKernel extends EventEmitter {
 
   cookie(cookie) {
     if (typeof cookie === "string") {
+      // What this turn already sent is signed with the cookie it was sent under.
+      this._flushPending(false);
       this._cookie = cookie;
       this._configure();
     }
@@ -235,7 +247,7 @@ class NetKernel extends EventEmitter {
   }
 
   connect(node, cb, opts = consts.connDefaults) {
-    checkNode(node);
+    checkAddress(node);
     if (node.id() === this._id || this._sinks.has(node.id())) {
       if (typeof cb === "function") return cb();
       return this;
@@ -451,14 +463,16 @@ class NetKernel extends EventEmitter {
   _rstream(node, id, timeout = Infinity) {
     const pstream = new stream.PassThrough({objectMode: true});
     this.on(id, (data, stream, from) => this._rcvData(node, id, pstream, data, stream, from));
+    // Unlike the JS kernel, a call that failed (unknown node, inactive link,
+    // an error reply) stops listening for its replies at once, and does not
+    // time out later with a second error (nor keep the process alive).
+    pstream.once("error", () => this.removeAllListeners(id));
     if (timeout === Infinity || typeof timeout !== "number") return pstream;
     const t = setTimeout(() => {
       this.removeAllListeners(id);
       pstream.emit("error", new Error("Timeout."));
     }, timeout);
     pstream.once("finish", () => clearTimeout(t));
-    // Unlike the JS kernel, a call that already failed does not time out
-    // later with a second error (nor keep the process alive until then).
     pstream.once("error", () => clearTimeout(t));
     return pstream;
   }
