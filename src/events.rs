@@ -226,8 +226,12 @@ impl Outbox {
         batch
     }
 
-    /// Gives back the text of a batch JS has read, for reuse.
+    /// Gives back the text of a batch JS has read, for reuse (unless it grew
+    /// past what a busy link needs: a burst should not pin its memory).
     pub fn recycle(&self, mut text: String) {
+        if text.capacity() > KEEP_TEXT {
+            return;
+        }
         text.clear();
         let mut inner = self.lock();
         if inner.spare.as_ref().is_none_or(|s| s.capacity() < text.capacity()) {
@@ -369,8 +373,20 @@ fn remember(inner: &mut Inner, raw: &str, idx: u64) {
 /// How many distinct senders are remembered at most.
 const MAX_NODES: usize = 4096;
 
+/// Largest batch text kept for reuse.
+const KEEP_TEXT: usize = 4 * 1024 * 1024;
+
+/// Longest `from` text kept as a key of the sender table. A longer one (a
+/// sender padding its `from` member) is announced again before each of its
+/// messages under the reserved index `MAX_NODES`, so the table stays small.
+const MAX_KEY: usize = 1024;
+
 /// The index of a sender node, announcing it first when new.
 fn intern(inner: &mut Inner, from: &FromNode<'_>) -> u64 {
+    if from.raw.len() > MAX_KEY {
+        announce(inner, MAX_NODES as u64, from);
+        return MAX_NODES as u64;
+    }
     if let Some((raw, idx)) = &inner.last_sender {
         if raw == from.raw {
             return *idx;
@@ -389,6 +405,12 @@ fn intern(inner: &mut Inner, from: &FromNode<'_>) -> u64 {
     let idx = inner.nodes.len() as u64;
     inner.nodes.insert(from.raw.to_string(), idx);
     remember(inner, from.raw, idx);
+    announce(inner, idx, from);
+    idx
+}
+
+/// Tells JS which sender index `idx` stands for from here on.
+fn announce(inner: &mut Inner, idx: u64, from: &FromNode<'_>) {
     let b = &mut inner.batch;
     b.open(kind::NODE);
     b.field_int(idx);
@@ -397,7 +419,6 @@ fn intern(inner: &mut Inner, from: &FromNode<'_>) -> u64 {
     b.text.push(',');
     json::write_number(&mut b.text, from.port);
     b.close();
-    idx
 }
 
 #[cfg(test)]
@@ -487,5 +508,37 @@ mod tests {
         let text = outbox.take().text;
         // Index 0 was announced for the first sender and again after the reset.
         assert_eq!(text.matches("[2,0,").count(), 2);
+    }
+
+    #[test]
+    fn long_sender_texts_are_not_kept() {
+        let outbox = Outbox::new(usize::MAX, Box::new(|| {}));
+        let pads: Vec<String> = (0..50).map(|i| format!("{{\"id\":\"p\",\"pad\":\"{}{i}\"}}", "x".repeat(MAX_KEY))).collect();
+        for raw in pads.iter().chain(pads.iter()) {
+            let from = FromNode { id: Cow::Borrowed("p"), host: Cow::Borrowed("h"), port: 2.0, raw };
+            outbox.message(1, message(&from));
+        }
+        let short = FromNode { id: Cow::Borrowed("s"), host: Cow::Borrowed("h"), port: 3.0, raw: "{\"id\":\"s\"}" };
+        outbox.message(1, message(&short));
+        assert_eq!(outbox.lock().nodes.len(), 1, "only the short sender is in the table");
+        let text = outbox.take().text;
+        // Each long one announced before its message under the reserved index.
+        let reserved = format!("[2,{MAX_NODES},\"p\",\"h\",2],[0,1,{MAX_NODES},");
+        assert_eq!(text.matches(&reserved).count(), 100);
+        assert!(text.ends_with("[2,0,\"s\",\"h\",3],[0,1,0,\"ev\",null,1,1,{\"a\":1}]"));
+    }
+
+    #[test]
+    fn a_huge_batch_text_is_not_kept_for_reuse() {
+        let outbox = Outbox::new(usize::MAX, Box::new(|| {}));
+        let from = FromNode { id: Cow::Borrowed("a"), host: Cow::Borrowed("h"), port: 1.0, raw: "{\"id\":\"a\"}" };
+        let big = format!("\"{}\"", "x".repeat(KEEP_TEXT));
+        let mut m = message(&from);
+        m.data = Payload::Json(&big);
+        outbox.message(1, m);
+        let batch = outbox.take();
+        assert!(batch.text.capacity() > KEEP_TEXT);
+        outbox.recycle(batch.text);
+        assert!(outbox.lock().spare.is_none());
     }
 }
