@@ -86,12 +86,18 @@ impl Shared {
     pub fn remove_source(&self, id: u64) {
         lock(&self.sources).remove(&id);
     }
+
+    pub fn take_source(&self, id: u64) -> Option<Source> {
+        lock(&self.sources).remove(&id)
+    }
 }
 
 /// One NetKernel's network side.
 pub struct Kernel {
     shared: Arc<Shared>,
     server: Mutex<Option<ServerHandle>>,
+    /// The task of the listener last stopped, until the next one is started.
+    closing: Mutex<Option<tokio::task::JoinHandle<()>>>,
     generation: AtomicU64,
 }
 
@@ -113,6 +119,7 @@ impl Kernel {
         Kernel {
             shared,
             server: Mutex::new(None),
+            closing: Mutex::new(None),
             generation: AtomicU64::new(0),
         }
     }
@@ -137,8 +144,9 @@ impl Kernel {
     /// carrying the returned generation.
     pub fn listen(&self, host: String, port: u16, tls: Option<Arc<rustls::ServerConfig>>) -> u64 {
         self.close();
+        let previous = lock(&self.closing).take();
         let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
-        let handle = server::start(&self.shared, host, port, generation, tls);
+        let handle = server::start(&self.shared, host, port, generation, tls, previous);
         *lock(&self.server) = Some(handle);
         generation
     }
@@ -146,7 +154,7 @@ impl Kernel {
     /// Stops listening and closes every inbound connection.
     pub fn close(&self) {
         if let Some(s) = lock(&self.server).take() {
-            s.stop();
+            *lock(&self.closing) = Some(s.stop());
         }
         let sources: Vec<Source> = lock(&self.shared.sources).drain().map(|(_, s)| s).collect();
         for s in sources {

@@ -21,15 +21,20 @@ use crate::frame::{Decoded, FrameDecoder};
 use crate::json;
 use crate::kernel::Shared;
 
-/// A running listener; dropping the sender stops it.
+/// A running listener.
 #[derive(Debug)]
 pub struct ServerHandle {
     stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
 }
 
 impl ServerHandle {
-    pub fn stop(&self) {
+    /// Tells the listener to stop; it is closed once the returned task ends.
+    /// Sockets it accepts or finishes a TLS handshake with from now on are
+    /// closed rather than opened.
+    pub fn stop(self) -> JoinHandle<()> {
         let _ = self.stop.send(true);
+        self.task
     }
 }
 
@@ -38,6 +43,7 @@ impl ServerHandle {
 pub struct Source {
     writer: mpsc::UnboundedSender<Vec<u8>>,
     reader: JoinHandle<()>,
+    write_task: JoinHandle<()>,
 }
 
 impl Source {
@@ -46,23 +52,32 @@ impl Source {
         self.writer.send(bytes).is_ok()
     }
 
+    /// Closes the socket: both tasks end, even a write blocked on a client
+    /// that does not read.
     pub fn close(&self) {
         self.reader.abort();
+        self.write_task.abort();
     }
 }
 
 /// Binds `host:port` and serves until stopped. Reports READY or LISTEN_ERROR
 /// (tagged with `generation`, so a late report of an old start is ignored).
+/// `previous` is the task of the listener this one replaces: it is awaited
+/// first, so a restart on the same port never races the old socket's close.
 pub fn start(
     shared: &Arc<Shared>,
     host: String,
     port: u16,
     generation: u64,
     tls: Option<Arc<rustls::ServerConfig>>,
+    previous: Option<JoinHandle<()>>,
 ) -> ServerHandle {
     let (stop, mut stopped) = watch::channel(false);
     let shared = shared.clone();
-    shared.runtime.clone().spawn(async move {
+    let task = shared.runtime.clone().spawn(async move {
+        if let Some(previous) = previous {
+            let _ = previous.await;
+        }
         let listener = match TcpListener::bind((host.as_str(), port)).await {
             Ok(l) => l,
             Err(e) => {
@@ -82,10 +97,10 @@ pub fn start(
                         None => {
                             let _ = socket.set_nodelay(true);
                             let (rd, wr) = connection::split_tcp(socket);
-                            accept(&shared, shared.next_id(), rd, wr, addr);
+                            accept(&shared, shared.next_id(), rd, wr, addr, &stopped);
                         }
                         Some(config) => {
-                            tokio::spawn(handshake(shared.clone(), config.clone(), socket, addr));
+                            tokio::spawn(handshake(shared.clone(), config.clone(), socket, addr, stopped.clone()));
                         }
                     },
                     Err(e) => {
@@ -96,7 +111,7 @@ pub fn start(
             }
         }
     });
-    ServerHandle { stop }
+    ServerHandle { stop, task }
 }
 
 /// The errno-style name Node uses for common listen errors.
@@ -115,14 +130,20 @@ const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10
 
 /// Runs the TLS handshake of an accepted socket; a failure is bad input from
 /// the network, reported as a `_skip` and the socket closed.
-async fn handshake(shared: Arc<Shared>, config: Arc<rustls::ServerConfig>, socket: TcpStream, addr: std::net::SocketAddr) {
+async fn handshake(
+    shared: Arc<Shared>,
+    config: Arc<rustls::ServerConfig>,
+    socket: TcpStream,
+    addr: std::net::SocketAddr,
+    stopped: watch::Receiver<bool>,
+) {
     let _ = socket.set_nodelay(true);
     let id = shared.next_id();
     let acceptor = tokio_rustls::TlsAcceptor::from(config);
     let why = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(socket)).await {
         Ok(Ok(tls)) => {
             let (rd, wr) = connection::split(tls);
-            return accept(&shared, id, rd, wr, addr);
+            return accept(&shared, id, rd, wr, addr, &stopped);
         }
         Ok(Err(e)) => format!("TLS handshake with {addr} failed: {e}"),
         Err(_) => format!("TLS handshake with {addr} timed out"),
@@ -131,9 +152,21 @@ async fn handshake(shared: Arc<Shared>, config: Arc<rustls::ServerConfig>, socke
     shared.outbox.wake_if_due();
 }
 
-fn accept(shared: &Arc<Shared>, id: u64, rd: Reader, mut wr: Writer, addr: std::net::SocketAddr) {
+/// Opens an accepted (and, under TLS, handshaken) socket as a source, unless
+/// the listener was stopped meanwhile: then the socket is closed.
+fn accept(
+    shared: &Arc<Shared>,
+    id: u64,
+    rd: Reader,
+    mut wr: Writer,
+    addr: std::net::SocketAddr,
+    stopped: &watch::Receiver<bool>,
+) {
+    if *stopped.borrow() {
+        return;
+    }
     let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
-    tokio::spawn(async move {
+    let write_task = tokio::spawn(async move {
         while let Some(bytes) = rx.recv().await {
             if wr.write_all(&bytes).await.is_err() || wr.flush().await.is_err() {
                 break;
@@ -142,11 +175,24 @@ fn accept(shared: &Arc<Shared>, id: u64, rd: Reader, mut wr: Writer, addr: std::
     });
     shared.outbox.with_strings(kind::SOCKET_OPEN, &[id, addr.port() as u64], &[&addr.ip().to_string()]);
     let reader = tokio::spawn(read_loop(shared.clone(), id, rd));
-    shared.add_source(id, Source { writer: tx, reader });
+    shared.add_source(id, Source { writer: tx, reader, write_task });
+    // A stop that came between the check above and now found no source to
+    // close: close it here.
+    if *stopped.borrow() {
+        if let Some(source) = shared.take_source(id) {
+            source.close();
+            shared.outbox.simple(kind::SOCKET_CLOSE, &[id]);
+        }
+    }
 }
 
 /// Room made for each socket read.
 const READ_SIZE: usize = 256 * 1024;
+
+/// Within one read, the outbox's limit is checked after this many frames or
+/// bytes of frames.
+const CHECK_FRAMES: usize = 1024;
+const CHECK_BYTES: usize = 1024 * 1024;
 
 async fn read_loop(shared: Arc<Shared>, id: u64, mut rd: Reader) {
     let mut decoder = FrameDecoder::new(shared.config().max_frame);
@@ -156,13 +202,26 @@ async fn read_loop(shared: Arc<Shared>, id: u64, mut rd: Reader) {
             Ok(0) | Err(_) => break,
             Ok(_) => {}
         }
+        // One read can hold many frames, and a bad frame of one byte makes
+        // a skip entry of a hundred: the outbox's limit is checked every so
+        // many frames or bytes, not only once per read.
+        let (mut frames, mut bytes_in) = (0usize, 0usize);
         while let Some(frame) = decoder.next_frame() {
             match frame {
-                Decoded::Frame(bytes) => handle_frame(&shared, id, bytes),
+                Decoded::Frame(bytes) => {
+                    bytes_in += bytes.len();
+                    handle_frame(&shared, id, bytes);
+                }
                 Decoded::TooLarge => {
                     let limit = shared.config().max_frame;
                     shared.outbox.skip(id, &Skip::FrameTooLarge { limit });
                 }
+            }
+            frames += 1;
+            if frames >= CHECK_FRAMES || bytes_in >= CHECK_BYTES {
+                (frames, bytes_in) = (0, 0);
+                shared.outbox.wake_if_due();
+                shared.outbox.wait_room().await;
             }
         }
         // One wake-up of JS for everything this read delivered.
