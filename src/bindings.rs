@@ -94,7 +94,8 @@ impl NativeKernel {
                 let tsfn = tsfn.lock().unwrap_or_else(|p| p.into_inner());
                 tsfn.call((), ThreadsafeFunctionCallMode::NonBlocking);
             }
-        })));
+        }))
+        .map_err(|e| Error::new(Status::GenericFailure, e))?);
         let drain = kernel.clone();
         let tsfn: Wake = on_events
             .build_threadsafe_function::<()>()

@@ -26,8 +26,10 @@ pub struct Config {
 }
 
 /// The process-wide runtime: network work never runs on the JS thread.
-pub fn runtime() -> &'static tokio::runtime::Runtime {
-    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+/// Built on first use; if it cannot be (no threads to be had), every kernel
+/// constructed reports why instead of the process aborting.
+pub fn runtime() -> Result<&'static tokio::runtime::Runtime, String> {
+    static RT: OnceLock<Result<tokio::runtime::Runtime, String>> = OnceLock::new();
     RT.get_or_init(|| {
         let threads = std::env::var("CLUSTERLUCK_NATIVE_THREADS")
             .ok()
@@ -39,8 +41,10 @@ pub fn runtime() -> &'static tokio::runtime::Runtime {
             .thread_name("clusterluck-net")
             .enable_all()
             .build()
-            .unwrap_or_else(|e| panic!("cannot start the network runtime: {e}"))
+            .map_err(|e| format!("cannot start the network runtime: {e}"))
     })
+    .as_ref()
+    .map_err(String::clone)
 }
 
 /// State shared by the kernel's tasks.
@@ -103,9 +107,9 @@ pub struct Kernel {
 
 impl Kernel {
     /// `wake` is called from network threads when events are waiting.
-    pub fn new(wake: Box<dyn Fn() + Send + Sync>) -> Kernel {
+    pub fn new(wake: Box<dyn Fn() + Send + Sync>) -> Result<Kernel, String> {
         let shared = Arc::new(Shared {
-            runtime: runtime().handle().clone(),
+            runtime: runtime()?.handle().clone(),
             outbox: Outbox::new(DEFAULT_HIGH_WATER, wake),
             config: RwLock::new(Arc::new(Config {
                 cookie: None,
@@ -116,12 +120,12 @@ impl Kernel {
             peers_by_node: Mutex::new(HashMap::new()),
             sources: Mutex::new(HashMap::new()),
         });
-        Kernel {
+        Ok(Kernel {
             shared,
             server: Mutex::new(None),
             closing: Mutex::new(None),
             generation: AtomicU64::new(0),
-        }
+        })
     }
 
     pub fn shared(&self) -> &Arc<Shared> {

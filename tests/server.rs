@@ -33,7 +33,7 @@ fn listen_result(kernel: &Kernel, generation: u64) -> String {
 /// race the close of the socket it replaces.
 #[test]
 fn restarting_on_the_same_port_binds_every_time() {
-    let kernel = Kernel::new(Box::new(|| {}));
+    let kernel = Kernel::new(Box::new(|| {})).expect("the network runtime");
     let port = free_port();
     for i in 0..150 {
         // Sometimes the first listener has bound already, sometimes not yet.
@@ -53,7 +53,7 @@ fn restarting_on_the_same_port_binds_every_time() {
 /// in the middle of one read.
 #[test]
 fn skips_of_one_read_respect_the_outbox_limit() {
-    let kernel = Kernel::new(Box::new(|| {}));
+    let kernel = Kernel::new(Box::new(|| {})).expect("the network runtime");
     let port = free_port();
     let generation = kernel.listen("127.0.0.1".into(), port, None);
     assert!(listen_result(&kernel, generation).starts_with("[8,"));
