@@ -30,6 +30,33 @@ function verified(text) {
 
 const tick = () => new Promise(setImmediate);
 
+// A kernel listening with the test cookie.
+async function receiver(id) {
+  const k = createKernel(id, "127.0.0.1", await freePort());
+  const ready = new Promise((r) => k.once("_ready", r));
+  k.start({ cookie: COOKIE });
+  await ready;
+  return k;
+}
+
+// Runs a child process whose kernel `id` connects to `target` (a kernel of
+// this process) and, 50 ms later, runs `lastTurn` (code that may use `k` and
+// `target`), which ends with process.exit(0). Resolves once it has exited.
+async function exitingChild(id, target, lastTurn) {
+  const script = `
+    const { createKernel, Node } = require(${JSON.stringify(path.resolve(__dirname, ".."))});
+    const k = createKernel(${JSON.stringify(id)}, "127.0.0.1", ${await freePort()});
+    k.start({ cookie: ${JSON.stringify(COOKIE)} });
+    const target = new Node(${JSON.stringify(target.id())}, "127.0.0.1", ${target.port()});
+    k.connect(target, () => setTimeout(() => { ${lastTurn} }, 50));
+  `;
+  const child = spawn(process.execPath, ["-e", script], { stdio: ["ignore", "ignore", "pipe"] });
+  let err = "";
+  child.stderr.on("data", (d) => (err += d));
+  const code = await new Promise((r) => child.once("exit", r));
+  assert.equal(code, 0, err);
+}
+
 describe("direct writes from the JS thread", () => {
   it("hand a half-written frame to the network thread without tearing or reordering", async () => {
     const server = await recordingServer({ paused: true });
@@ -88,30 +115,12 @@ describe("direct writes from the JS thread", () => {
   });
 
   it("still go out when the process exits in the turn that sent them", async () => {
-    const k = createKernel("exit-receiver", "127.0.0.1", await freePort());
-    const ready = new Promise((r) => k.once("_ready", r));
-    k.start({ cookie: COOKIE });
-    await ready;
+    const k = await receiver("exit-receiver");
     const got = [];
     k.on("last-words", (data) => got.push(data));
-    const script = `
-      const { createKernel, Node } = require(${JSON.stringify(path.resolve(__dirname, ".."))});
-      const k = createKernel("exiting", "127.0.0.1", ${await freePort()});
-      k.start({ cookie: ${JSON.stringify(COOKIE)} });
-      const target = new Node("exit-receiver", "127.0.0.1", ${k.port()});
-      k.connect(target, () => {
-        setTimeout(() => {
-          for (let i = 0; i < 3; i++) k.cast(target, "last-words", { i });
-          process.exit(0);
-        }, 50);
-      });
-    `;
     try {
-      const child = spawn(process.execPath, ["-e", script], { stdio: ["ignore", "ignore", "pipe"] });
-      let err = "";
-      child.stderr.on("data", (d) => (err += d));
-      const code = await new Promise((r) => child.once("exit", r));
-      assert.equal(code, 0, err);
+      await exitingChild("exiting", k,
+        'for (let i = 0; i < 3; i++) k.cast(target, "last-words", { i }); process.exit(0);');
       await until(() => got.length === 3, 5000, "the casts of the exiting process");
       assert.deepEqual(got.map((d) => d.i), [0, 1, 2]);
     } finally {
@@ -120,10 +129,7 @@ describe("direct writes from the JS thread", () => {
   });
 
   it("still go out when a process exits after handing a burst and a Buffer to the network thread", async () => {
-    const k = createKernel("drain-receiver", "127.0.0.1", await freePort());
-    const ready = new Promise((r) => k.once("_ready", r));
-    k.start({ cookie: COOKIE });
-    await ready;
+    const k = await receiver("drain-receiver");
     const N = 3000;
     const BYTES = 2 * 1024 * 1024;
     try {
@@ -136,25 +142,11 @@ describe("direct writes from the JS thread", () => {
         k.on("blob", (data) => (buffer = data));
         // queue().size() hands the turn's casts to the network thread at once,
         // and a Buffer always goes there: neither is written when exit() runs.
-        const script = `
-          const { createKernel, Node } = require(${JSON.stringify(path.resolve(__dirname, ".."))});
-          const k = createKernel("draining-${round}", "127.0.0.1", ${await freePort()});
-          k.start({ cookie: ${JSON.stringify(COOKIE)} });
-          const target = new Node("drain-receiver", "127.0.0.1", ${k.port()});
-          k.connect(target, () => {
-            setTimeout(() => {
-              for (let i = 0; i < ${N}; i++) k.cast(target, "burst", { i, pad: "x".repeat(200) });
-              k.connection(target).queue().size();
-              k.cast(target, "blob", Buffer.alloc(${BYTES}, 7));
-              process.exit(0);
-            }, 50);
-          });
-        `;
-        const child = spawn(process.execPath, ["-e", script], { stdio: ["ignore", "ignore", "pipe"] });
-        let err = "";
-        child.stderr.on("data", (d) => (err += d));
-        const code = await new Promise((r) => child.once("exit", r));
-        assert.equal(code, 0, err);
+        await exitingChild("draining-" + round, k, `
+          for (let i = 0; i < ${N}; i++) k.cast(target, "burst", { i, pad: "x".repeat(200) });
+          k.connection(target).queue().size();
+          k.cast(target, "blob", Buffer.alloc(${BYTES}, 7));
+          process.exit(0);`);
         await until(() => got.length === N && buffer !== null, 10000,
           "round " + round + ": the burst and the Buffer of the exiting process (" + got.length + " casts)");
         assert.deepEqual(got, Array.from({ length: N }, (_, i) => i), "round " + round + ": in order, none twice");
