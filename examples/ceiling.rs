@@ -96,7 +96,7 @@ async fn serve(listener: TcpListener, cookie: Option<Cookie>, expected: u64) -> 
             let ok = match frame {
                 Decoded::Frame(bytes) => std::str::from_utf8(bytes)
                     .is_ok_and(|text| matches!(envelope::decode(text, cookie.as_ref()), Ok(Inbound::Message(_)))),
-                Decoded::TooLarge => false,
+                Decoded::TooLarge { .. } => false,
             };
             if ok {
                 good += 1;

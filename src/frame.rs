@@ -24,8 +24,9 @@ const KEEP_CAPACITY: usize = 4 * 1024 * 1024;
 pub enum Decoded<'a> {
     /// A complete frame, delimiter removed.
     Frame(&'a [u8]),
-    /// A frame exceeded the limit; its bytes were thrown away.
-    TooLarge,
+    /// A frame exceeded `limit` (this decoder's, set when its connection
+    /// opened); its bytes were thrown away.
+    TooLarge { limit: usize },
 }
 
 /// Per-connection reassembly of frames from arbitrary TCP reads.
@@ -113,7 +114,7 @@ impl FrameDecoder {
                         continue;
                     }
                     if end - begin > self.max {
-                        return Some(Decoded::TooLarge);
+                        return Some(Decoded::TooLarge { limit: self.max });
                     }
                     return Some(Decoded::Frame(&self.buf[begin..end]));
                 }
@@ -127,7 +128,7 @@ impl FrameDecoder {
                     }
                     if over && !self.discarding {
                         self.discarding = true;
-                        return Some(Decoded::TooLarge);
+                        return Some(Decoded::TooLarge { limit: self.max });
                     }
                     return None;
                 }
@@ -158,7 +159,7 @@ mod tests {
         while let Some(f) = d.next_frame() {
             out.push(match f {
                 Decoded::Frame(b) => Ok(b.to_vec()),
-                Decoded::TooLarge => Err(()),
+                Decoded::TooLarge { .. } => Err(()),
             });
         }
         out
@@ -265,6 +266,9 @@ mod tests {
         // Oversized but complete within one read.
         d.push(b"0123456789abc\x0cfine\x0c");
         assert_eq!(frames(&mut d), vec![Err(()), Ok(b"fine".to_vec())]);
+        // The limit reported is the decoder's own.
+        d.push(b"0123456789\x0c");
+        assert_eq!(d.next_frame(), Some(Decoded::TooLarge { limit: 8 }));
     }
 
     #[test]

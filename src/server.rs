@@ -212,8 +212,7 @@ async fn read_loop(shared: Arc<Shared>, id: u64, mut rd: Reader) {
                     bytes_in += bytes.len();
                     handle_frame(&shared, id, bytes);
                 }
-                Decoded::TooLarge => {
-                    let limit = shared.config().max_frame;
+                Decoded::TooLarge { limit } => {
                     shared.outbox.skip(id, &Skip::FrameTooLarge { limit });
                 }
             }
