@@ -219,8 +219,11 @@ async fn read_loop(shared: Arc<Shared>, id: u64, mut rd: Reader) {
             frames += 1;
             if frames >= CHECK_FRAMES || bytes_in >= CHECK_BYTES {
                 (frames, bytes_in) = (0, 0);
-                shared.outbox.wake_if_due();
-                shared.outbox.wait_room().await;
+                // Usually there is room, and JS is woken once for the whole read.
+                if shared.outbox.is_full() {
+                    shared.outbox.wake_if_due();
+                    shared.outbox.wait_room().await;
+                }
             }
         }
         // One wake-up of JS for everything this read delivered.
