@@ -248,6 +248,34 @@ describe("two native kernels", { timeout: 60000 }, () => {
     assert.match(e2.message, /circular/i);
   });
 
+  it("delivers a payload nested as deep as JSON.stringify can write", async () => {
+    const nest = (n) => {
+      let v = "core";
+      for (let i = 0; i < n; i++) v = i % 2 ? {k: v} : [v];
+      return v;
+    };
+    // The deepest value this process can serialise (the JS kernel's limit too).
+    let lo = 100;
+    let hi = 9000;
+    while (lo < hi) {
+      const mid = Math.ceil((lo + hi) / 2);
+      try {
+        JSON.stringify(nest(mid));
+        lo = mid;
+      } catch (e) {
+        hi = mid - 1;
+      }
+    }
+    // Less a margin: the kernel serialises it a few calls deeper in the stack.
+    const depth = Math.floor(lo * 0.8);
+    assert.ok(depth > 1000, "JSON.stringify reached " + lo + " levels");
+    const deep = nest(depth);
+    const got = once(b, "deep");
+    a.cast(b.self(), "deep", deep);
+    const [data] = await got;
+    assert.equal(JSON.stringify(data), JSON.stringify(deep));
+  });
+
   it("reply without a tag throws", () => {
     assert.throws(() => a.reply({tag: null, node: b.self()}, 1), /Cannot reply to message with no callback tag\./);
   });
