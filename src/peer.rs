@@ -339,10 +339,11 @@ impl Peer {
         }
     }
 
-    /// The frames of an `Encoded` command not yet on the wire, whole, for a
-    /// link other than the one their write began on.
-    fn unwritten(buf: &str, ends: &[usize], written: usize) -> Vec<String> {
-        let (first, mut start) = frame_start(ends, written);
+    /// The frames of `buf` (ending at `ends`) from the one holding byte `at`
+    /// on, each whole: what is not known to be on the wire once `at` bytes
+    /// were written.
+    fn frames_from(buf: &str, ends: &[usize], at: usize) -> Vec<String> {
+        let (first, mut start) = frame_start(ends, at);
         let mut out = Vec::with_capacity(ends.len() - first);
         for &end in &ends[first..] {
             out.push(buf[start..end].to_string());
@@ -382,17 +383,15 @@ impl Peer {
             Command::Stop { force: false } if self.queue.is_empty() => return false,
             Command::Stop { force: false } => self.stopping = true,
             Command::Encoded { buf, ends, written, .. } => {
-                for frame in Self::unwritten(&buf, &ends, written) {
+                for frame in Self::frames_from(&buf, &ends, written) {
                     self.enqueue(frame);
                 }
             }
             other => {
                 let mut batch = Batch::default();
                 self.encode(other, &mut batch);
-                let mut start = 0;
-                for &end in &batch.ends {
-                    self.enqueue(batch.buf[start..end].to_string());
-                    start = end;
+                for frame in Self::frames_from(&batch.buf, &batch.ends, 0) {
+                    self.enqueue(frame);
                 }
             }
         }
@@ -556,7 +555,7 @@ impl Peer {
                             let rest_end = ends[first];
                             if let Err(e) = wr.write_all(&buf.as_bytes()[written..rest_end]).await {
                                 tracing::debug!(peer = self.id, "write failed, requeueing: {e}");
-                                self.requeue_frames(Self::unwritten(&buf, &ends, written));
+                                self.requeue(Self::frames_from(&buf, &ends, written));
                                 return Next::Reconnect;
                             }
                             batch.buf.push_str(&buf[rest_end..]);
@@ -620,7 +619,7 @@ impl Peer {
             }
             if let Err(e) = wr.write_all(&batch.buf.as_bytes()[start..end]).await {
                 tracing::debug!(peer = self.id, "write failed, requeueing: {e}");
-                self.requeue(batch, start);
+                self.requeue(Self::frames_from(&batch.buf, &batch.ends, start));
                 return false;
             }
             start = end;
@@ -628,21 +627,9 @@ impl Peer {
         true
     }
 
-    /// Puts the frames of `batch` from byte `from` on back at the front of
-    /// the queue, whole.
-    fn requeue(&mut self, batch: &Batch, from: usize) {
-        let (first, mut start) = frame_start(&batch.ends, from);
-        let mut frames = Vec::with_capacity(batch.ends.len() - first);
-        for &end in &batch.ends[first..] {
-            frames.push(batch.buf[start..end].to_string());
-            start = end;
-        }
-        self.requeue_frames(frames);
-    }
-
     /// Puts `frames` back at the front of the queue, in their order, dropping
     /// the oldest past `max_len`.
-    fn requeue_frames(&mut self, frames: Vec<String>) {
+    fn requeue(&mut self, frames: Vec<String>) {
         for f in frames.into_iter().rev() {
             self.queue.push_front(f);
         }
