@@ -87,11 +87,7 @@ impl Shared {
         lock(&self.sources).insert(id, s);
     }
 
-    pub fn remove_source(&self, id: u64) {
-        lock(&self.sources).remove(&id);
-    }
-
-    pub fn take_source(&self, id: u64) -> Option<Source> {
+    pub fn remove_source(&self, id: u64) -> Option<Source> {
         lock(&self.sources).remove(&id)
     }
 }

@@ -179,7 +179,7 @@ fn accept(
     // A stop that came between the check above and now found no source to
     // close: close it here.
     if *stopped.borrow() {
-        if let Some(source) = shared.take_source(id) {
+        if let Some(source) = shared.remove_source(id) {
             source.close();
             shared.outbox.simple(kind::SOCKET_CLOSE, &[id]);
         }
