@@ -505,8 +505,8 @@ pub fn encode_bodies(out: &mut String, cookie: Option<&Cookie>, text: &str, ends
             Some(&BODY_PING) => "ping",
             Some(_) => "",
         };
-        // The type letter is ASCII, so the object starts at byte 1.
-        let body = if kind.is_empty() { "" } else { line.get(1..).unwrap_or("") };
+        // Empty when the line starts with a character of more than one byte.
+        let body = line.get(1..).unwrap_or("");
         if kind.is_empty() || body.len() < 2 || !body.starts_with('{') || !body.ends_with('}') {
             dropped += 1;
             continue;
