@@ -35,25 +35,16 @@ function candidates() {
   return null;
 }
 
-// Resolves true when `port` could be listened on (and is closed again).
-function canListen(port) {
+// Listens on `port` (0: one the OS picks) and closes again; resolves with
+// the port, or null if it could not be listened on.
+function tryListen(port) {
   return new Promise((resolve) => {
     const server = net.createServer();
     server.unref();
-    server.once("error", () => resolve(false));
-    server.listen({ port, host: "127.0.0.1", exclusive: true }, () => server.close(() => resolve(true)));
-  });
-}
-
-// A port the OS picks: the fallback when no range outside its own is left.
-function anyPort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const port = server.address().port;
-      server.close((err) => (err ? reject(err) : resolve(port)));
+    server.once("error", () => resolve(null));
+    server.listen({ port, host: "127.0.0.1", exclusive: true }, () => {
+      const bound = server.address().port;
+      server.close(() => resolve(bound));
     });
   });
 }
@@ -65,13 +56,15 @@ async function freePort() {
     for (let i = 0; i < TRIES; i++) {
       const port = from + Math.floor(Math.random() * (to - from + 1));
       if (given.has(port)) continue;
-      if (await canListen(port)) {
+      if ((await tryListen(port)) !== null) {
         given.add(port);
         return port;
       }
     }
   }
-  const port = await anyPort();
+  // Nothing free outside the OS's own range (or no such range): a port the OS picks.
+  const port = await tryListen(0);
+  if (port === null) throw new Error("no TCP port could be listened on");
   given.add(port);
   return port;
 }
