@@ -123,7 +123,7 @@ class NetKernel extends EventEmitter {
     this._id = id;
     this._host = host;
     this._port = port;
-    this._self = new Node(id, host, port);
+    this._self = new (this.constructor._Node)(id, host, port);
     this._srcs = new Map();
     this._sinks = new Map();
     this._cookie = null;
@@ -645,7 +645,7 @@ class NetKernel extends EventEmitter {
         return;
       }
       case EV.NODE:
-        this._nodes[e[1]] = new Node(e[2], e[3], e[4]);
+        this._nodes[e[1]] = new (this.constructor._Node)(e[2], e[3], e[4]);
         return;
       case EV.SOCKET_OPEN: {
         const socket = new Socket(this, e[1], e[3], e[2]);
@@ -814,5 +814,8 @@ function mapAll(items, fn, cb) {
 }
 
 NetKernel.Socket = Socket;
+// The class of the nodes a kernel makes (`self()`, `from.node`): a kernel
+// standing in for clusterluck's makes clusterluck's own (see register.js).
+NetKernel._Node = Node;
 NetKernel._errorToObject = errorToObject;
 module.exports = NetKernel;
