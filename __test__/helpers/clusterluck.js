@@ -100,4 +100,4 @@ function app() {
   return dir;
 }
 
-module.exports = { available, skipReason, app, cleanEnv, ROOT };
+module.exports = { available, skipReason, app, cleanEnv, sourceDir, PINS, ROOT };
