@@ -8,6 +8,8 @@
 const EventEmitter = require("events").EventEmitter;
 const consts = require("./consts");
 const Queue = require("./queue");
+// DEBUG=clusterluck:lib:conn, as for the JS Connection (see debug.js).
+const debug = require("./debug")("clusterluck:lib:conn");
 
 const INACTIVE = "Cannot write to inactive connection.";
 
@@ -77,6 +79,7 @@ class Connection extends EventEmitter {
   }
 
   stop(force = false) {
+    debug("Stopping connection to node " + this._node.id() + (force ? " forcefully" : " gracefully"));
     if (!this.idle() && force !== true) {
       this.once("idle", this.stop.bind(this));
       return this;
@@ -286,6 +289,7 @@ class Connection extends EventEmitter {
   // then, as the JS Connection does, "connect" is emitted and each held
   // message emits its `send`.
   _handleConnect() {
+    debug("Connected to TCP connection to node " + this._node.id());
     this._lastError = null;
     this._connecting = false;
     const held = this._queue.flush();
@@ -299,6 +303,7 @@ class Connection extends EventEmitter {
   }
 
   _handleDisconnect() {
+    debug("Disconnected from TCP connection to node " + this._node.id());
     this._connecting = this._active;
     this.emit("disconnect");
   }

@@ -35,7 +35,13 @@ process.on("exit", () => {
     if (kernel) kernel._native.drain(Math.max(0, deadline - Date.now()));
   }
 });
-const debug = util.debuglog("clusterluck-native");
+const nodeDebug = util.debuglog("clusterluck-native");
+// DEBUG=clusterluck:lib:kernel, as for the JS kernel (see debug.js).
+const log = require("./debug")("clusterluck:lib:kernel");
+function debug(...args) {
+  nodeDebug(...args);
+  log(...args);
+}
 
 // node-ipc's TLS option names that the Rust side uses; `dhparam` and the rest
 // of Node's tls options have no rustls counterpart and are ignored.
@@ -168,10 +174,12 @@ class NetKernel extends EventEmitter {
     }
     this._listening = true;
     this._updateRef();
+    debug("Starting network kernel on " + this._id + " (" + this._host + ":" + this._port + ")");
     return this;
   }
 
   stop() {
+    debug("Stopping network kernel on " + this._id);
     this._native.close();
     // A READY or LISTEN_ERROR still on its way belongs to a listener that is gone.
     this._generation = -1;
@@ -252,6 +260,7 @@ class NetKernel extends EventEmitter {
       if (typeof cb === "function") return cb();
       return this;
     }
+    debug("Connecting to IPC server on node " + node.id());
     const conn = new Connection(this._ipc, node, opts, this);
     conn.start();
     this._sinks.set(node.id(), conn);
@@ -262,6 +271,7 @@ class NetKernel extends EventEmitter {
   disconnect(node, force = false) {
     checkNode(node);
     if (node.id() === this._id || !this._sinks.has(node.id())) return this;
+    debug("Disconnecting from IPC server on node " + node.id());
     this._sinks.get(node.id()).stop(force);
     this._sinks.delete(node.id());
     return this;
@@ -539,6 +549,7 @@ class NetKernel extends EventEmitter {
   }
 
   _skipMsg(data) {
+    if (log.enabled) log("Skipping message", data);
     this.emit("_skip", data);
     return this;
   }
