@@ -2,8 +2,9 @@
 //!
 //! The input is used twice. As a frame as it stands, read with a cookie (a
 //! fuzzer cannot forge the HMAC, so this mostly drives the checksum failure
-//! paths, the order of checks and the canonical re-serialisation). And as an
-//! envelope body, signed the way this kernel signs what it sends, then read:
+//! paths, the order of checks and the canonical re-serialisation); should it
+//! pass, it must read as it does with no cookie. And as an envelope body (one
+//! JSON object), signed the way this kernel signs what it sends, then read:
 //!
 //! - with the right cookie it reads exactly as it does without one, unless
 //!   the body names its own `checkSum` (it would then not be the one signed);
@@ -14,6 +15,7 @@
 use clusterluck_native::cookie::Cookie;
 use clusterluck_native::envelope::{self, Inbound};
 use clusterluck_native::error::Skip;
+use clusterluck_native::json;
 use libfuzzer_sys::fuzz_target;
 
 thread_local! {
@@ -38,7 +40,9 @@ fuzz_target!(|input: &[u8]| {
         // As a body: the first byte picks the frame type, as a line of a batch does.
         let Some((&first, rest)) = input.split_first() else { return };
         let Ok(body) = std::str::from_utf8(rest) else { return };
-        if body.len() < 2 || !body.starts_with('{') || !body.ends_with('}') {
+        // The sender vouches that a body is one object (`{..},"x":{..}` is
+        // not: signed whole, it would be read as its first object alone).
+        if !body.starts_with('{') || json::validate(body).is_err() {
             return;
         }
         let kind = if first & 1 == 0 { "message" } else { "ping" };
