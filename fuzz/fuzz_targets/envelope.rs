@@ -5,9 +5,13 @@
 //! what is JSON: a frame it accepts is valid JSON, and a frame it calls
 //! invalid JSON is rejected by the validator too. A frame it accepts must
 //! read the same again after being canonicalised (what a JS peer would
-//! forward), apart from a Buffer payload JS would write in canonical form.
+//! forward), unless a number in it is beyond f64 (JSON.stringify writes
+//! Infinity as null).
 
 #![no_main]
+
+#[path = "common.rs"]
+mod common;
 
 use clusterluck_native::envelope::{self, Inbound};
 use clusterluck_native::error::Skip;
@@ -47,6 +51,11 @@ fuzz_target!(|input: &[u8]| {
             }
             (Ok(Inbound::Other(a)), Ok(Inbound::Other(b))) => assert_eq!(a, b),
             (Err(Skip::InvalidMessage(_)), Err(Skip::InvalidMessage(_))) => {}
+            // A number beyond f64 is Infinity to JSON.parse, and JSON.stringify
+            // writes it as null: the canonical form is another message then
+            // (a port of 1e999 is a number, null is not). Texts serde_json
+            // cannot read (escaped lone surrogates) are given the benefit too.
+            _ if common::parse(&text).map_or(true, |v| common::has_non_finite(&v)) => {}
             (a, b) => panic!("the frame reads as {a:?} but its canonical form as {b:?}"),
         }
     }
