@@ -262,9 +262,11 @@ impl Peer {
             match next {
                 Next::Connected(rd, wr) => {
                     failures = 0;
+                    tracing::debug!(peer = self.id, "connected to {}:{}", self.opts.host, self.opts.port);
                     match self.connected(rd, wr).await {
                         Next::Exit => break,
                         _ => {
+                            tracing::debug!(peer = self.id, "link to {}:{} lost, reconnecting", self.opts.host, self.opts.port);
                             self.emit(kind::PEER_DISCONNECT);
                             if self.wait(self.opts.retry).await.is_none() {
                                 break;
