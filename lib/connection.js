@@ -63,6 +63,9 @@ class Connection extends EventEmitter {
     this._active = false;
     this._streams = new Map();
     this._maxLen = opts.maxLen;
+    // Bounds on unwritten bytes (undefined: the kernel's start() options).
+    this._maxQueueBytes = opts.maxQueueBytes;
+    this._highWaterMark = opts.highWaterMark;
     this._peer = null;
     this._pending = "";     // envelopes of this turn, not yet handed to Rust
     this._count = 0;

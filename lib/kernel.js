@@ -69,7 +69,8 @@ function tlsInput(tls) {
 const EV = {
   MESSAGE: 0, SKIP: 1, NODE: 2, SOCKET_OPEN: 3, SOCKET_CLOSE: 4,
   PEER_CONNECT: 5, PEER_DISCONNECT: 6, PEER_DRAINED: 7, READY: 8,
-  LISTEN_ERROR: 9, PEER_ERROR: 10, PEER_CLOSED: 11,
+  LISTEN_ERROR: 9, PEER_ERROR: 10, PEER_CLOSED: 11, PEER_BUSY: 12, PEER_DRAIN: 13,
+  PEER_OVERFLOW: 14,
 };
 const MODE = {ABSENT: 0, JSON: 1, BUFFER: 2, BUFFER_LIKE: 3};
 
@@ -160,6 +161,9 @@ class NetKernel extends EventEmitter {
     this._cookie = opts.cookie || null;
     config.tls = opts.tls || config.tls;
     if (opts.maxFrameLength !== undefined) this._maxFrame = opts.maxFrameLength;
+    // Defaults for the connections opened from now on (connect() options win).
+    if (opts.maxQueueBytes !== undefined) this._maxQueueBytes = opts.maxQueueBytes;
+    if (opts.highWaterMark !== undefined) this._highWaterMark = opts.highWaterMark;
     this._configure();
     this._generation = this._native.listen(String(this._host), Number(this._port), tlsInput(config.tls));
     this._tokenInterval = opts.tokenGenInterval || consts.tokenGenInterval;
@@ -370,6 +374,31 @@ class NetKernel extends EventEmitter {
     if (!this._sinks.has(node.id())) return;
     this._streamData(node, event, null, data);
     return this;
+  }
+
+  // Health of every outbound link (and totals), from counters the network
+  // threads keep: cheap enough to call every second under load.
+  stats() {
+    const peers = {};
+    const totals = {sent: {messages: 0, bytes: 0}, queued: 0, unwritten: 0, dropped: 0};
+    for (const [id, conn] of this._sinks) {
+      if (!conn._peer) continue;
+      const s = conn._peer.stats();
+      const peer = {
+        state: s[5] === 1 ? "up" : (conn.active() ? "connecting" : "closed"),
+        sent: {messages: s[0], bytes: s[1]},
+        queued: s[2],
+        unwritten: s[3],
+        dropped: s[4],
+      };
+      peers[id] = peer;
+      totals.sent.messages += peer.sent.messages;
+      totals.sent.bytes += peer.sent.bytes;
+      totals.queued += peer.queued;
+      totals.unwritten += peer.unwritten;
+      totals.dropped += peer.dropped;
+    }
+    return {peers, totals};
   }
 
   abcast(nodes, event, data) {
@@ -600,8 +629,11 @@ class NetKernel extends EventEmitter {
     const retry = typeof config.retry === "number" ? config.retry : consts.ipcDefaults.retry;
     const maxRetries = typeof config.maxRetries === "number" ? config.maxRetries : Infinity;
     const maxLen = typeof conn._maxLen === "number" ? conn._maxLen : consts.connDefaults.maxLen;
+    const bytesOpt = (v) => (typeof v === "number" && v >= 0 ? v : undefined);
+    const maxBytes = bytesOpt(conn._maxQueueBytes) ?? bytesOpt(this._maxQueueBytes);
+    const highWater = bytesOpt(conn._highWaterMark) ?? bytesOpt(this._highWaterMark);
     const peer = this._native.connect(String(node.id()), String(node.host()), Number(node.port()),
-      retry, maxRetries, maxLen, tlsInput(config.tls));
+      retry, maxRetries, maxLen, tlsInput(config.tls), maxBytes, highWater);
     this._peers.set(peer.id, conn);
     this._updateRef();
     return peer;
@@ -672,6 +704,13 @@ class NetKernel extends EventEmitter {
       case EV.PEER_DISCONNECT: return this._withPeer(e[1], (c) => c._handleDisconnect());
       case EV.PEER_DRAINED: return this._withPeer(e[1], (c) => c._handleDrained());
       case EV.PEER_ERROR: return this._withPeer(e[1], (c) => c._handleError(new Error(e[2])));
+      case EV.PEER_BUSY: return this._withPeer(e[1], (c) => c.emit("busy"));
+      case EV.PEER_DRAIN: return this._withPeer(e[1], (c) => c.emit("drain"));
+      case EV.PEER_OVERFLOW:
+        return this._withPeer(e[1], (c) => {
+          debug("dropping the oldest unwritten messages to %s: over %s", c.node().id(), e[2]);
+          c.emit("overflow", e[2]);
+        });
       case EV.PEER_CLOSED:
         this._peers.delete(e[1]);
         this._updateRef();
