@@ -45,7 +45,7 @@ function namespaceProblem() {
 // 15-byte limit of interface names and carry the pid, so runs never clash.
 class Net {
   constructor(count) {
-    const tag = String(process.pid % 100000);
+    const tag = String(process.pid);
     this.bridge = "clkbr" + tag;
     this.spaces = [];
     for (let k = 0; k < count; k++) {
@@ -55,6 +55,7 @@ class Net {
   }
 
   up() {
+    sweepStale();
     this.made = true;
     ip(["link", "add", this.bridge, "type", "bridge"]);
     ip(["link", "set", this.bridge, "up"]);
@@ -80,6 +81,27 @@ class Net {
     this.made = false;
     for (const s of this.spaces) ip(["netns", "del", s.ns], { check: false });
     ip(["link", "del", this.bridge], { check: false });
+  }
+}
+
+// Removes the namespaces and bridges of earlier runs whose process is gone
+// (killed before it could clean up).
+function sweepStale() {
+  const alive = (tag) => {
+    try {
+      process.kill(Number(tag), 0);
+      return true;
+    } catch (err) {
+      return err.code === "EPERM";
+    }
+  };
+  const spaces = ip(["netns", "list"], { check: false }).stdout || "";
+  for (const m of spaces.matchAll(/^clk(\d+)n\d+\b/gm)) {
+    if (!alive(m[1])) ip(["netns", "del", m[0]], { check: false });
+  }
+  const links = ip(["-o", "link", "show", "type", "bridge"], { check: false }).stdout || "";
+  for (const m of links.matchAll(/^\d+: clkbr(\d+)[:@]/gm)) {
+    if (!alive(m[1])) ip(["link", "del", "clkbr" + m[1]], { check: false });
   }
 }
 
