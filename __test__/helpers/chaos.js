@@ -210,7 +210,7 @@ function defaults(opts) {
     settleMs: 6000, // after the load stops, for queues to drain
     castEvery: 50,
     callEvery: 200,
-    callTimeout: 2000,
+    callTimeout: 5000,
     retry: 250,
     cookie: "chaos",
     nativeStart: {},
