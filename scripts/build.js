@@ -9,7 +9,7 @@ const path = require("path");
 
 const root = path.resolve(__dirname, "..");
 const cargo = process.env.CARGO || "cargo";
-const args = ["build", "--release", "--lib"];
+const args = ["build", "--release", "--lib", "--features", "napi"];
 const res = spawnSync(cargo, args, { cwd: root, stdio: "inherit" });
 if (res.error) {
   console.error("clusterluck-native: could not run cargo (" + res.error.message + "). " +

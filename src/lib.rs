@@ -21,4 +21,5 @@ pub mod peer;
 pub mod server;
 pub mod tls;
 
+#[cfg(feature = "napi")]
 mod bindings;
