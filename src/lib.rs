@@ -10,6 +10,7 @@
 
 pub mod connection;
 pub mod cookie;
+pub mod delivery;
 pub mod digits;
 pub mod envelope;
 pub mod error;
@@ -17,6 +18,7 @@ pub mod events;
 pub mod frame;
 pub mod json;
 pub mod kernel;
+pub mod payload;
 pub mod peer;
 pub mod server;
 pub mod tls;
