@@ -62,7 +62,9 @@
 //! own the sockets (`connection` splits a plain or TLS link into the halves
 //! they use, `tls` configures rustls), and `kernel` ties them together. The
 //! core modules are public for the addon, the tests and the benches, and
-//! hidden from these docs: they are not a stable API.
+//! hidden from these docs: they are not a stable API. `debug_log` prints
+//! this crate's tracing events where `DEBUG` (as clusterluck apps set it)
+//! asks for them.
 
 #![warn(missing_docs)]
 
@@ -75,6 +77,9 @@ pub mod cookie;
 #[doc(hidden)]
 #[allow(missing_docs)]
 pub mod delivery;
+#[doc(hidden)]
+#[allow(missing_docs)]
+pub mod debug_log;
 #[doc(hidden)]
 #[allow(missing_docs)]
 pub mod digits;
