@@ -17,6 +17,7 @@ pub mod events;
 pub mod frame;
 pub mod json;
 pub mod kernel;
+pub mod payload;
 pub mod peer;
 pub mod server;
 pub mod tls;
