@@ -35,7 +35,13 @@ process.on("exit", () => {
     if (kernel) kernel._native.drain(Math.max(0, deadline - Date.now()));
   }
 });
-const debug = util.debuglog("clusterluck-native");
+const nodeDebug = util.debuglog("clusterluck-native");
+// DEBUG=clusterluck:lib:kernel, as for the JS kernel (see debug.js).
+const log = require("./debug")("clusterluck:lib:kernel");
+function debug(...args) {
+  nodeDebug(...args);
+  log(...args);
+}
 
 // node-ipc's TLS option names that the Rust side uses; `dhparam` and the rest
 // of Node's tls options have no rustls counterpart and are ignored.
@@ -63,7 +69,8 @@ function tlsInput(tls) {
 const EV = {
   MESSAGE: 0, SKIP: 1, NODE: 2, SOCKET_OPEN: 3, SOCKET_CLOSE: 4,
   PEER_CONNECT: 5, PEER_DISCONNECT: 6, PEER_DRAINED: 7, READY: 8,
-  LISTEN_ERROR: 9, PEER_ERROR: 10, PEER_CLOSED: 11,
+  LISTEN_ERROR: 9, PEER_ERROR: 10, PEER_CLOSED: 11, PEER_BUSY: 12, PEER_DRAIN: 13,
+  PEER_OVERFLOW: 14,
 };
 const MODE = {ABSENT: 0, JSON: 1, BUFFER: 2, BUFFER_LIKE: 3};
 
@@ -123,7 +130,7 @@ class NetKernel extends EventEmitter {
     this._id = id;
     this._host = host;
     this._port = port;
-    this._self = new Node(id, host, port);
+    this._self = new (this.constructor._Node)(id, host, port);
     this._srcs = new Map();
     this._sinks = new Map();
     this._cookie = null;
@@ -154,6 +161,9 @@ class NetKernel extends EventEmitter {
     this._cookie = opts.cookie || null;
     config.tls = opts.tls || config.tls;
     if (opts.maxFrameLength !== undefined) this._maxFrame = opts.maxFrameLength;
+    // Defaults for the connections opened from now on (connect() options win).
+    if (opts.maxQueueBytes !== undefined) this._maxQueueBytes = opts.maxQueueBytes;
+    if (opts.highWaterMark !== undefined) this._highWaterMark = opts.highWaterMark;
     this._configure();
     this._generation = this._native.listen(String(this._host), Number(this._port), tlsInput(config.tls));
     this._tokenInterval = opts.tokenGenInterval || consts.tokenGenInterval;
@@ -168,10 +178,12 @@ class NetKernel extends EventEmitter {
     }
     this._listening = true;
     this._updateRef();
+    debug("Starting network kernel on " + this._id + " (" + this._host + ":" + this._port + ")");
     return this;
   }
 
   stop() {
+    debug("Stopping network kernel on " + this._id);
     this._native.close();
     // A READY or LISTEN_ERROR still on its way belongs to a listener that is gone.
     this._generation = -1;
@@ -252,6 +264,7 @@ class NetKernel extends EventEmitter {
       if (typeof cb === "function") return cb();
       return this;
     }
+    debug("Connecting to IPC server on node " + node.id());
     const conn = new Connection(this._ipc, node, opts, this);
     conn.start();
     this._sinks.set(node.id(), conn);
@@ -262,6 +275,7 @@ class NetKernel extends EventEmitter {
   disconnect(node, force = false) {
     checkNode(node);
     if (node.id() === this._id || !this._sinks.has(node.id())) return this;
+    debug("Disconnecting from IPC server on node " + node.id());
     this._sinks.get(node.id()).stop(force);
     this._sinks.delete(node.id());
     return this;
@@ -360,6 +374,31 @@ class NetKernel extends EventEmitter {
     if (!this._sinks.has(node.id())) return;
     this._streamData(node, event, null, data);
     return this;
+  }
+
+  // Health of every outbound link (and totals), from counters the network
+  // threads keep: cheap enough to call every second under load.
+  stats() {
+    const peers = {};
+    const totals = {sent: {messages: 0, bytes: 0}, queued: 0, unwritten: 0, dropped: 0};
+    for (const [id, conn] of this._sinks) {
+      if (!conn._peer) continue;
+      const s = conn._peer.stats();
+      const peer = {
+        state: s[5] === 1 ? "up" : (conn.active() ? "connecting" : "closed"),
+        sent: {messages: s[0], bytes: s[1]},
+        queued: s[2],
+        unwritten: s[3],
+        dropped: s[4],
+      };
+      peers[id] = peer;
+      totals.sent.messages += peer.sent.messages;
+      totals.sent.bytes += peer.sent.bytes;
+      totals.queued += peer.queued;
+      totals.unwritten += peer.unwritten;
+      totals.dropped += peer.dropped;
+    }
+    return {peers, totals};
   }
 
   abcast(nodes, event, data) {
@@ -539,6 +578,7 @@ class NetKernel extends EventEmitter {
   }
 
   _skipMsg(data) {
+    if (log.enabled) log("Skipping message", data);
     this.emit("_skip", data);
     return this;
   }
@@ -589,8 +629,11 @@ class NetKernel extends EventEmitter {
     const retry = typeof config.retry === "number" ? config.retry : consts.ipcDefaults.retry;
     const maxRetries = typeof config.maxRetries === "number" ? config.maxRetries : Infinity;
     const maxLen = typeof conn._maxLen === "number" ? conn._maxLen : consts.connDefaults.maxLen;
+    const bytesOpt = (v) => (typeof v === "number" && v >= 0 ? v : undefined);
+    const maxBytes = bytesOpt(conn._maxQueueBytes) ?? bytesOpt(this._maxQueueBytes);
+    const highWater = bytesOpt(conn._highWaterMark) ?? bytesOpt(this._highWaterMark);
     const peer = this._native.connect(String(node.id()), String(node.host()), Number(node.port()),
-      retry, maxRetries, maxLen, tlsInput(config.tls));
+      retry, maxRetries, maxLen, tlsInput(config.tls), maxBytes, highWater);
     this._peers.set(peer.id, conn);
     this._updateRef();
     return peer;
@@ -645,7 +688,7 @@ class NetKernel extends EventEmitter {
         return;
       }
       case EV.NODE:
-        this._nodes[e[1]] = new Node(e[2], e[3], e[4]);
+        this._nodes[e[1]] = new (this.constructor._Node)(e[2], e[3], e[4]);
         return;
       case EV.SOCKET_OPEN: {
         const socket = new Socket(this, e[1], e[3], e[2]);
@@ -661,6 +704,13 @@ class NetKernel extends EventEmitter {
       case EV.PEER_DISCONNECT: return this._withPeer(e[1], (c) => c._handleDisconnect());
       case EV.PEER_DRAINED: return this._withPeer(e[1], (c) => c._handleDrained());
       case EV.PEER_ERROR: return this._withPeer(e[1], (c) => c._handleError(new Error(e[2])));
+      case EV.PEER_BUSY: return this._withPeer(e[1], (c) => c.emit("busy"));
+      case EV.PEER_DRAIN: return this._withPeer(e[1], (c) => c.emit("drain"));
+      case EV.PEER_OVERFLOW:
+        return this._withPeer(e[1], (c) => {
+          debug("dropping the oldest unwritten messages to %s: over %s", c.node().id(), e[2]);
+          c.emit("overflow", e[2]);
+        });
       case EV.PEER_CLOSED:
         this._peers.delete(e[1]);
         this._updateRef();
@@ -814,5 +864,8 @@ function mapAll(items, fn, cb) {
 }
 
 NetKernel.Socket = Socket;
+// The class of the nodes a kernel makes (`self()`, `from.node`): a kernel
+// standing in for clusterluck's makes clusterluck's own (see register.js).
+NetKernel._Node = Node;
 NetKernel._errorToObject = errorToObject;
 module.exports = NetKernel;

@@ -11,7 +11,7 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 
 use crate::kernel::{Kernel, Shared};
-use crate::peer::{Command, PeerHandle, PeerOptions};
+use crate::peer::{Command, PeerHandle, PeerOptions, DEFAULT_HIGH_WATER, DEFAULT_MAX_BYTES};
 use crate::tls::{self, TlsOptions};
 
 /// node-ipc's TLS options (file paths), already normalised by the JS layer.
@@ -87,6 +87,12 @@ impl NativeKernel {
     /// pieces (each a whole number of comma-separated entries) and its Buffers.
     #[napi(constructor)]
     pub fn new(on_events: Function<BatchArgs, ()>) -> Result<Self> {
+        // DEBUG=clusterluck:* (or any clusterluck:native:* name) prints this
+        // crate's tracing events; looked at once, by the first kernel.
+        static DEBUG_LOG: std::sync::Once = std::sync::Once::new();
+        DEBUG_LOG.call_once(|| {
+            crate::debug_log::init_from_env();
+        });
         let wake: Arc<OnceLock<Mutex<Wake>>> = Arc::new(OnceLock::new());
         let waker = wake.clone();
         let kernel = Arc::new(Kernel::new(Box::new(move || {
@@ -164,6 +170,8 @@ impl NativeKernel {
         max_retries: f64,
         max_len: f64,
         tls: Option<TlsInput>,
+        max_bytes: Option<f64>,
+        high_water: Option<f64>,
     ) -> Result<NativePeer> {
         let tls = match tls {
             Some(t) => Some((
@@ -179,6 +187,8 @@ impl NativeKernel {
             retry: millis(retry_ms),
             max_retries: count(max_retries),
             max_len: count(max_len).map_or(usize::MAX, |n| n as usize),
+            max_bytes: max_bytes.map_or(DEFAULT_MAX_BYTES, |n| count(n).map_or(usize::MAX, |n| n as usize)),
+            high_water: high_water.map_or(DEFAULT_HIGH_WATER, |n| count(n).map_or(usize::MAX, |n| n as usize)),
             tls,
         };
         Ok(NativePeer { handle: self.kernel.connect(opts), shared: self.kernel.shared().clone() })
@@ -267,6 +277,22 @@ impl NativePeer {
     pub fn lane_stats(&self) -> Vec<f64> {
         let s = &self.handle.state;
         vec![s.direct.load(std::sync::atomic::Ordering::Relaxed) as f64, s.handoffs.load(std::sync::atomic::Ordering::Relaxed) as f64]
+    }
+
+    /// `[framesSent, bytesSent, queued, unwrittenBytes, dropped, connected]`:
+    /// atomics read on demand, for `stats()`.
+    #[napi]
+    pub fn stats(&self) -> Vec<f64> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let s = &self.handle.state;
+        vec![
+            s.sent_frames.load(Relaxed) as f64,
+            s.sent_bytes.load(Relaxed) as f64,
+            s.queued.load(Relaxed) as f64,
+            s.unwritten.load(Relaxed) as f64,
+            s.dropped.load(Relaxed) as f64,
+            if s.connected.load(Relaxed) { 1.0 } else { 0.0 },
+        ]
     }
 
     #[napi]

@@ -96,6 +96,37 @@ impl LinkWriter {
         }
     }
 
+    /// Writes some of `buf`, returning how many bytes (never 0: a socket that
+    /// takes nothing more is an error). Cancel-safe: dropped before it
+    /// completes, it has written nothing, so a task may wait on it and on
+    /// other work at once.
+    pub async fn write_some(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            LinkWriter::Tcp(tcp) => loop {
+                tcp.writable().await?;
+                match tcp.try_write(buf) {
+                    Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                    Ok(n) => return Ok(n),
+                    Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => {}
+                    Err(e) => return Err(e),
+                }
+            },
+            LinkWriter::Boxed(w) => match w.write(buf).await? {
+                0 => Err(io::ErrorKind::WriteZero.into()),
+                n => Ok(n),
+            },
+        }
+    }
+
+    /// Pushes out what a TLS session buffered (nothing to do for plain TCP).
+    /// Cancel-safe too: what it has not flushed stays buffered.
+    pub async fn flush(&mut self) -> io::Result<()> {
+        match self {
+            LinkWriter::Tcp(_) => Ok(()),
+            LinkWriter::Boxed(w) => w.flush().await,
+        }
+    }
+
     /// Ends our direction of the link (the peer reads end-of-stream).
     pub async fn shutdown(&mut self) {
         match self {

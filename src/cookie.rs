@@ -46,6 +46,52 @@ impl Cookie {
     pub fn sign(&self, text: &str) -> Digest {
         self.sign_parts(&[text.as_bytes()])
     }
+
+    /// Checks `sent` (the hex text a peer put in `checkSum`) against the
+    /// HMAC of the concatenation of `parts`, in constant time: the MAC
+    /// crate's own comparison, so how long a check takes says nothing about
+    /// how much of a forged sum was right. Only lower-case hex, the exact
+    /// text a JS kernel compares, can match. On a mismatch, the digest
+    /// computed (for the `_skip` report).
+    pub fn verify_parts(&self, parts: &[&[u8]], sent: Option<&str>) -> Result<(), Digest> {
+        let mut mac = self.keyed.clone();
+        for p in parts {
+            mac.update(p);
+        }
+        if let Some(bytes) = sent.and_then(from_hex) {
+            let report = mac.clone();
+            return match mac.verify_slice(&bytes) {
+                Ok(()) => Ok(()),
+                Err(_) => Err(to_hex(&report.finalize().into_bytes())),
+            };
+        }
+        Err(to_hex(&mac.finalize().into_bytes()))
+    }
+
+    /// [`Cookie::verify_parts`] of one text.
+    pub fn verify(&self, text: &str, sent: Option<&str>) -> Result<(), Digest> {
+        self.verify_parts(&[text.as_bytes()], sent)
+    }
+}
+
+/// The 32 bytes of a digest written as 64 lower-case hex digits, or `None`
+/// for any other text (which then matches no digest, as in a JS kernel's
+/// string comparison).
+fn from_hex(text: &str) -> Option<[u8; 32]> {
+    let digit = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
+    let t = text.as_bytes();
+    if t.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = (digit(t[2 * i])? << 4) | digit(t[2 * i + 1])?;
+    }
+    Some(out)
 }
 
 fn to_hex(bytes: &[u8]) -> Digest {
@@ -77,6 +123,25 @@ mod tests {
             digest_str(&d),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
+    }
+
+    #[test]
+    fn verifies_exactly_the_lower_case_digest() {
+        let c = Cookie::new("Jefe");
+        let text = "what do ya want for nothing?";
+        let good = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843";
+        assert_eq!(c.verify(text, Some(good)), Ok(()));
+        assert_eq!(c.verify_parts(&[b"what do ya ", b"want for nothing?"], Some(good)), Ok(()));
+        // Upper case, one digit off, too short, too long, absent, not hex:
+        // each a mismatch reporting the digest computed.
+        let mut off = good.to_string();
+        off.replace_range(63..64, "4");
+        let long = format!("{good}0");
+        for bad in [Some(good.to_uppercase().as_str()), Some(off.as_str()), Some(&good[..62]), Some(long.as_str()), None, Some("zz")] {
+            let err = c.verify(text, bad).expect_err("must not verify");
+            assert_eq!(digest_str(&err), good, "for {bad:?}");
+        }
+        assert!(c.verify("another text", Some(good)).is_err());
     }
 
     #[test]

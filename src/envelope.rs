@@ -94,7 +94,6 @@ fn verify(cookie: &Cookie, data_raw: &str, members: &[(Cow<'_, str>, &str)]) -> 
     let sums = members.iter().filter(|(k, _)| k == "checkSum").count();
     let sent = member(members, "checkSum");
     let sent_str = sent.and_then(json::as_str);
-    let matches = |digest: &crate::cookie::Digest| sent_str.as_deref() == Some(digest_str(digest));
     // The text after checkSum, when it is the first member (always, from a JS sender).
     let tail = match members.first() {
         Some((k, v)) if k == "checkSum" && sums == 1 => {
@@ -104,8 +103,9 @@ fn verify(cookie: &Cookie, data_raw: &str, members: &[(Cow<'_, str>, &str)]) -> 
         }
         _ => None,
     };
+    // Compared in constant time, by the MAC itself (see `Cookie::verify`).
     if let Some(tail) = tail {
-        if matches(&cookie.sign_parts(&[b"{", tail.as_bytes()])) {
+        if cookie.verify_parts(&[b"{", tail.as_bytes()], sent_str.as_deref()).is_ok() {
             return Ok(());
         }
     }
@@ -123,15 +123,10 @@ fn verify(cookie: &Cookie, data_raw: &str, members: &[(Cow<'_, str>, &str)]) -> 
     }
     s.push('}');
     let canonical = json::canonicalize(&s).map_err(Skip::InvalidJson)?;
-    let calculated = cookie.sign(&canonical);
-    if matches(&calculated) {
-        Ok(())
-    } else {
-        Err(Skip::InvalidChecksum {
-            sent: sent.map(str::to_string),
-            calculated: digest_str(&calculated).to_string(),
-        })
-    }
+    cookie.verify(&canonical, sent_str.as_deref()).map_err(|calculated| Skip::InvalidChecksum {
+        sent: sent.map(str::to_string),
+        calculated: digest_str(&calculated).to_string(),
+    })
 }
 
 /// Where the id and the host of a `from` member are in its text (both

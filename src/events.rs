@@ -33,6 +33,13 @@ pub mod kind {
     pub const LISTEN_ERROR: u8 = 9;
     pub const PEER_ERROR: u8 = 10;
     pub const PEER_CLOSED: u8 = 11;
+    /// A link's unwritten bytes crossed its high-water mark.
+    pub const PEER_BUSY: u8 = 12;
+    /// ... and fell back to half of it.
+    pub const PEER_DRAIN: u8 = 13;
+    /// Frames toward a peer are being dropped (once per episode), with the
+    /// name of the limit: `maxLen` or `maxQueueBytes`.
+    pub const PEER_OVERFLOW: u8 = 14;
 }
 
 /// Payload modes of a MESSAGE entry.

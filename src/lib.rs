@@ -7,9 +7,12 @@
 //! messages, `events` batches what JS must see, `server` and `peer` own the
 //! sockets (`connection` splits a plain or TLS link into the halves they
 //! use, `tls` configures rustls), and `kernel` ties them together.
+//! `debug_log` prints this crate's tracing events where `DEBUG` (as
+//! clusterluck apps set it) asks for them.
 
 pub mod connection;
 pub mod cookie;
+pub mod debug_log;
 pub mod digits;
 pub mod envelope;
 pub mod error;

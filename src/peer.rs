@@ -14,6 +14,13 @@
 //! less on the way of every request and reply. Whatever the socket does not
 //! take at once goes to the task, and from then on everything queues behind
 //! it until the task has written it all, so order always holds.
+//!
+//! Memory toward a peer that does not read is bounded: while a write waits
+//! on the socket the task keeps taking commands, encoding them into a stash
+//! behind the write, and past `max_bytes` of unwritten frames (stash, queue
+//! and the write in hand) it drops the oldest frames not yet begun. Under
+//! the bound nothing is dropped. Crossing `high_water` is reported (BUSY),
+//! and falling back to half of it (DRAIN), so an app can slow down first.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -61,8 +68,36 @@ pub struct PeerOptions {
     /// Failed attempts in a row before giving up; `None` retries forever.
     pub max_retries: Option<u64>,
     pub max_len: usize,
+    /// Bytes of frames not yet written (queued while down, or waiting on a
+    /// socket that does not drain) past which the oldest are dropped.
+    pub max_bytes: usize,
+    /// Unwritten bytes at which BUSY is reported; DRAIN at half of it.
+    pub high_water: usize,
     /// TLS client settings and the name the server must prove.
     pub tls: Option<(Arc<rustls::ClientConfig>, rustls::pki_types::ServerName<'static>)>,
+}
+
+/// Default of [`PeerOptions::max_bytes`].
+pub const DEFAULT_MAX_BYTES: usize = 64 * 1024 * 1024;
+
+/// Default of [`PeerOptions::high_water`].
+pub const DEFAULT_HIGH_WATER: usize = 16 * 1024 * 1024;
+
+impl Default for PeerOptions {
+    /// Options to reach nothing yet: set at least the node and its address.
+    fn default() -> Self {
+        PeerOptions {
+            node_id: String::new(),
+            host: "127.0.0.1".into(),
+            port: 0,
+            retry: Duration::from_millis(500),
+            max_retries: None,
+            max_len: 1024,
+            max_bytes: DEFAULT_MAX_BYTES,
+            high_water: DEFAULT_HIGH_WATER,
+            tls: None,
+        }
+    }
 }
 
 /// Frames are coalesced into writes of about this many bytes at most. Small
@@ -111,6 +146,13 @@ pub struct PeerState {
     pub direct: AtomicU64,
     /// Direct writes the socket did not take whole, finished by the task.
     pub handoffs: AtomicU64,
+    /// Bytes of frames handed to the task and not yet written.
+    pub unwritten: AtomicUsize,
+    /// Frames dropped unwritten (the queue's `max_len`, or `max_bytes`).
+    pub dropped: AtomicU64,
+    /// Frames and bytes written to the socket.
+    pub sent_frames: AtomicU64,
+    pub sent_bytes: AtomicU64,
     lane: Mutex<Lane>,
 }
 
@@ -154,8 +196,13 @@ impl PeerHandle {
             let written = connection::write_now(tcp, buf.as_bytes());
             if written == buf.len() {
                 self.state.direct.fetch_add(1, Ordering::Relaxed);
+                self.state.sent_frames.fetch_add(ends.len() as u64, Ordering::Relaxed);
+                self.state.sent_bytes.fetch_add(buf.len() as u64, Ordering::Relaxed);
                 return true;
             }
+            let (whole, _) = frame_start(&ends, written);
+            self.state.sent_frames.fetch_add(whole as u64, Ordering::Relaxed);
+            self.state.sent_bytes.fetch_add(written as u64, Ordering::Relaxed);
             self.state.handoffs.fetch_add(1, Ordering::Relaxed);
             let link = lane.link;
             lane.busy = true;
@@ -178,6 +225,13 @@ pub fn spawn(shared: &Arc<Shared>, id: u64, opts: PeerOptions) -> PeerHandle {
         rx,
         state,
         queue: VecDeque::new(),
+        queue_bytes: 0,
+        stash: VecDeque::new(),
+        stash_bytes: 0,
+        inflight: 0,
+        rx_open: true,
+        busy: false,
+        overflowing: false,
         stopping: false,
         links: 0,
     };
@@ -200,6 +254,19 @@ struct Peer {
     state: Arc<PeerState>,
     /// Encoded frames waiting for a link.
     queue: VecDeque<String>,
+    queue_bytes: usize,
+    /// Commands that arrived while a write waited on the socket, in order,
+    /// their frames already encoded (as `Encoded` from no link).
+    stash: VecDeque<Command>,
+    stash_bytes: usize,
+    /// Bytes of the write in hand not yet on the wire.
+    inflight: usize,
+    /// The channel has not been closed.
+    rx_open: bool,
+    /// BUSY was reported and DRAIN not yet.
+    busy: bool,
+    /// Frames were dropped and this episode was reported.
+    overflowing: bool,
     /// A graceful stop was asked for while the link was down.
     stopping: bool,
     /// Links made so far: the number of the current one.
@@ -243,14 +310,16 @@ impl Batch {
 
 /// The start of the frame that holds byte `at` (`ends` ascending).
 fn frame_start(ends: &[usize], at: usize) -> (usize, usize) {
-    let mut start = 0;
-    for (i, &end) in ends.iter().enumerate() {
-        if at < end {
-            return (i, start);
-        }
-        start = end;
+    let i = ends.partition_point(|&end| end <= at);
+    (i, if i == 0 { 0 } else { ends[i - 1] })
+}
+
+/// Bytes of an `Encoded` command not yet on the wire.
+fn encoded_bytes(cmd: &Command) -> usize {
+    match cmd {
+        Command::Encoded { buf, written, .. } => buf.len().saturating_sub(*written),
+        _ => 0,
     }
-    (ends.len(), start)
 }
 
 impl Peer {
@@ -262,9 +331,11 @@ impl Peer {
             match next {
                 Next::Connected(rd, wr) => {
                     failures = 0;
+                    tracing::debug!(peer = self.id, "connected to {}:{}", self.opts.host, self.opts.port);
                     match self.connected(rd, wr).await {
                         Next::Exit => break,
                         _ => {
+                            tracing::debug!(peer = self.id, "link to {}:{} lost, reconnecting", self.opts.host, self.opts.port);
                             self.emit(kind::PEER_DISCONNECT);
                             if self.wait(self.opts.retry).await.is_none() {
                                 break;
@@ -294,6 +365,7 @@ impl Peer {
         }
         self.state.connected.store(false, Ordering::Release);
         self.state.queued.store(0, Ordering::Release);
+        self.state.unwritten.store(0, Ordering::Release);
         self.shared.forget_peer(self.id, &self.opts.node_id);
         self.emit(kind::PEER_CLOSED);
     }
@@ -307,8 +379,128 @@ impl Peer {
         self.shared.outbox.with_strings(kind::PEER_ERROR, &[self.id], &[msg]);
     }
 
-    fn set_queued(&self) {
+    fn set_queued(&mut self) {
         self.state.queued.store(self.queue.len(), Ordering::Release);
+        self.account();
+    }
+
+    /// Frames not yet written: queued, stashed, and the write in hand.
+    fn unwritten(&self) -> usize {
+        self.queue_bytes + self.stash_bytes + self.inflight
+    }
+
+    /// Publishes the unwritten bytes and reports crossing the high-water
+    /// mark (BUSY) and falling back to half of it (DRAIN). An overflow
+    /// episode ends there too, on a live link.
+    fn account(&mut self) {
+        let held = self.unwritten();
+        self.state.unwritten.store(held, Ordering::Relaxed);
+        let high = self.opts.high_water;
+        let low = high.min(self.opts.max_bytes) / 2;
+        if !self.busy && high > 0 && held >= high {
+            self.busy = true;
+            self.emit(kind::PEER_BUSY);
+        } else if held <= low {
+            if self.busy {
+                self.busy = false;
+                self.emit(kind::PEER_DRAIN);
+            }
+            if self.overflowing && self.state.connected.load(Ordering::Relaxed) {
+                self.overflowing = false;
+            }
+        }
+    }
+
+    /// Counts `n` frames dropped unwritten, reporting the first of an
+    /// episode (an OVERFLOW event naming the limit, and a debug log).
+    fn dropped(&mut self, n: u64, limit: &str) {
+        if n == 0 {
+            return;
+        }
+        self.state.dropped.fetch_add(n, Ordering::Relaxed);
+        if !self.overflowing {
+            self.overflowing = true;
+            tracing::debug!(peer = self.id, "dropping the oldest unwritten frames to {}: over {limit}", self.opts.node_id);
+            self.shared.outbox.with_strings(kind::PEER_OVERFLOW, &[self.id], &[limit]);
+        }
+    }
+
+    /// Drops the oldest queued frames past `max_len` or `max_bytes`.
+    fn trim_queue(&mut self) {
+        let (mut by_len, mut by_bytes) = (0, 0);
+        while let Some(front) = self.queue.front() {
+            if self.queue.len() > self.opts.max_len {
+                by_len += 1;
+            } else if self.unwritten() > self.opts.max_bytes {
+                by_bytes += 1;
+            } else {
+                break;
+            }
+            self.queue_bytes -= front.len();
+            self.queue.pop_front();
+        }
+        self.dropped(by_len, "maxLen");
+        self.dropped(by_bytes, "maxQueueBytes");
+    }
+
+    /// Keeps a command that arrived while a write waits on the socket,
+    /// its frames encoded now, so the channel never holds more than the
+    /// task has seen; past `max_bytes` the oldest stashed frames go.
+    fn hold(&mut self, cmd: Command) {
+        let cmd = match cmd {
+            // Only the queue of a link that is down obeys it: apply it now.
+            Command::MaxLen(n) => {
+                self.opts.max_len = n;
+                return;
+            }
+            c @ (Command::Stop { .. } | Command::Flush(_) | Command::Encoded { .. }) => c,
+            other => {
+                let mut batch = Batch::default();
+                self.encode(other, &mut batch);
+                if batch.buf.is_empty() {
+                    return;
+                }
+                // Held for a while, and counted by its length: no slack.
+                batch.buf.shrink_to_fit();
+                Command::Encoded { buf: batch.buf, ends: batch.ends, written: 0, link: 0 }
+            }
+        };
+        self.stash_bytes += encoded_bytes(&cmd);
+        self.stash.push_back(cmd);
+        let mut dropped = 0;
+        while self.unwritten() > self.opts.max_bytes && self.drop_stashed() {
+            dropped += 1;
+        }
+        self.dropped(dropped, "maxQueueBytes");
+        self.account();
+    }
+
+    /// Drops the oldest whole stashed frame; false when there is none.
+    fn drop_stashed(&mut self) -> bool {
+        let links = self.links;
+        let Some(at) = self.stash.iter().position(|c| {
+            // The rest of a frame this link carries part of must go out.
+            matches!(c, Command::Encoded { link, buf, written, .. } if *link != links && *written < buf.len())
+        }) else {
+            return false;
+        };
+        if let Some(Command::Encoded { buf, ends, written, .. }) = self.stash.get_mut(at) {
+            let (i, _) = frame_start(ends, *written);
+            let next = ends.get(i).copied().unwrap_or(buf.len());
+            self.stash_bytes -= next - *written;
+            *written = next;
+            if next >= buf.len() {
+                self.stash.remove(at);
+            }
+        }
+        true
+    }
+
+    /// The oldest stashed command.
+    fn next_held(&mut self) -> Option<Command> {
+        let cmd = self.stash.pop_front()?;
+        self.stash_bytes -= encoded_bytes(&cmd);
+        Some(cmd)
     }
 
     /// Appends the frames of a command to `batch`. `Encoded` frames are
@@ -352,15 +544,15 @@ impl Peer {
         out
     }
 
-    /// Keeps a frame for later, dropping the oldest past `max_len`.
+    /// Keeps a frame for later, dropping the oldest past `max_len` or
+    /// `max_bytes`.
     fn enqueue(&mut self, frame: String) {
         if frame.is_empty() {
             return;
         }
+        self.queue_bytes += frame.len();
         self.queue.push_back(frame);
-        while self.queue.len() > self.opts.max_len {
-            self.queue.pop_front();
-        }
+        self.trim_queue();
         self.set_queued();
     }
 
@@ -369,9 +561,7 @@ impl Peer {
         match cmd {
             Command::MaxLen(n) => {
                 self.opts.max_len = n;
-                while self.queue.len() > n {
-                    self.queue.pop_front();
-                }
+                self.trim_queue();
                 self.set_queued();
             }
             Command::Stop { force: true } => return false,
@@ -474,14 +664,27 @@ impl Peer {
     async fn connected(&mut self, mut rd: LinkReader, mut wr: LinkWriter) -> Next {
         self.links += 1;
         self.set_lane(Some(&wr));
-        let next = self.serve(&mut rd, &mut wr).await;
+        let mut next = self.serve(&mut rd, &mut wr).await;
         self.set_lane(None);
         self.state.connected.store(false, Ordering::Release);
+        // What arrived during the last write waits for the next link, behind
+        // the frames of that write (already back in the queue).
+        self.inflight = 0;
+        while let Some(cmd) = self.next_held() {
+            if !self.offline(cmd) {
+                next = Next::Exit;
+                break;
+            }
+        }
+        self.stash.clear();
+        self.stash_bytes = 0;
+        self.account();
         next
     }
 
     async fn serve(&mut self, rd: &mut LinkReader, wr: &mut LinkWriter) -> Next {
         self.state.connected.store(true, Ordering::Release);
+        self.overflowing = false;
         self.emit(kind::PEER_CONNECT);
 
         let mut batch = Batch::default();
@@ -491,6 +694,7 @@ impl Peer {
                 batch.buf.push_str(&f);
                 batch.ends.push(batch.buf.len());
             }
+            self.queue_bytes = 0;
             self.set_queued();
             if !self.write(wr, &batch).await {
                 return Next::Reconnect;
@@ -505,7 +709,8 @@ impl Peer {
 
         let mut scratch = vec![0u8; 4096];
         loop {
-            let first = match self.idle(wr) {
+            let held = self.next_held();
+            let first = match held.or_else(|| self.idle(wr)) {
                 Some(cmd) => cmd,
                 None => tokio::select! {
                     cmd = self.rx.recv() => match cmd {
@@ -553,7 +758,8 @@ impl Peer {
                             // character: its rest is written now, as bytes.
                             debug_assert!(batch.buf.is_empty());
                             let rest_end = ends[first];
-                            if let Err(e) = wr.write_all(&buf.as_bytes()[written..rest_end]).await {
+                            self.inflight = buf.len() - written;
+                            if let Err(e) = self.write_out(wr, &buf.as_bytes()[written..rest_end]).await {
                                 tracing::debug!(peer = self.id, "write failed, requeueing: {e}");
                                 self.requeue(Self::frames_from(&buf, &ends, written));
                                 return Next::Reconnect;
@@ -573,7 +779,8 @@ impl Peer {
                 if batch.buf.len() >= MAX_WRITE {
                     break;
                 }
-                next = self.rx.try_recv().ok();
+                // The stash is older than anything in the channel.
+                next = self.next_held().or_else(|| self.rx.try_recv().ok());
             }
             // What was handed over before a stop is written even when the
             // stop is forced: node-ipc writes each frame as it is sent, so
@@ -610,32 +817,65 @@ impl Peer {
     async fn write(&mut self, wr: &mut LinkWriter, batch: &Batch) -> bool {
         let mut start = 0;
         let mut i = 0;
+        self.inflight = batch.buf.len();
+        self.account();
         while i < batch.ends.len() {
+            let first = i;
             let mut end = batch.ends[i];
             i += 1;
             while i < batch.ends.len() && batch.ends[i] - start <= MAX_WRITE {
                 end = batch.ends[i];
                 i += 1;
             }
-            if let Err(e) = wr.write_all(&batch.buf.as_bytes()[start..end]).await {
+            if let Err(e) = self.write_out(wr, &batch.buf.as_bytes()[start..end]).await {
                 tracing::debug!(peer = self.id, "write failed, requeueing: {e}");
+                self.inflight = 0;
                 self.requeue(Self::frames_from(&batch.buf, &batch.ends, start));
                 return false;
             }
+            self.state.sent_frames.fetch_add((i - first) as u64, Ordering::Relaxed);
+            self.state.sent_bytes.fetch_add((end - start) as u64, Ordering::Relaxed);
             start = end;
+            self.inflight = batch.buf.len() - start;
+            self.account();
         }
         true
+    }
+
+    /// Writes all of `bytes`, taking commands into the stash whenever the
+    /// socket makes the write wait, so a peer that does not read holds
+    /// back at most `max_bytes`, not everything JS sends it.
+    async fn write_out(&mut self, wr: &mut LinkWriter, mut bytes: &[u8]) -> std::io::Result<()> {
+        while !bytes.is_empty() {
+            tokio::select! {
+                biased;
+                n = wr.write_some(bytes) => bytes = &bytes[n?..],
+                cmd = self.rx.recv(), if self.rx_open => match cmd {
+                    Some(cmd) => self.hold(cmd),
+                    None => self.rx_open = false,
+                },
+            }
+        }
+        loop {
+            tokio::select! {
+                biased;
+                done = wr.flush() => return done,
+                cmd = self.rx.recv(), if self.rx_open => match cmd {
+                    Some(cmd) => self.hold(cmd),
+                    None => self.rx_open = false,
+                },
+            }
+        }
     }
 
     /// Puts `frames` back at the front of the queue, in their order, dropping
     /// the oldest past `max_len`.
     fn requeue(&mut self, frames: Vec<String>) {
         for f in frames.into_iter().rev() {
+            self.queue_bytes += f.len();
             self.queue.push_front(f);
         }
-        while self.queue.len() > self.opts.max_len {
-            self.queue.pop_front();
-        }
+        self.trim_queue();
         self.set_queued();
     }
 }

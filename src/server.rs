@@ -174,6 +174,7 @@ fn accept(
         }
     });
     shared.outbox.with_strings(kind::SOCKET_OPEN, &[id, addr.port() as u64], &[&addr.ip().to_string()]);
+    tracing::debug!(socket = id, "accepted a connection from {addr}");
     let reader = tokio::spawn(read_loop(shared.clone(), id, rd));
     shared.add_source(id, Source { writer: tx, reader, write_task });
     // A stop that came between the check above and now found no source to
@@ -230,6 +231,7 @@ async fn read_loop(shared: Arc<Shared>, id: u64, mut rd: Reader) {
         shared.outbox.wake_if_due();
         shared.outbox.wait_room().await;
     }
+    tracing::debug!(socket = id, "inbound connection closed");
     shared.remove_source(id);
     shared.outbox.simple(kind::SOCKET_CLOSE, &[id]);
 }

@@ -19,7 +19,7 @@ fn peer_to(kernel: &Kernel, port: u16) -> PeerHandle {
         retry: Duration::from_millis(50),
         max_retries: None,
         max_len: 100_000,
-        tls: None,
+        ..PeerOptions::default()
     })
 }
 
