@@ -7,7 +7,10 @@
 //! (b) values generated in node are `JSON.stringify`ed there, read in Rust as
 //!     `serde_json::Value` and written back by `to_js_json`, byte for byte the same.
 //!
-//! One node process serves both tests (all values go through one stdin/stdout exchange), so the
+//! A third test reads errors flattened in node as the seed kernel flattens them for the wire
+//! (`errorToObject`) into `RemoteError`, and writes them back byte for byte.
+//!
+//! One node process serves all three tests (all values go through one stdin/stdout exchange), so the
 //! run takes seconds. The seed is random per run unless `JS_JSON_SEED` is set, and every failure
 //! message names it, so a failing run can be replayed. Without `node` on the PATH the tests skip
 //! with a printed reason.
@@ -16,7 +19,7 @@ use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
-use clusterluck_native::payload::{from_json, to_js_json, Buffer, PayloadError};
+use clusterluck_native::payload::{from_json, to_js_json, Buffer, PayloadError, RemoteError};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::ser::{SerializeMap, SerializeSeq};
@@ -25,6 +28,9 @@ use serde_json::Value;
 
 /// Values generated on each side.
 const COUNT: usize = 20_000;
+
+/// Errors generated in node.
+const ERRORS: usize = 2_000;
 
 /// A generated value. Richer than `serde_json::Value` on purpose: every integer width serde
 /// knows, f32, Buffers, and maps that may repeat a key (serde lets a `Serialize` impl do that;
@@ -174,6 +180,8 @@ struct Oracle {
     /// (b): node's `JSON.stringify` of each value it generated, and whether it holds a lone
     /// surrogate (which no Rust `String` can hold).
     node_side: Vec<(String, bool)>,
+    /// Node's `JSON.stringify(errorToObject(error))` of each error it generated.
+    errors: Vec<String>,
 }
 
 fn seed() -> u64 {
@@ -201,7 +209,7 @@ fn run_node() -> Option<Oracle> {
         .iter()
         .map(|v| serde_json::to_string(v).expect("generated values serialise"))
         .collect();
-    let request = serde_json::json!({ "seed": seed as u32, "count": COUNT, "texts": texts });
+    let request = serde_json::json!({ "seed": seed as u32, "count": COUNT, "errors": ERRORS, "texts": texts });
     let script = format!("{}/tests/node/json_oracle.js", env!("CARGO_MANIFEST_DIR"));
     let mut child = Command::new("node")
         .arg(&script)
@@ -226,6 +234,8 @@ fn run_node() -> Option<Oracle> {
     let answer: Value = serde_json::from_str(&answer).expect("node answers JSON");
     let a: Vec<String> = serde_json::from_value(answer["a"].clone()).expect("a: strings");
     let b: Vec<(String, bool)> = serde_json::from_value(answer["b"].clone()).expect("b: pairs");
+    let c: Vec<String> = serde_json::from_value(answer["c"].clone()).expect("c: strings");
+    assert_eq!(c.len(), ERRORS, "seed {seed}: node flattened every error");
     assert_eq!(a.len(), COUNT, "seed {seed}: one answer per Rust value");
     assert_eq!(b.len(), COUNT, "seed {seed}: node generated every value");
     Some(Oracle {
@@ -233,6 +243,7 @@ fn run_node() -> Option<Oracle> {
         rust_side: texts.into_iter().zip(a).collect(),
         values,
         node_side: b,
+        errors: c,
     })
 }
 
@@ -240,7 +251,7 @@ fn run_node() -> Option<Oracle> {
 fn report(seed: u64, what: &str, failures: &[String]) {
     assert!(
         failures.is_empty(),
-        "{what}: {} of {COUNT} differ; replay with JS_JSON_SEED={seed}\n{}",
+        "{what}: {} differ; replay with JS_JSON_SEED={seed}\n{}",
         failures.len(),
         failures.iter().take(5).cloned().collect::<Vec<_>>().join("\n")
     );
@@ -294,4 +305,35 @@ fn node_text_is_written_back_byte_for_byte() {
     // The generator must really exercise both paths, or the test proves less than it claims.
     assert!(lone > 0, "seed {}: no value held a lone surrogate", oracle.seed);
     assert!(lone < COUNT / 4, "seed {}: {lone} values held lone surrogates", oracle.seed);
+}
+
+#[test]
+fn errors_flattened_in_node_read_and_write_back_byte_for_byte() {
+    let Some(oracle) = oracle() else { return };
+    let mut failures = Vec::new();
+    let mut with_stack = 0;
+    for (i, text) in oracle.errors.iter().enumerate() {
+        let value = match from_json::<Value>(text) {
+            Ok(value) => value,
+            Err(e) => {
+                failures.push(format!("#{i} {text:?}: {e}"));
+                continue;
+            }
+        };
+        let Some(error) = RemoteError::from_value(&value) else {
+            failures.push(format!("#{i} {text:?}: not recognised as an error"));
+            continue;
+        };
+        if error.message.as_str() != value["message"].as_str().unwrap_or("\u{0}not a string") {
+            failures.push(format!("#{i} {text:?}: message read as {:?}", error.message));
+        }
+        with_stack += usize::from(error.stack.is_some());
+        match to_js_json(&error) {
+            Ok(ours) if &ours == text => {}
+            Ok(ours) => failures.push(format!("#{i} node {text:?}\n  ours {ours:?}")),
+            Err(e) => failures.push(format!("#{i} node {text:?}: error {e}")),
+        }
+    }
+    report(oracle.seed, "node errors", &failures);
+    assert!(with_stack > 0 && with_stack < ERRORS, "seed {}: {with_stack} errors with a stack", oracle.seed);
 }

@@ -1,10 +1,15 @@
 // The JavaScript side of tests/js_json.rs: node itself is the reference for what JSON.stringify
 // writes. Reads one JSON request on stdin, {seed, count, texts}, and writes one JSON answer on
-// stdout, {a, b}:
+// stdout, {a, b, c}:
 //   a[i] = JSON.stringify(JSON.parse(texts[i]))       (texts a Rust node wrote with serde_json)
 //   b[i] = [JSON.stringify(v), lone]                  (count values generated here from seed;
 //                                                      lone: v holds a lone UTF-16 surrogate)
+//   c[i] = JSON.stringify(errorToObject(e))           (Errors generated here, flattened as the
+//                                                      seed kernel flattens them for the wire)
 "use strict";
+
+const path = require("path");
+const { errorToObject } = require(path.join(__dirname, "..", "..", "__test__", "seed", "utils.js"));
 
 // mulberry32: a small seeded generator, so a failing seed replays the same values.
 function rng(seed) {
@@ -137,6 +142,30 @@ function hasLoneSurrogate(text) {
   return false;
 }
 
+const ERROR_CLASSES = [Error, TypeError, RangeError, SyntaxError];
+
+// An Error with a random message and own properties (never message, stack or _error, which
+// errorToObject itself writes, nor lone surrogates), flattened with or without its stack as NODE_ENV decides.
+function error(r) {
+  const Class = r.pick(ERROR_CLASSES);
+  const err = new Class(string(r, false));
+  for (let n = r.below(5), i = 0; i < n; i++) {
+    const k = key(r);
+    const v = value(r, 4);
+    if (k === "message" || k === "stack" || k === "_error") continue;
+    // Lone surrogates are checked with the values above; here every error must be readable.
+    if (hasLoneSurrogate(JSON.stringify(v) || "")) continue;
+    err[k] = v;
+  }
+  const env = process.env.NODE_ENV;
+  if (r.chance(0.3)) process.env.NODE_ENV = "production";
+  else delete process.env.NODE_ENV;
+  const flat = errorToObject(err);
+  if (env === undefined) delete process.env.NODE_ENV;
+  else process.env.NODE_ENV = env;
+  return JSON.stringify(flat);
+}
+
 let input = "";
 process.stdin.setEncoding("utf8");
 process.stdin.on("data", (chunk) => { input += chunk; });
@@ -149,5 +178,7 @@ process.stdin.on("end", () => {
     const text = JSON.stringify(value(r, 0));
     b.push([text, hasLoneSurrogate(text)]);
   }
-  process.stdout.write(JSON.stringify({ a, b }));
+  const c = [];
+  for (let i = 0; i < request.errors; i++) c.push(error(r));
+  process.stdout.write(JSON.stringify({ a, b, c }));
 });
