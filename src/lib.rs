@@ -15,6 +15,7 @@ pub mod envelope;
 pub mod error;
 pub mod events;
 pub mod frame;
+pub mod health;
 pub mod json;
 pub mod kernel;
 pub mod peer;
