@@ -67,7 +67,8 @@ const EV = {
   PEER_OVERFLOW: 14, NODE_DOWN: 15,
 };
 // Kinds of _skip, in the order of the counters of inboundStats().
-const SKIP_TYPES = ["INVALID_JSON", "INVALID_CHECKSUM", "INVALID_MESSAGE", "FRAME_TOO_LARGE", "TLS_HANDSHAKE"];
+const SKIP_TYPES = ["INVALID_JSON", "INVALID_CHECKSUM", "INVALID_MESSAGE", "FRAME_TOO_LARGE", "TLS_HANDSHAKE",
+  "INBOUND_BUDGET"];
 const MODE = {ABSENT: 0, JSON: 1, BUFFER: 2, BUFFER_LIKE: 3};
 
 function isObject(v) {
@@ -166,6 +167,7 @@ class NetKernel extends EventEmitter {
     if (opts.maxQueueBytes !== undefined) this._maxQueueBytes = opts.maxQueueBytes;
     if (opts.highWaterMark !== undefined) this._highWaterMark = opts.highWaterMark;
     if (typeof opts.netTickTime === "number" && opts.netTickTime >= 0) this._netTickTime = opts.netTickTime;
+    if (opts.maxInboundBytes !== undefined) this._native.setInboundBudget(Number(opts.maxInboundBytes));
     this._configure();
     this._generation = this._native.listen(String(this._host), Number(this._port), tlsInput(config.tls));
     this._tokenInterval = opts.tokenGenInterval || consts.tokenGenInterval;

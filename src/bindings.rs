@@ -215,6 +215,17 @@ impl NativeKernel {
         self.kernel.write_source(socket as u64, &kind, &json)
     }
 
+    /// The most bytes of partial frames all inbound connections may hold
+    /// together (`maxInboundBytes`); Infinity for no limit.
+    #[napi]
+    pub fn set_inbound_budget(&self, bytes: f64) -> Result<()> {
+        if bytes.is_nan() || bytes < 1.0 {
+            return Err(invalid(format!("Invalid maxInboundBytes {bytes}")));
+        }
+        self.kernel.set_inbound_budget(count(bytes).map_or(usize::MAX, |n| n as usize));
+        Ok(())
+    }
+
     /// What this node hears from each other node, as JSON (see
     /// `Hearing::snapshot_json`), for `stats()`.
     #[napi]

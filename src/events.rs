@@ -325,7 +325,7 @@ impl Outbox {
                     b.text.push_str("\"calculated\":");
                     json::write_string(&mut b.text, calculated);
                 }
-                Skip::FrameTooLarge { limit } => {
+                Skip::FrameTooLarge { limit } | Skip::InboundBudget { limit } => {
                     b.text.push_str("\"limit\":");
                     push_int(&mut b.text, *limit as u64);
                 }

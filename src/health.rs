@@ -22,7 +22,8 @@ use crate::error::Skip;
 use crate::json;
 
 /// Kinds of [`Skip`], for counters indexed by [`Skip::index`].
-pub const SKIP_KINDS: [&str; 5] = ["INVALID_JSON", "INVALID_CHECKSUM", "INVALID_MESSAGE", "FRAME_TOO_LARGE", "TLS_HANDSHAKE"];
+pub const SKIP_KINDS: [&str; 6] =
+    ["INVALID_JSON", "INVALID_CHECKSUM", "INVALID_MESSAGE", "FRAME_TOO_LARGE", "TLS_HANDSHAKE", "INBOUND_BUDGET"];
 
 /// The tag of our keep-alive pings starts with this; a JS kernel's reply
 /// is a message whose event is that tag. Not a tag a kernel makes for a
@@ -44,7 +45,7 @@ pub struct Heard {
     pub links: AtomicUsize,
     pub messages: AtomicU64,
     pub bytes: AtomicU64,
-    pub skips: [AtomicU64; 5],
+    pub skips: [AtomicU64; 6],
     /// The round trip of the last keep-alive ping answered (0: none yet).
     pub rtt_us: AtomicU64,
 }
@@ -177,6 +178,6 @@ mod tests {
         let json = hearing.snapshot_json();
         assert!(json.starts_with('{') && json.ends_with('}'));
         assert!(json.contains("\"a\":[1,0,0,"), "{json}");
-        assert!(json.contains(",-1,0,0,0,1,0]"), "no round trip yet, one FRAME_TOO_LARGE: {json}");
+        assert!(json.contains(",-1,0,0,0,1,0,0]"), "no round trip yet, one FRAME_TOO_LARGE: {json}");
     }
 }

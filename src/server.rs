@@ -201,6 +201,8 @@ async fn read_loop(shared: Arc<Shared>, id: u64, mut rd: Reader) {
     let mut decoder = FrameDecoder::new(shared.config().max_frame);
     // The node this link carries, once its first message said so.
     let mut heard: Option<Arc<Heard>> = None;
+    // Bytes of a partial frame this connection holds (in `inbound_held`).
+    let mut held = 0usize;
     loop {
         // Large reads: a stream chunk is a frame of about 234 KB.
         match decoder.read_from(&mut rd, READ_SIZE).await {
@@ -243,6 +245,26 @@ async fn read_loop(shared: Arc<Shared>, id: u64, mut rd: Reader) {
             h.messages.fetch_add(messages, Ordering::Relaxed);
             h.bytes.fetch_add(bytes, Ordering::Relaxed);
         }
+        // The budget of all connections' partial frames together: a
+        // connection whose partial frame takes the total over it is closed.
+        let now_held = decoder.pending();
+        if now_held != held {
+            if now_held > held {
+                shared.inbound_held.fetch_add(now_held - held, Ordering::Relaxed);
+            } else {
+                shared.inbound_held.fetch_sub(held - now_held, Ordering::Relaxed);
+            }
+            held = now_held;
+        }
+        let budget = shared.inbound_budget.load(Ordering::Relaxed);
+        if held > 0 && shared.inbound_held.load(Ordering::Relaxed) > budget {
+            let skip = Skip::InboundBudget { limit: budget };
+            tracing::debug!(socket = id, "closing an inbound connection: {skip}");
+            heard.as_deref().unwrap_or(&shared.hearing.unattributed).skip(&skip);
+            shared.outbox.skip(id, &skip);
+            shared.outbox.wake_if_due();
+            break;
+        }
         // One wake-up of JS for everything this read delivered.
         shared.outbox.wake_if_due();
         shared.outbox.wait_room().await;
@@ -250,6 +272,8 @@ async fn read_loop(shared: Arc<Shared>, id: u64, mut rd: Reader) {
     if let Some(h) = &heard {
         Hearing::detach(h);
     }
+    shared.inbound_held.fetch_sub(held, Ordering::Relaxed);
+    drop(decoder);
     shared.remove_source(id);
     shared.outbox.simple(kind::SOCKET_CLOSE, &[id]);
 }
