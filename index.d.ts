@@ -568,3 +568,12 @@ export declare const consts: {
   /** Buffer limit (bytes) of `call(..., cb)`. */
   readonly collectLimit: number;
 };
+
+/**
+ * Makes the copy of clusterluck whose exports are given build native kernels
+ * (its `NetKernel`, `lib.kernel`, `createKernel`, `createCluster`): the
+ * explicit form of `require("clusterluck-native/register")`. Returns its
+ * argument. Throws an Error (code `CLUSTERLUCK_NATIVE_UNSUPPORTED`) naming the
+ * package when its kernel is not one this package reproduces.
+ */
+export declare function useWith<T extends object>(clusterluck: T): T;

@@ -27,10 +27,18 @@ function createKernel(id, host = os.hostname(), port = 7022, opts = {}) {
   return new NetKernel(ipc, id, ipc.config.networkHost, ipc.config.networkPort);
 }
 
+// The explicit form of `require("clusterluck-native/register")`, for one
+// copy of clusterluck: `require("clusterluck-native").useWith(require("clusterluck"))`.
+// Returns the clusterluck it was given, now building native kernels.
+function useWith(clusterluck) {
+  return require("./lib/register").useWith(clusterluck);
+}
+
 module.exports = {
   NetKernel,
   Node,
   Connection,
   createKernel,
   consts,
+  useWith,
 };

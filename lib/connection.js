@@ -7,6 +7,9 @@
 
 const EventEmitter = require("events").EventEmitter;
 const consts = require("./consts");
+const Queue = require("./queue");
+// DEBUG=clusterluck:lib:conn, as for the JS Connection (see debug.js).
+const debug = require("./debug")("clusterluck:lib:conn");
 
 const INACTIVE = "Cannot write to inactive connection.";
 
@@ -17,17 +20,36 @@ const INACTIVE = "Cannot write to inactive connection.";
 const DIRECT_MAX = 4;
 const DIRECT_BYTES = 16 * 1024;
 
-// The queue as clusterluck exposes it: its length is what apps look at.
-class QueueView {
+// How a message held while the link is down is handed to Rust once it is up
+// (a symbol key: the entries themselves are the JS Connection's `{event, data}`).
+const OUT = Symbol("clusterluck-native.out");
+
+// The queue as clusterluck exposes it: the sends made while the link was down
+// (as the JS Connection keeps them), plus the frames the network thread
+// holds, which were sent before this thread learnt that the link was down, or
+// written on a link that broke. `size()` counts both; peek, dequeue and flush
+// reach the first kind only.
+class QueueView extends Queue {
   constructor(conn) {
+    super();
     this._conn = conn;
   }
 
   size() {
     const conn = this._conn;
-    if (!conn._peer) return 0;
+    const held = super.size();
+    if (!conn._peer) return held;
     conn._flush();
-    return conn._peer.queueSize();
+    // Frames the network thread took before this thread heard of the
+    // outage are those a JS Connection would have written to the dead
+    // socket: counted, but the total stays within maxLen as in the JS Queue.
+    const rust = conn._peer.queueSize();
+    return held + Math.min(rust, Math.max(0, conn._maxLen - held));
+  }
+
+  // What the JS side holds, without asking the network thread.
+  held() {
+    return super.size();
   }
 }
 
@@ -64,6 +86,7 @@ class Connection extends EventEmitter {
   }
 
   stop(force = false) {
+    debug("Stopping connection to node " + this._node.id() + (force ? " forcefully" : " gracefully"));
     if (!this.idle() && force !== true) {
       this.once("idle", this.stop.bind(this));
       return this;
@@ -81,6 +104,7 @@ class Connection extends EventEmitter {
     this._connecting = false;
     this._active = false;
     this._streams = new Map();
+    this._queue.flush(); // a forced stop drops what the link never carried
     if (this._peer) {
       this._flush();
       this._peer.stop(force === true);
@@ -111,6 +135,7 @@ class Connection extends EventEmitter {
   maxLen(len) {
     if (typeof len === "number" && len >= 0) {
       this._maxLen = len;
+      while (this._queue.held() > len) this._queue.dequeue();
       if (this._peer) {
         this._flush();
         this._peer.setMaxLen(len);
@@ -123,9 +148,13 @@ class Connection extends EventEmitter {
   send(event, data) {
     if (this._active === false) return new Error(INACTIVE);
     const json = JSON.stringify(data);
-    this._flush();
-    this._peer.sendRaw(String(event), json === undefined ? "null" : json);
-    this.emit("send", event, data);
+    const out = {kind: String(event), json: json === undefined ? "null" : json};
+    if (this._connecting === true) {
+      this._hold(event, data, out);
+    } else {
+      this._handOver(out);
+      this.emit("send", event, data);
+    }
     if (data && typeof data === "object" && data.stream) this._updateStream(data.stream);
     return this;
   }
@@ -144,9 +173,9 @@ class Connection extends EventEmitter {
   _sendMessage(event, tag, done, streamId, error, data) {
     if (this._active === false) return new Error(INACTIVE);
     const errorJson = error === null ? undefined : JSON.stringify(error);
+    let out;
     if (Buffer.isBuffer(data)) {
-      this._flush();
-      this._peer.sendBuffer(this._head(event, tag, done, streamId, errorJson), data);
+      out = {head: this._head(event, tag, done, streamId, errorJson), buffer: data};
     } else {
       const json = data === null ? "null" : JSON.stringify(data);
       let head;
@@ -164,22 +193,53 @@ class Connection extends EventEmitter {
       } else {
         head = "m" + this._head(event, tag, done, streamId, errorJson);
       }
-      this._push(json === undefined ? head + "}\n" : head + ',"data":' + json + "}\n");
+      out = json === undefined ? head + "}\n" : head + ',"data":' + json + "}\n";
     }
-    if (this.listenerCount("send") > 0) {
-      const stream = {done};
-      if (streamId !== null) stream.stream = streamId;
-      if (error !== null) stream.error = error;
-      this.emit("send", "message", {
-        id: event,
-        tag,
-        from: this._kernel.self().toJSON(true),
-        stream,
-        data: Buffer.isBuffer(data) ? data.toJSON() : data,
-      });
+    // While the link is down the message waits here, as in the JS
+    // Connection, and its `send` event is emitted when it is handed over.
+    if (this._connecting === true) {
+      this._hold("message", this._sentMessage(event, tag, done, streamId, error, data), out);
+    } else {
+      if (typeof out === "string") this._push(out);
+      else this._handOver(out);
+      if (this.listenerCount("send") > 0) {
+        this.emit("send", "message", this._sentMessage(event, tag, done, streamId, error, data));
+      }
     }
     if (streamId !== null) this._updateStream({done, stream: streamId});
     return null;
+  }
+
+  // The message as the `send` event (and the queue) shows it.
+  _sentMessage(event, tag, done, streamId, error, data) {
+    const stream = {done};
+    if (streamId !== null) stream.stream = streamId;
+    if (error !== null) stream.error = error;
+    return {
+      id: event,
+      tag,
+      from: this._kernel.self().toJSON(true),
+      stream,
+      data: Buffer.isBuffer(data) ? data.toJSON() : data,
+    };
+  }
+
+  // Keeps a send made while the link is down, dropping the oldest at maxLen
+  // as the JS Connection does.
+  _hold(event, data, out) {
+    if (this._queue.held() >= this._maxLen) this._queue.dequeue();
+    const entry = {event, data};
+    entry[OUT] = out;
+    this._queue.enqueue(entry);
+  }
+
+  // Gives a message to Rust: an envelope line (kept for the end of the
+  // turn), a Buffer message or a raw frame (both after what waits).
+  _handOver(out) {
+    if (typeof out === "string") return this._push(out);
+    this._flush();
+    if (out.buffer !== undefined) this._peer.sendBuffer(out.head, out.buffer);
+    else this._peer.sendRaw(out.kind, out.json);
   }
 
   // `{"id":..,"tag":..,"from":..,"stream":{..}` of a message, as
@@ -196,7 +256,12 @@ class Connection extends EventEmitter {
 
   _sendPing(tag) {
     if (this._active === false) return new Error(INACTIVE);
-    this._push('p{"tag":' + JSON.stringify(tag) + this._kernel._fromMember + '{"done":true}}\n');
+    const line = 'p{"tag":' + JSON.stringify(tag) + this._kernel._fromMember + '{"done":true}}\n';
+    if (this._connecting === true) {
+      this._hold("ping", {tag, from: this._kernel.self().toJSON(true), stream: {done: true}}, line);
+    } else {
+      this._push(line);
+    }
     return null;
   }
 
@@ -227,13 +292,25 @@ class Connection extends EventEmitter {
     this._castHead = null;
   }
 
+  // What was held while the link was down is handed over first, in order;
+  // then, as the JS Connection does, "connect" is emitted and each held
+  // message emits its `send`.
   _handleConnect() {
+    debug("Connected to TCP connection to node " + this._node.id());
     this._lastError = null;
     this._connecting = false;
+    const held = this._queue.flush();
+    for (let i = 0; i < held.length; i++) this._handOver(held[i][OUT]);
     this.emit("connect");
+    if (held.length > 0 && this.listenerCount("send") > 0) {
+      for (let i = 0; i < held.length; i++) this.emit("send", held[i].event, held[i].data);
+    }
+    // A graceful stop waiting for them may go on (it writes them first).
+    if (held.length > 0 && this._streams.size === 0) this.emit("idle");
   }
 
   _handleDisconnect() {
+    debug("Disconnected from TCP connection to node " + this._node.id());
     this._connecting = this._active;
     this.emit("disconnect");
   }

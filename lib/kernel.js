@@ -35,7 +35,13 @@ process.on("exit", () => {
     if (kernel) kernel._native.drain(Math.max(0, deadline - Date.now()));
   }
 });
-const debug = util.debuglog("clusterluck-native");
+const nodeDebug = util.debuglog("clusterluck-native");
+// DEBUG=clusterluck:lib:kernel, as for the JS kernel (see debug.js).
+const log = require("./debug")("clusterluck:lib:kernel");
+function debug(...args) {
+  nodeDebug(...args);
+  log(...args);
+}
 
 // node-ipc's TLS option names that the Rust side uses; `dhparam` and the rest
 // of Node's tls options have no rustls counterpart and are ignored.
@@ -127,7 +133,7 @@ class NetKernel extends EventEmitter {
     this._id = id;
     this._host = host;
     this._port = port;
-    this._self = new Node(id, host, port);
+    this._self = new (this.constructor._Node)(id, host, port);
     this._srcs = new Map();
     this._sinks = new Map();
     this._cookie = null;
@@ -182,10 +188,12 @@ class NetKernel extends EventEmitter {
     }
     this._listening = true;
     this._updateRef();
+    debug("Starting network kernel on " + this._id + " (" + this._host + ":" + this._port + ")");
     return this;
   }
 
   stop() {
+    debug("Stopping network kernel on " + this._id);
     this._native.close();
     // A READY or LISTEN_ERROR still on its way belongs to a listener that is gone.
     this._generation = -1;
@@ -266,6 +274,7 @@ class NetKernel extends EventEmitter {
       if (typeof cb === "function") return cb();
       return this;
     }
+    debug("Connecting to IPC server on node " + node.id());
     const conn = new Connection(this._ipc, node, opts, this);
     conn.start();
     this._sinks.set(node.id(), conn);
@@ -276,6 +285,7 @@ class NetKernel extends EventEmitter {
   disconnect(node, force = false) {
     checkNode(node);
     if (node.id() === this._id || !this._sinks.has(node.id())) return this;
+    debug("Disconnecting from IPC server on node " + node.id());
     this._sinks.get(node.id()).stop(force);
     this._sinks.delete(node.id());
     return this;
@@ -619,6 +629,7 @@ class NetKernel extends EventEmitter {
   }
 
   _skipMsg(data) {
+    if (log.enabled) log("Skipping message", data);
     this.emit("_skip", data);
     return this;
   }
@@ -728,7 +739,7 @@ class NetKernel extends EventEmitter {
         return;
       }
       case EV.NODE:
-        this._nodes[e[1]] = new Node(e[2], e[3], e[4]);
+        this._nodes[e[1]] = new (this.constructor._Node)(e[2], e[3], e[4]);
         return;
       case EV.SOCKET_OPEN: {
         const socket = new Socket(this, e[1], e[3], e[2]);
@@ -932,5 +943,8 @@ function mapAll(items, fn, cb) {
 }
 
 NetKernel.Socket = Socket;
+// The class of the nodes a kernel makes (`self()`, `from.node`): a kernel
+// standing in for clusterluck's makes clusterluck's own (see register.js).
+NetKernel._Node = Node;
 NetKernel._errorToObject = errorToObject;
 module.exports = NetKernel;

@@ -87,6 +87,12 @@ impl NativeKernel {
     /// pieces (each a whole number of comma-separated entries) and its Buffers.
     #[napi(constructor)]
     pub fn new(on_events: Function<BatchArgs, ()>) -> Result<Self> {
+        // DEBUG=clusterluck:* (or any clusterluck:native:* name) prints this
+        // crate's tracing events; looked at once, by the first kernel.
+        static DEBUG_LOG: std::sync::Once = std::sync::Once::new();
+        DEBUG_LOG.call_once(|| {
+            crate::debug_log::init_from_env();
+        });
         let wake: Arc<OnceLock<Mutex<Wake>>> = Arc::new(OnceLock::new());
         let waker = wake.clone();
         let kernel = Arc::new(Kernel::new(Box::new(move || {

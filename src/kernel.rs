@@ -115,9 +115,15 @@ pub struct Kernel {
 impl Kernel {
     /// `wake` is called from network threads when events are waiting.
     pub fn new(wake: Box<dyn Fn() + Send + Sync>) -> Result<Kernel, String> {
+        Ok(Kernel::with_outbox(runtime()?.handle().clone(), Outbox::new(DEFAULT_HIGH_WATER, wake)))
+    }
+
+    /// A kernel whose tasks run on `runtime` and report to `outbox` (the
+    /// Rust API's: its own runtime, typed events).
+    pub fn with_outbox(runtime: tokio::runtime::Handle, outbox: Outbox) -> Kernel {
         let shared = Arc::new(Shared {
-            runtime: runtime()?.handle().clone(),
-            outbox: Outbox::new(DEFAULT_HIGH_WATER, wake),
+            runtime,
+            outbox,
             hearing: Hearing::default(),
             inbound_held: AtomicUsize::new(0),
             inbound_budget: AtomicUsize::new(DEFAULT_INBOUND_BUDGET),
@@ -130,12 +136,12 @@ impl Kernel {
             peers_by_node: Mutex::new(HashMap::new()),
             sources: Mutex::new(HashMap::new()),
         });
-        Ok(Kernel {
+        Kernel {
             shared,
             server: Mutex::new(None),
             closing: Mutex::new(None),
             generation: AtomicU64::new(0),
-        })
+        }
     }
 
     pub fn shared(&self) -> &Arc<Shared> {

@@ -177,6 +177,7 @@ fn accept(
         }
     });
     shared.outbox.with_strings(kind::SOCKET_OPEN, &[id, addr.port() as u64], &[&addr.ip().to_string()]);
+    tracing::debug!(socket = id, "accepted a connection from {addr}");
     let reader = tokio::spawn(read_loop(shared.clone(), id, rd));
     shared.add_source(id, Source { writer: tx, reader, write_task });
     // A stop that came between the check above and now found no source to
@@ -274,6 +275,7 @@ async fn read_loop(shared: Arc<Shared>, id: u64, mut rd: Reader) {
     }
     shared.inbound_held.fetch_sub(held, Ordering::Relaxed);
     drop(decoder);
+    tracing::debug!(socket = id, "inbound connection closed");
     shared.remove_source(id);
     shared.outbox.simple(kind::SOCKET_CLOSE, &[id]);
 }
