@@ -16,7 +16,7 @@ const { freePort } = require("./helpers/ports");
 const seed = require("./helpers/seed");
 
 const COOKIE = "tick-secret";
-const TICK = 800;
+const TICK = 1200;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function localKernel(opts = {}) {
