@@ -51,7 +51,8 @@ const SENDER = `
   const { createKernel, Node } = require(${ROOT});
   const [port, rport, total, bound] = process.argv.slice(1).map(Number);
   const k = createKernel("sender", "127.0.0.1", port);
-  k.start({ cookie: "stall", maxQueueBytes: bound, highWaterMark: bound / 4 });
+  // No keep-alive pings: the receiver counts every frame as a cast.
+  k.start({ cookie: "stall", maxQueueBytes: bound, highWaterMark: bound / 4, netTickTime: 0 });
   const target = new Node("receiver", "127.0.0.1", rport);
   const events = [];
   k.connect(target, () => {
