@@ -18,7 +18,7 @@
 // --json FILE  also write the table and every trial's raw figures as JSON
 // --rounds N   rounds per scenario (default 5)
 // --only KEYS  comma-separated plan keys (ping,floor,callSeq,callPar,castOn,
-//              castBurst,castOff,stream,ceiling); rows of the others show as "-"
+//              castBurst,castOff,stream,ceiling,limits); rows of the others show as "-"
 // --cpu-prof DIR  run every driver and responder under `node --cpu-prof`,
 //              profiles written into DIR
 
@@ -30,6 +30,7 @@ const { freePort } = require("../__test__/helpers/ports");
 const seed = require("../__test__/helpers/seed");
 const { rpc } = require("../__test__/helpers/rpc");
 const { HOST, jsThreadCpuNs } = require("./common");
+const { measureLimits, renderLimits } = require("./limits");
 
 const ROOT = path.resolve(__dirname, "..");
 const COOKIE = "bench-cookie";
@@ -516,9 +517,24 @@ async function main() {
     }
   }
 
+  let limits = null;
+  if (!opts.only || opts.only.has("limits")) {
+    try {
+      log("[9 limits] a stopped peer and stats() ...");
+      limits = await measureLimits({ total: opts.quick ? 100000 : 1000000 });
+    } catch (err) {
+      failures.push("[9 limits]: " + err.message);
+      log("[9 limits] FAILED: " + err.message);
+    }
+  }
+
   const rows = buildRows(trials, ceiling, opts.quick);
   console.log("");
   console.log(renderTable(rows));
+  if (limits) {
+    console.log("");
+    console.log(renderLimits(limits));
+  }
   console.log("");
   console.log("Medians over rounds. \"native vs JS\" > 1 favours native: faster, or less CPU/memory.");
   console.log("Rows 6x: the JS column is all-JS, the native column the mixed pair (one side upgraded).");
@@ -547,7 +563,7 @@ async function main() {
         params: Object.fromEntries(PLANS.map((p) => [p.key, p[mode]])), ceiling: CEILING[mode],
         floor: FLOOR[mode],
       },
-      rows, failures, unclean, ceiling, trials,
+      rows, limits, failures, unclean, ceiling, trials,
     };
     fs.writeFileSync(opts.json, JSON.stringify(out, null, 2) + "\n");
   }
