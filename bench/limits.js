@@ -1,5 +1,5 @@
 "use strict";
-// The native kernel's limits, measured (rows 9a-9c of `npm run bench`, or
+// The native kernel's limits, measured (rows 10a-10c of `npm run bench`, or
 // `node bench/limits.js` alone): 1,000,000 casts of about 100 bytes from a
 // sender process to a receiver process, once to a receiver that reads and
 // once to one stopped with SIGSTOP (resumed afterwards), with maxQueueBytes
@@ -16,11 +16,11 @@ async function measureLimits({ total = 1000000 } = {}) {
   const stopped = await scenario(total, BOUND, { stop: true });
   const grown = (r) => (r.report.peak - r.report.base) / MiB;
   return [
-    { id: "9a", figure: `${total} casts to a peer that reads: sender RSS growth`, unit: "MiB",
+    { id: "10a", figure: `${total} casts to a peer that reads: sender RSS growth`, unit: "MiB",
       value: grown(live), dropped: live.final.stats.dropped },
-    { id: "9b", figure: `the same to a peer stopped (SIGSTOP), 16 MiB bound`, unit: "MiB",
+    { id: "10b", figure: `the same to a peer stopped (SIGSTOP), 16 MiB bound`, unit: "MiB",
       value: grown(stopped), dropped: stopped.final.stats.dropped },
-    { id: "9c", figure: "one stats() call under that load (sender)", unit: "us",
+    { id: "10c", figure: "one stats() call under that load (sender)", unit: "us",
       value: live.report.statsUs },
   ];
 }
