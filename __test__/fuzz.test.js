@@ -19,7 +19,7 @@ const SECONDS = 6;
 const TIMEOUT = 20 * 60 * 1000;
 
 const missing = fuzzerMissing();
-if (missing) console.log("# fuzz: " + missing + "; short fuzz runs skipped");
+if (missing) console.log("fuzz: " + missing + "; short fuzz runs skipped");
 
 it("every fuzz target runs for a few seconds without a crash", { skip: missing || false, timeout: TIMEOUT }, () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "clfuzz-"));

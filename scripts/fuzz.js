@@ -171,8 +171,10 @@ function run(target, opts) {
   const res = spawnSync(cargo, args, { cwd: ROOT, encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
   const seconds = (Date.now() - started) / 1000;
   if (res.error) throw res.error;
-  const crashed = res.status !== 0;
-  const out = Object.assign({ target, ok: !crashed, status: res.status, seconds }, figures(res.stderr || ""));
+  // libFuzzer stopped with SIGINT prints its figures and exits 72: not a crash.
+  const interrupted = /libFuzzer: run interrupted/.test(res.stderr || "");
+  const crashed = res.status !== 0 && !interrupted;
+  const out = Object.assign({ target, ok: !crashed, interrupted, status: res.status, seconds }, figures(res.stderr || ""));
   if (crashed) {
     // Enough of libFuzzer's report to see what failed and where the input is.
     out.report = (res.stderr || "").split("\n").slice(-60).join("\n");
@@ -202,7 +204,7 @@ function main() {
     const r = run(target, opts);
     results.push(r);
     console.log([
-      r.ok ? "ok   " : "CRASH",
+      r.ok ? (r.interrupted ? "intr " : "ok   ") : "CRASH",
       r.target.padEnd(16),
       "executions " + r.executions,
       "exec/s " + r.execPerSec,

@@ -96,6 +96,12 @@ pub enum Event {
     PeerError { peer: u64, message: String },
     /// The task of outbound link `peer` ended.
     PeerClosed { peer: u64 },
+    /// Outbound link `peer` has more unwritten bytes than its high-water mark.
+    PeerBusy { peer: u64 },
+    /// ... and is back under half of it.
+    PeerDrain { peer: u64 },
+    /// Outbound link `peer` is dropping frames over the limit named.
+    PeerOverflow { peer: u64, limit: String },
     /// The listener of start number `generation` is bound to `port`.
     Ready { generation: u64, port: u64 },
     /// The listener of start number `generation` could not bind.
@@ -118,6 +124,9 @@ impl Event {
             kind::PEER_DISCONNECT => int(0).map(|peer| Event::PeerDisconnect { peer }),
             kind::PEER_DRAINED => int(0).map(|peer| Event::PeerDrained { peer }),
             kind::PEER_CLOSED => int(0).map(|peer| Event::PeerClosed { peer }),
+            kind::PEER_BUSY => int(0).map(|peer| Event::PeerBusy { peer }),
+            kind::PEER_DRAIN => int(0).map(|peer| Event::PeerDrain { peer }),
+            kind::PEER_OVERFLOW => int(0).zip(string(0)).map(|(peer, limit)| Event::PeerOverflow { peer, limit }),
             kind::PEER_ERROR => int(0).zip(string(0)).map(|(peer, message)| Event::PeerError { peer, message }),
             kind::READY => int(0).zip(int(1)).map(|(generation, port)| Event::Ready { generation, port }),
             kind::LISTEN_ERROR => int(0)

@@ -60,10 +60,11 @@
 //! messages, `events` holds what the network side reports (batched for JS,
 //! or delivered to Rust as typed events by `delivery`), `server` and `peer`
 //! own the sockets (`connection` splits a plain or TLS link into the halves
-//! they use, `tls` configures rustls), and `kernel` ties them together;
-//! `debug_log` prints this crate's tracing events where `DEBUG` (as
-//! clusterluck apps set it) asks for them. The core modules are public for the addon, the tests and the benches, and
-//! hidden from these docs: they are not a stable API.
+//! they use, `tls` configures rustls), and `kernel` ties them together. The
+//! core modules are public for the addon, the tests and the benches, and
+//! hidden from these docs: they are not a stable API. `debug_log` prints
+//! this crate's tracing events where `DEBUG` (as clusterluck apps set it)
+//! asks for them.
 
 #![warn(missing_docs)]
 
@@ -75,10 +76,10 @@ pub mod connection;
 pub mod cookie;
 #[doc(hidden)]
 #[allow(missing_docs)]
-pub mod debug_log;
+pub mod delivery;
 #[doc(hidden)]
 #[allow(missing_docs)]
-pub mod delivery;
+pub mod debug_log;
 #[doc(hidden)]
 #[allow(missing_docs)]
 pub mod digits;

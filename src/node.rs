@@ -58,6 +58,7 @@ pub struct Builder {
     retry: Duration,
     max_retries: Option<u64>,
     max_frame: Option<usize>,
+    max_queue_bytes: usize,
     handlers: HashMap<String, Handler>,
 }
 
@@ -73,6 +74,7 @@ impl std::fmt::Debug for Builder {
             .field("retry", &self.retry)
             .field("max_retries", &self.max_retries)
             .field("max_frame", &self.max_frame)
+            .field("max_queue_bytes", &self.max_queue_bytes)
             .field("handlers", &self.handlers.keys().collect::<Vec<_>>())
             .finish()
     }
@@ -91,6 +93,7 @@ impl Builder {
             retry: Duration::from_millis(5000),
             max_retries: None,
             max_frame: None,
+            max_queue_bytes: crate::peer::DEFAULT_MAX_BYTES,
             handlers: HashMap::new(),
         }
     }
@@ -131,6 +134,13 @@ impl Builder {
     /// Failed attempts in a row before a link gives up (default: never).
     pub fn max_retries(mut self, max_retries: Option<u64>) -> Builder {
         self.max_retries = max_retries;
+        self
+    }
+
+    /// Bytes of messages kept per link while it is down (or not draining),
+    /// oldest dropped first (default 64 MiB).
+    pub fn max_queue_bytes(mut self, bytes: usize) -> Builder {
+        self.max_queue_bytes = bytes;
         self
     }
 
@@ -317,8 +327,9 @@ impl Node {
                 retry: s.retry,
                 max_retries: s.max_retries,
                 max_len: s.max_len,
+                max_bytes: s.max_queue_bytes,
+                high_water: crate::peer::DEFAULT_HIGH_WATER,
                 tls,
-                ..PeerOptions::default()
             });
             lock(&self.inner.live).insert(handle.id);
             lock(&self.inner.waiters).entry(handle.id).or_default().push(tx);
@@ -607,6 +618,7 @@ async fn dispatch(node: Weak<Inner>, mut rx: mpsc::UnboundedReceiver<Delivery>) 
                 inner.closed.notify_waiters();
             }
             Event::PeerError { peer, message } => tracing::debug!(peer, "{message}"),
+            Event::PeerOverflow { peer, limit } => tracing::warn!(peer, "dropping messages over {limit}"),
             Event::Ready { port, .. } => {
                 if let Some(tx) = lock(&inner.ready).take() {
                     let _ = tx.send(Ok(port as u16));

@@ -92,26 +92,26 @@ const EDGE_F64: &[f64] = &[
 
 fn number(rng: &mut StdRng) -> Gen {
     const P53: u64 = 1 << 53;
-    match rng.gen_range(0..14) {
-        0 => Gen::F64(EDGE_F64[rng.gen_range(0..EDGE_F64.len())]),
+    match rng.random_range(0..14) {
+        0 => Gen::F64(EDGE_F64[rng.random_range(0..EDGE_F64.len())]),
         // Any bit pattern: NaNs, infinities, subnormals, huge and tiny exponents.
-        1 => Gen::F64(f64::from_bits(rng.gen())),
-        2 => Gen::F64(f64::from_bits(rng.gen::<u64>() & 0x800f_ffff_ffff_ffff)),
-        3 => Gen::U64(P53 - 20 + rng.gen_range(0..41)),
-        4 => Gen::I64(-(P53 as i64) - 20 + rng.gen_range(0..41)),
-        5 => Gen::U64(u64::MAX - rng.gen_range(0..5000)),
-        6 => Gen::I64(i64::MIN + rng.gen_range(0..5000)),
-        7 => Gen::U64(rng.gen()),
-        8 => Gen::I64(rng.gen()),
-        9 => Gen::U128(rng.gen()),
-        10 => Gen::I128(rng.gen::<i128>() >> rng.gen_range(0..127)),
-        11 => Gen::F32(f32::from_bits(rng.gen())),
+        1 => Gen::F64(f64::from_bits(rng.random())),
+        2 => Gen::F64(f64::from_bits(rng.random::<u64>() & 0x800f_ffff_ffff_ffff)),
+        3 => Gen::U64(P53 - 20 + rng.random_range(0..41)),
+        4 => Gen::I64(-(P53 as i64) - 20 + rng.random_range(0..41)),
+        5 => Gen::U64(u64::MAX - rng.random_range(0..5000)),
+        6 => Gen::I64(i64::MIN + rng.random_range(0..5000)),
+        7 => Gen::U64(rng.random()),
+        8 => Gen::I64(rng.random()),
+        9 => Gen::U128(rng.random()),
+        10 => Gen::I128(rng.random::<i128>() >> rng.random_range(0..127)),
+        11 => Gen::F32(f32::from_bits(rng.random())),
         12 => {
             // A decimal mantissa with an exponent anywhere V8 switches notation and beyond.
-            let text = format!("{}e{}", rng.gen::<u32>(), rng.gen_range(-340i32..320));
+            let text = format!("{}e{}", rng.random::<u32>(), rng.random_range(-340i32..320));
             Gen::F64(text.parse().unwrap_or(0.0))
         }
-        _ => Gen::I64(rng.gen_range(-1000..1000)),
+        _ => Gen::I64(rng.random_range(-1000..1000)),
     }
 }
 
@@ -124,14 +124,14 @@ const ASTRAL: &[char] = &['😀', '💩', '👨', '\u{10000}', '\u{10ffff}', '�
 
 fn string(rng: &mut StdRng) -> String {
     let mut s = String::new();
-    for _ in 0..rng.gen_range(0..12) {
-        match rng.gen_range(0..7) {
-            0 => s.push(SPECIAL[rng.gen_range(0..SPECIAL.len())]),
-            1 => s.push(ASTRAL[rng.gen_range(0..ASTRAL.len())]),
-            2 => s.push(char::from_u32(rng.gen_range(0x10000..0x110000)).unwrap_or('x')),
-            3 => s.push(char::from_u32(rng.gen_range(0..0xd800)).unwrap_or('x')),
+    for _ in 0..rng.random_range(0..12) {
+        match rng.random_range(0..7) {
+            0 => s.push(SPECIAL[rng.random_range(0..SPECIAL.len())]),
+            1 => s.push(ASTRAL[rng.random_range(0..ASTRAL.len())]),
+            2 => s.push(char::from_u32(rng.random_range(0x10000..0x110000)).unwrap_or('x')),
+            3 => s.push(char::from_u32(rng.random_range(0..0xd800)).unwrap_or('x')),
             4 => s.push_str("👩\u{200d}💻e\u{301}"),
-            _ => s.push(char::from(rng.gen_range(0x20u8..0x7f))),
+            _ => s.push(char::from(rng.random_range(0x20u8..0x7f))),
         }
     }
     s
@@ -144,29 +144,29 @@ const KEYS: &[&str] = &[
 ];
 
 fn key(rng: &mut StdRng) -> String {
-    match rng.gen_range(0..4) {
-        0 => KEYS[rng.gen_range(0..KEYS.len())].to_string(),
-        1 => rng.gen::<u32>().to_string(),
-        2 => rng.gen_range(0..20u32).to_string(),
+    match rng.random_range(0..4) {
+        0 => KEYS[rng.random_range(0..KEYS.len())].to_string(),
+        1 => rng.random::<u32>().to_string(),
+        2 => rng.random_range(0..20u32).to_string(),
         _ => string(rng),
     }
 }
 
 fn value(rng: &mut StdRng, depth: usize) -> Gen {
-    match rng.gen_range(0..if depth > 5 { 5 } else { 8 }) {
+    match rng.random_range(0..if depth > 5 { 5 } else { 8 }) {
         0 => Gen::Null,
-        1 => Gen::Bool(rng.gen()),
+        1 => Gen::Bool(rng.random()),
         2 | 3 => number(rng),
         4 => Gen::Str(string(rng)),
-        5 => Gen::Array((0..rng.gen_range(0..7)).map(|_| value(rng, depth + 1)).collect()),
+        5 => Gen::Array((0..rng.random_range(0..7)).map(|_| value(rng, depth + 1)).collect()),
         6 => {
             // Small key pools make repeated keys common.
-            let members = (0..rng.gen_range(0..9))
+            let members = (0..rng.random_range(0..9))
                 .map(|_| (key(rng), value(rng, depth + 1)))
                 .collect();
             Gen::Map(members)
         }
-        _ => Gen::Buffer((0..rng.gen_range(0..40)).map(|_| rng.gen()).collect()),
+        _ => Gen::Buffer((0..rng.random_range(0..40)).map(|_| rng.random()).collect()),
     }
 }
 
@@ -187,7 +187,7 @@ struct Oracle {
 fn seed() -> u64 {
     match std::env::var("JS_JSON_SEED") {
         Ok(text) => text.trim().parse().expect("JS_JSON_SEED is a u64"),
-        Err(_) => rand::thread_rng().gen::<u32>().into(),
+        Err(_) => rand::rng().random::<u32>().into(),
     }
 }
 

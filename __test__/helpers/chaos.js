@@ -45,7 +45,7 @@ function namespaceProblem() {
 // 15-byte limit of interface names and carry the pid, so runs never clash.
 class Net {
   constructor(count) {
-    const tag = String(process.pid % 100000);
+    const tag = String(process.pid);
     this.bridge = "clkbr" + tag;
     this.spaces = [];
     for (let k = 0; k < count; k++) {
@@ -55,6 +55,7 @@ class Net {
   }
 
   up() {
+    sweepStale();
     this.made = true;
     ip(["link", "add", this.bridge, "type", "bridge"]);
     ip(["link", "set", this.bridge, "up"]);
@@ -80,6 +81,27 @@ class Net {
     this.made = false;
     for (const s of this.spaces) ip(["netns", "del", s.ns], { check: false });
     ip(["link", "del", this.bridge], { check: false });
+  }
+}
+
+// Removes the namespaces and bridges of earlier runs whose process is gone
+// (killed before it could clean up).
+function sweepStale() {
+  const alive = (tag) => {
+    try {
+      process.kill(Number(tag), 0);
+      return true;
+    } catch (err) {
+      return err.code === "EPERM";
+    }
+  };
+  const spaces = ip(["netns", "list"], { check: false }).stdout || "";
+  for (const m of spaces.matchAll(/^clk(\d+)n\d+\b/gm)) {
+    if (!alive(m[1])) ip(["netns", "del", m[0]], { check: false });
+  }
+  const links = ip(["-o", "link", "show", "type", "bridge"], { check: false }).stdout || "";
+  for (const m of links.matchAll(/^\d+: clkbr(\d+)[:@]/gm)) {
+    if (!alive(m[1])) ip(["link", "del", "clkbr" + m[1]], { check: false });
   }
 }
 
@@ -188,7 +210,7 @@ function defaults(opts) {
     settleMs: 6000, // after the load stops, for queues to drain
     castEvery: 50,
     callEvery: 200,
-    callTimeout: 2000,
+    callTimeout: 5000,
     retry: 250,
     cookie: "chaos",
     nativeStart: {},
@@ -329,8 +351,68 @@ function excuse(report, sender, to, t) {
     if (sender.impl !== "native") return what;
     if (d.kind === "kill" && d.node === sender.id) return what;
     if (d.kind === "kill" && t <= d.down + IN_FLIGHT_MS) return what;
+    // A link declared down (tick timeout) is closed with what its socket
+    // held; what is sent after that is queued and must arrive.
+    const down = report.nodeEvents.find((e) => e.event === "nodedown" &&
+      ((e.observer === sender.id && e.node === to) || (e.observer === to && e.node === sender.id)) &&
+      e.at >= d.start && e.at <= d.end + RECOVERY_MS);
+    if (down && t <= down.at + IN_FLIGHT_MS) return what + ", before nodedown";
   }
   return null;
+}
+
+// With failure detection on (netTickTime): every native node that lived
+// through a disruption of another node saw `nodedown` for it within the tick
+// window (at once for a kill) and `nodeup` once it was back; no node was
+// declared down that was not disrupted; calls waiting on a node when it was
+// declared down failed at once with NODE_DOWN.
+function checkNodeEvents(report, problems, figures) {
+  const tick = report.opts.nativeStart && report.opts.nativeStart.netTickTime;
+  if (!tick) return;
+  const f = figures.nodeEvents = { nodedown: 0, nodeup: 0, late: 0, missing: 0, spurious: 0, callsFailedNodeDown: 0 };
+  const events = report.nodeEvents;
+  for (const e of events) f[e.event] = (f[e.event] || 0) + 1;
+  const natives = report.reports.filter((r) => r.impl === "native");
+  const disturbed = (id, from, to) => report.disruptions.some((d) => d.node === id && d.start <= to && d.end + RECOVERY_MS >= from);
+  for (const d of report.disruptions) {
+    const detectable = d.kind === "kill" || d.end - d.down > tick * 1.5;
+    if (!detectable) continue;
+    const limit = d.kind === "kill" ? 2000 : tick * 1.5 + 1500;
+    for (const o of natives) {
+      if (o.id === d.node || disturbed(o.id, d.start - 1000, d.end + RECOVERY_MS)) continue;
+      const down = events.find((e) => e.observer === o.id && e.event === "nodedown" && e.node === d.node && e.at >= d.down - 100 && e.at <= d.end + 1000);
+      if (!down) {
+        f.missing++;
+        problems.push(o.id + " saw no nodedown for " + d.node + " (" + d.kind + " at +" + (d.down - report.disruptions[0].start) + " ms)");
+      } else if (down.at - d.down > limit) {
+        f.late++;
+        problems.push(o.id + " saw nodedown for " + d.node + " " + (down.at - d.down) + " ms after its " + d.kind + " (limit " + limit + ")");
+      }
+      const up = events.find((e) => e.observer === o.id && e.event === "nodeup" && e.node === d.node && e.at >= (down ? down.at : d.down) && e.at <= d.end + RECOVERY_MS + 4000);
+      if (down && !up) {
+        f.missing++;
+        problems.push(o.id + " saw no nodeup for " + d.node + " after its " + d.kind);
+      }
+    }
+  }
+  for (const e of events) {
+    if (e.event !== "nodedown") continue;
+    if (!disturbed(e.node, e.at - 1000 - tick * 2, e.at) && !disturbed(e.observer, e.at - 1000 - tick * 2, e.at)) {
+      f.spurious++;
+      problems.push(e.observer + " declared " + e.node + " down (" + e.reason + ") with no disruption of either");
+    }
+  }
+  // Calls pending when their target was declared down.
+  for (const caller of natives) {
+    for (const life of caller.lives) {
+      for (const [target, started, ended, type] of life.calls.list) {
+        const down = events.find((e) => e.observer === caller.id && e.event === "nodedown" && e.node === target && e.at > started && e.at < ended);
+        if (!down) continue;
+        if (type === "NODE_DOWN" && ended - down.at < 1000) f.callsFailedNodeDown++;
+        else problems.push("call " + caller.id + " -> " + target + " pending at nodedown ended with " + type + " " + (ended - down.at) + " ms later");
+      }
+    }
+  }
 }
 
 // Checks a report. Returns { problems: [...], figures: {...} }: an empty
@@ -404,6 +486,8 @@ function check(report, { rssSlackBytes = 48 * 1024 * 1024 } = {}) {
       }
     }
   }
+
+  checkNodeEvents(report, problems, figures);
 
   // Memory: a native node that lived through the whole run ends near where it started.
   for (const r of report.reports) {
