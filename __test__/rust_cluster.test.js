@@ -347,9 +347,7 @@ if (reason) {
     tls: {
       flag: "--tls-ca",
       // The Rust node's TLS flags, node-ipc's option shape on the command line.
-      rustArgs: (certs) => [
-        "--tls-key", certs.node.key, "--tls-cert", certs.node.cert, "--tls-ca", certs.ca, "--tls-request-cert"
-      ]
+      rustArgs: (certs) => ["--tls-key", certs.node.key, "--tls-cert", certs.node.cert, "--tls-ca", certs.ca]
     }
   });
 }
