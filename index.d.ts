@@ -54,6 +54,9 @@ export type KernelError = Error | FlattenedError;
  *   delimiter and were discarded; `limit` is that length.
  * - `TLS_HANDSHAKE`: a client failed the TLS handshake (untrusted, expired or
  *   missing certificate, not speaking TLS); its socket was closed.
+ * - `INBOUND_BUDGET`: the partial frames of all inbound connections together
+ *   went over `maxInboundBytes`; the connection whose read took them over was
+ *   closed; `limit` is the budget.
  * - `INVALID_REPLY`: a reply to one of our calls came from another node than
  *   the one called ("Synchronous response node mismatch."), with `actual`
  *   and `expected` node ids.
@@ -65,6 +68,7 @@ export type SkipError = Error & {
     | "INVALID_MESSAGE"
     | "FRAME_TOO_LARGE"
     | "TLS_HANDSHAKE"
+    | "INBOUND_BUDGET"
     | "INVALID_REPLY"
     | (string & {});
   /** INVALID_CHECKSUM: the checksum the sender put in the message, if any. */
@@ -227,12 +231,77 @@ export interface StartOptions {
   tokenGenInterval?: number;
   /** Largest inbound frame in bytes; longer frames are dropped with a FRAME_TOO_LARGE `_skip`. */
   maxFrameLength?: number;
+  /**
+   * net_ticktime in milliseconds (default 60000; 0 turns it off): a node that
+   * holds a link to us and from which nothing arrives for this long, while
+   * our link to it is up, is declared down (`nodedown` with "tick timeout");
+   * quiet links are pinged after a quarter of it. Applies to links opened after.
+   */
+  netTickTime?: number;
+  /** Default of {@link ConnectOptions.maxQueueBytes} for links opened after (64 MiB). */
+  maxQueueBytes?: number;
+  /** Default of {@link ConnectOptions.highWaterMark} for links opened after (16 MiB). */
+  highWaterMark?: number;
+  /**
+   * Most bytes of partial frames all inbound connections may hold together
+   * (default 256 MiB); a connection whose read takes them over is closed,
+   * with an INBOUND_BUDGET `_skip`.
+   */
+  maxInboundBytes?: number;
 }
 
 /** Options of {@link NetKernel.connect}. */
 export interface ConnectOptions {
   /** Most messages held while the link is down; past it the oldest are dropped (default 1024). */
   maxLen?: number;
+  /**
+   * Most bytes of messages not yet written (held while the link is down, or
+   * waiting on a peer that does not read); past it the oldest are dropped,
+   * counted in `stats()` and reported by an `overflow` event once per episode
+   * (default: the start() option, else 64 MiB).
+   */
+  maxQueueBytes?: number;
+  /** Unwritten bytes at which the connection emits `busy`; `drain` at half of it (default: the start() option, else 16 MiB). */
+  highWaterMark?: number;
+}
+
+/** One node's health in {@link NetKernel.stats}. */
+export interface PeerStats {
+  /** Our outbound link to it: "up", "connecting", "closed", or null if we have none. */
+  state: "up" | "connecting" | "closed" | null;
+  /** Messages (frames, pings included) and bytes written on our link to it. */
+  sent: { messages: number; bytes: number };
+  /** Messages (frames) and bytes read from its links to us. */
+  received: { messages: number; bytes: number };
+  /** Messages held while our link to it is down. */
+  queued: number;
+  /** Bytes handed to our link and not yet written. */
+  unwritten: number;
+  /** Messages dropped unwritten (`maxLen` or `maxQueueBytes`). */
+  dropped: number;
+  /** Frames from it skipped, by `_skip` type. */
+  skips: Record<string, number>;
+  /** Its links to us open now. */
+  inbound: number;
+  /** When anything last arrived from it (ms since the epoch), or null. */
+  lastHeard: number | null;
+  /** Round trip of the last keep-alive ping it answered, in ms, or null. */
+  rtt: number | null;
+}
+
+/** What {@link NetKernel.stats} returns. */
+export interface KernelStats {
+  /** By node id. */
+  peers: Record<string, PeerStats>;
+  /** Sums over all nodes (skips include links that never said which node they carry). */
+  totals: {
+    sent: { messages: number; bytes: number };
+    received: { messages: number; bytes: number };
+    queued: number;
+    unwritten: number;
+    dropped: number;
+    skips: Record<string, number>;
+  };
 }
 
 /** Options of {@link createKernel} (clusterluck's kernel options). */
@@ -341,6 +410,10 @@ export declare class Connection extends EventEmitter {
   static stripUndefined<T extends object>(opts: T | null | undefined): Partial<T>;
 
   on(event: "connect" | "disconnect" | "idle", listener: () => void): this;
+  /** `busy`: unwritten bytes crossed `highWaterMark`; `drain`: back to half of it. */
+  on(event: "busy" | "drain", listener: () => void): this;
+  /** The oldest unwritten messages are being dropped, over the limit named (once per episode). */
+  on(event: "overflow", listener: (limit: "maxLen" | "maxQueueBytes") => void): this;
   on(event: "send", listener: (event: string, data: any) => void): this;
   on(event: "error", listener: (err: Error) => void): this;
   on(event: string | symbol, listener: (...args: any[]) => void): this;
@@ -422,6 +495,8 @@ export declare class NetKernel<TIpc extends Ipc | null = Ipc | null> extends Eve
    * closes only after open streams and queued messages have been sent.
    */
   disconnect(node: NodeLike, force?: boolean): this;
+  /** Health of every link (messages, bytes, queues, drops, skips, last heard, ping round trip) and totals. */
+  stats(): KernelStats;
   /** True when `node` is this kernel's own or has an outbound connection (even one that is down). */
   isConnected(node: NodeLike): boolean;
   /** The outbound connection to `node`, or null (also for this kernel's own node). */
@@ -484,6 +559,14 @@ export declare class NetKernel<TIpc extends Ipc | null = Ipc | null> extends Eve
   on(event: "_ready", listener: () => void): this;
   /** The kernel was stopped. */
   on(event: "_stop", listener: () => void): this;
+  /** Our link to `node` came up. */
+  on(event: "nodeup", listener: (node: Node) => void): this;
+  /**
+   * Our live link to `node` ended: "tick timeout", "closed" or "stopped".
+   * Calls, callSingletons and pings waiting on it have failed with an Error
+   * whose `type` is `NODE_DOWN`; the link reconnects with its queue (unless stopped).
+   */
+  on(event: "nodedown", listener: (node: Node, reason: string) => void): this;
   /** An inbound message was dropped (INVALID_CHECKSUM, INVALID_JSON, INVALID_MESSAGE, FRAME_TOO_LARGE, INVALID_REPLY). */
   on(event: "_skip", listener: (err: SkipError) => void): this;
   /**

@@ -77,6 +77,19 @@ describe("bad input", () => {
     assert.ok("sent" in skips[3]);
     assert.match(skips[3].calculated, /^[0-9a-f]{64}$/);
     assert.equal(skips[5].limit, 4096);
+    // stats(): both links carry node "raw" (their first message said so);
+    // every whole frame read is counted, and each skip by its type.
+    const { peers, totals } = k.stats();
+    const raw = peers.raw;
+    assert.equal(raw.state, null, "no outbound link to it");
+    assert.equal(raw.inbound, 2);
+    assert.equal(raw.received.messages, 14, "12 frames on one link, 2 on the other (the long one is not a frame)");
+    assert.deepEqual(raw.skips, {
+      INVALID_JSON: 1, INVALID_CHECKSUM: 4, INVALID_MESSAGE: 2, FRAME_TOO_LARGE: 1, TLS_HANDSHAKE: 0, INBOUND_BUDGET: 0,
+    });
+    assert.deepEqual(totals.skips, raw.skips);
+    assert.ok(Math.abs(raw.lastHeard - Date.now()) < 60000, "heard lately");
+    assert.equal(raw.rtt, null, "never pinged");
     a.destroy();
     b.destroy();
     k.stop();

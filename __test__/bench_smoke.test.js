@@ -15,8 +15,8 @@ const ROOT = path.resolve(__dirname, "..");
 const TIMEOUT = 10 * 60 * 1000;
 
 const ROW_IDS = ["1", "1f", "2", "3", "4a", "4b", "4c", "5", "6a", "6b", "6c", "6d", "6e", "6f", "7",
-  "8a", "8b", "8c", "8d", "8e", "8f", "8g", "8h", "8i", "8j", "8k", "8l"];
-const MIXED = new Set(["6a", "6b", "6c", "6d", "6e", "6f"]);
+  "8a", "8b", "8c", "8d", "8e", "8f", "8g", "8h", "8i", "8j", "8k", "8l", "9a", "9b", "9c", "9d", "9e", "9f"];
+const MIXED = new Set(["6a", "6b", "6c", "6d", "6e", "6f", "9e", "9f"]);
 const JS_THREAD = new Set(["8b", "8d", "8f"]);
 const NUMBER = /^\d+(\.\d+)?$/;
 

@@ -10,6 +10,9 @@
 // server (examples/ceiling.rs) speaking the same frames without Node; the
 // transport floor (row 1f) times raw 250-byte round trips from a Node client
 // to a Node echo server and to a Rust one (bench/floor.js, ceiling --echo).
+// Rows 9a-9d are the Rust library alone: two Rust nodes through its public
+// API (examples/rust_bench.rs), beside the JS kernel's JS>JS figures; rows
+// 9e-9f are a JS kernel driving the Rust example node (examples/node.rs).
 //
 //   node bench/run.js [--quick] [--json FILE] [--rounds N] [--only KEYS]
 //                     [--cpu-prof DIR]
@@ -18,7 +21,8 @@
 // --json FILE  also write the table and every trial's raw figures as JSON
 // --rounds N   rounds per scenario (default 5)
 // --only KEYS  comma-separated plan keys (ping,floor,callSeq,callPar,castOn,
-//              castBurst,castOff,stream,ceiling); rows of the others show as "-"
+//              castBurst,castOff,stream,ceiling,rust,jsRust,limits); rows of the
+//              others show as "-"
 // --cpu-prof DIR  run every driver and responder under `node --cpu-prof`,
 //              profiles written into DIR
 
@@ -30,6 +34,7 @@ const { freePort } = require("../__test__/helpers/ports");
 const seed = require("../__test__/helpers/seed");
 const { rpc } = require("../__test__/helpers/rpc");
 const { HOST, jsThreadCpuNs } = require("./common");
+const { measureLimits, renderLimits } = require("./limits");
 
 const ROOT = path.resolve(__dirname, "..");
 const COOKIE = "bench-cookie";
@@ -93,6 +98,8 @@ const PLANS = [
 const ROUNDS = 5;
 const CEILING = { full: { count: 200000, rounds: 5 }, quick: { count: 20000, rounds: 1 } };
 const FLOOR = { full: { n: 2000, warm: 300 }, quick: { n: 100, warm: 20 } };
+// JS driver -> Rust example node: the scenarios its handlers answer.
+const JS_RUST = ["ping", "callPar"];
 
 // ---- child processes ----
 
@@ -251,6 +258,63 @@ function runCeiling(params) {
   });
 }
 
+// The Rust library's own row: examples/rust_bench.rs through cargo.
+function runRustBench(quick) {
+  const args = ["run", "--release", "--quiet", "--example", "rust_bench", "--"].concat(quick ? ["--quick"] : []);
+  const run = firstJsonLine(process.env.CARGO || "cargo", args, { cwd: ROOT });
+  return run.line.then(async (result) => {
+    await run.exited;
+    return result;
+  });
+}
+
+// One trial of a JS kernel (the seed) driving the Rust example node.
+async function runJsRustTrial(plan, params) {
+  const n = ++trialCount;
+  const [dPort, rPort] = [await freePort(), await freePort()];
+  const dId = "bench-driver-" + n;
+  const rId = "bench-rust-" + n;
+  const args = ["run", "--release", "--quiet", "--example", "node", "--", "--id", rId, "--port", String(rPort),
+    "--peer", dId + "@" + HOST + ":" + dPort];
+  if (plan.cookie) args.push("--cookie", plan.cookie);
+  const rust = spawn(process.env.CARGO || "cargo", args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  live.add(rust);
+  const exited = new Promise((resolve) => rust.once("close", (code, signal) => {
+    live.delete(rust);
+    resolve({ code, signal });
+  }));
+  const driver = spawnChild("driver", dId + " (js)", []);
+  try {
+    await new Promise((resolve, reject) => {
+      let out = "";
+      const timer = setTimeout(() => reject(new Error("the Rust node printed no ready")), CARGO_TIMEOUT);
+      rust.stdout.setEncoding("utf8");
+      rust.stdout.on("data", (t) => {
+        out += t;
+        if (out.includes("ready\n")) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      exited.then(({ code, signal }) => {
+        clearTimeout(timer);
+        reject(new Error("the Rust node ended (" + (signal || "code " + code) + ")"));
+      });
+    });
+    await driver.request("start", { impl: "js", id: dId, port: dPort, cookie: plan.cookie });
+    await driver.request("connect", { node: { id: rId, host: HOST, port: rPort } });
+    const result = await driver.request("run",
+      { scenario: plan.scenario, params, timeout: TRIAL_TIMEOUT }, TRIAL_TIMEOUT + 5000);
+    return { driver: result, responder: {} };
+  } finally {
+    await driver.close();
+    rust.kill("SIGTERM");
+    const timer = setTimeout(() => rust.kill("SIGKILL"), CLOSE_TIMEOUT);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
 // Runs `cmd args` and resolves with the first JSON line it prints; the
 // process is returned too, so the caller can wait for or end it.
 function firstJsonLine(cmd, args, opts) {
@@ -355,6 +419,18 @@ const ROWS = [
     better: "higher", native: "native>js", get: (t) => t.driver.msgsPerSec },
   { id: "7", figure: "ceiling: Rust-only cast + HMAC (no Node)", unit: "msgs/s", plan: "castOn", better: "higher",
     ceiling: true, get: (t) => t.driver.msgsPerSec },
+  { id: "9a", figure: "Rust library: ping, Rust node -> Rust node", unit: "us/ping", plan: "ping",
+    better: "lower", rust: "pingUs" },
+  { id: "9b", figure: "Rust library: callSingleton 200 in flight", unit: "ops/s", plan: "callPar",
+    better: "higher", rust: "callParOpsPerSec" },
+  { id: "9c", figure: "Rust library: cast small object x200k", unit: "msgs/s", plan: "castOn",
+    better: "higher", rust: "castMsgsPerSec" },
+  { id: "9d", figure: "Rust library: call 8 MiB as 64 KiB stream chunks", unit: "MiB/s", plan: "stream",
+    better: "higher", rust: "streamMibPerSec" },
+  { id: "9e", figure: "ping: JS driver -> Rust node", unit: "us/ping", plan: "ping", better: "lower",
+    native: "js>rust", get: (t) => t.driver.medianUs },
+  { id: "9f", figure: "200 in flight: JS driver -> Rust node", unit: "ops/s", plan: "callPar",
+    better: "higher", native: "js>rust", get: (t) => t.driver.opsPerSec },
   { id: "8a", figure: "receiver CPU per cast, process, cookie on", unit: "us/msg", plan: "castOn", better: "lower",
     get: perMsg("cpuUs") },
   { id: "8b", figure: "receiver CPU per cast, JS thread, cookie on", unit: "us/msg", plan: "castOn",
@@ -381,12 +457,15 @@ const ROWS = [
     get: (t) => mib(t.driver.maxRss) },
 ];
 
-function buildRows(trials, ceiling, quick) {
+function buildRows(trials, ceiling, quick, rustRuns = []) {
   return ROWS.map((row) => {
     const byCombo = trials[row.plan] || {};
-    const col = (combo) => median((byCombo[combo] || []).map(row.get));
-    const js = col("js>js");
-    const native = row.ceiling ? (ceiling ? ceiling.median : null) : col(row.native || "native>native");
+    const jsGet = row.get || ROWS.find((r) => r.plan === row.plan && r.get && !r.native && !r.ceiling).get;
+    const col = (combo, get = row.get) => median((byCombo[combo] || []).map(get));
+    const js = col("js>js", jsGet);
+    const native = row.ceiling ? (ceiling ? ceiling.median : null)
+      : row.rust ? median(rustRuns.map((r) => r[row.rust]).filter((v) => typeof v === "number"))
+        : col(row.native || "native>native");
     let ratio = null;
     if (js !== null && native !== null && js > 0 && native > 0) {
       ratio = row.better === "higher" ? native / js : js / native;
@@ -516,14 +595,66 @@ async function main() {
     }
   }
 
-  const rows = buildRows(trials, ceiling, opts.quick);
+  let limits = null;
+  if (!opts.only || opts.only.has("limits")) {
+    try {
+      log("[10 limits] a stopped peer and stats() ...");
+      limits = await measureLimits({ total: opts.quick ? 100000 : 1000000 });
+    } catch (err) {
+      failures.push("[10 limits]: " + err.message);
+      log("[10 limits] FAILED: " + err.message);
+    }
+  }
+
+  const rustRuns = [];
+  if (!opts.only || opts.only.has("rust")) {
+    const rounds = opts.quick ? 1 : opts.rounds || ROUNDS;
+    for (let r = 0; r < rounds; r++) {
+      const what = "[9a-9d Rust library] round " + (r + 1) + "/" + rounds;
+      try {
+        const result = await runRustBench(opts.quick);
+        rustRuns.push(result);
+        log(what + ": " + JSON.stringify(result));
+      } catch (err) {
+        failures.push(what + ": " + err.message);
+        log(what + ": FAILED: " + err.message);
+      }
+    }
+  }
+
+  if (haveSeed && (!opts.only || opts.only.has("jsRust"))) {
+    const rounds = opts.quick ? 1 : opts.rounds || ROUNDS;
+    for (const key of JS_RUST) {
+      const plan = PLANS.find((p) => p.key === key);
+      trials[key] = trials[key] || {};
+      for (let r = 0; r < rounds; r++) {
+        const what = "[" + plan.title + "] round " + (r + 1) + "/" + rounds + " js>rust";
+        try {
+          const t = await runJsRustTrial(plan, plan[mode]);
+          (trials[key]["js>rust"] = trials[key]["js>rust"] || []).push(t);
+          log(what + ": " + describeResult(t));
+        } catch (err) {
+          failures.push(what + ": " + err.message);
+          log(what + ": FAILED: " + err.message);
+        }
+      }
+    }
+  }
+
+  const rows = buildRows(trials, ceiling, opts.quick, rustRuns);
   console.log("");
   console.log(renderTable(rows));
+  if (limits) {
+    console.log("");
+    console.log(renderLimits(limits));
+  }
   console.log("");
   console.log("Medians over rounds. \"native vs JS\" > 1 favours native: faster, or less CPU/memory.");
   console.log("Rows 6x: the JS column is all-JS, the native column the mixed pair (one side upgraded).");
   console.log("Row 1f: no kernel at all, a Node client and an echo server in Node (JS column) or Rust (native).");
   console.log("Row 7: the native column is a Rust-only client and server (no Node); the ratio is against JS.");
+  console.log("Rows 9a-9d: the native column is two Rust nodes on this crate's Rust API (no Node), beside the JS");
+  console.log("  kernel's own figures; rows 9e-9f: the seed JS kernel driving the Rust example node.");
   const addonCast = rows.find((r) => r.id === "4a").native;
   if (ceiling && addonCast) {
     console.log("The addon's cast (4a, native) reaches " + (100 * addonCast / ceiling.median).toFixed(1) +
@@ -547,7 +678,7 @@ async function main() {
         params: Object.fromEntries(PLANS.map((p) => [p.key, p[mode]])), ceiling: CEILING[mode],
         floor: FLOOR[mode],
       },
-      rows, failures, unclean, ceiling, trials,
+      rows, limits, failures, unclean, ceiling, trials,
     };
     fs.writeFileSync(opts.json, JSON.stringify(out, null, 2) + "\n");
   }

@@ -4,6 +4,7 @@
 //!
 //!   cargo run --release --example node -- --id ID --port PORT
 //!       [--host 127.0.0.1] [--cookie C] [--peer ID@HOST:PORT]... [--probe]
+//!       [--tls-key FILE --tls-cert FILE [--tls-ca FILE]...]
 //!
 //! It listens, connects to every `--peer`, and prints `ready` once
 //! listening. It answers `echo` (the data back as it came), `sum` (a Buffer
@@ -15,14 +16,16 @@
 //! to 30 s) and prints one JSON line per peer: the ping's round trip, an
 //! echo of awkward JSON, an echo of a 2 MiB Buffer, the sum of a 4 MiB
 //! stream, and the count after 1000 casts. It stops cleanly on SIGINT or
-//! SIGTERM, closing every link gracefully.
+//! SIGTERM, closing every link gracefully. With the `--tls-*` files (PEM, as
+//! node-ipc's `private`, `public` and `trustedConnections`) it listens and
+//! dials over TLS, asking peers for their certificate (mutual TLS).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clusterluck_native::gen_server::GenServer;
-use clusterluck_native::{Data, Node, NodeAddr, NodeError};
+use clusterluck_native::{Data, Node, NodeAddr, NodeError, TlsOptions};
 use serde_json::json;
 
 /// The JSON the probe has a peer echo: non-ASCII, U+2028, V8 number forms,
@@ -37,11 +40,12 @@ struct Args {
     cookie: Option<String>,
     peers: Vec<NodeAddr>,
     probe: bool,
+    tls: Option<TlsOptions>,
 }
 
 fn parse_args() -> Result<Args, String> {
     let (mut id, mut port) = (None, None);
-    let mut a = Args { id: String::new(), host: "127.0.0.1".into(), port: 0, cookie: None, peers: Vec::new(), probe: false };
+    let mut a = Args { id: String::new(), host: "127.0.0.1".into(), port: 0, cookie: None, peers: Vec::new(), probe: false, tls: None };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         let mut value = || it.next().ok_or_else(|| format!("{arg} needs a value"));
@@ -52,12 +56,23 @@ fn parse_args() -> Result<Args, String> {
             "--cookie" => a.cookie = Some(value()?),
             "--peer" => a.peers.push(value()?.parse().map_err(|e: NodeError| format!("--peer: {e}"))?),
             "--probe" => a.probe = true,
+            "--tls-key" => a.tls.get_or_insert_with(mutual_tls).private = Some(value()?),
+            "--tls-cert" => a.tls.get_or_insert_with(mutual_tls).public = Some(value()?),
+            "--tls-ca" => {
+                let ca = value()?;
+                a.tls.get_or_insert_with(mutual_tls).trusted.push(ca);
+            }
             other => return Err(format!("unknown argument {other}")),
         }
     }
     a.id = id.ok_or("--id is required")?;
     a.port = port.ok_or("--port is required")?;
     Ok(a)
+}
+
+/// TLS that checks peers' certificates both ways.
+fn mutual_tls() -> TlsOptions {
+    TlsOptions { reject_unauthorized: Some(true), request_cert: Some(true), ..TlsOptions::default() }
 }
 
 /// Length and byte sum (mod 2^32) of some bytes, added to `acc`.
@@ -184,6 +199,9 @@ async fn main() {
     let mut builder = Node::builder(&args.id, &args.host, args.port).retry(Duration::from_millis(500));
     if let Some(c) = &args.cookie {
         builder = builder.cookie(c);
+    }
+    if let Some(tls) = &args.tls {
+        builder = builder.tls(tls.clone());
     }
     let node = match builder.start().await {
         Ok(n) => n,

@@ -102,6 +102,10 @@ pub enum Event {
     PeerDrain { peer: u64 },
     /// Outbound link `peer` is dropping frames over the limit named.
     PeerOverflow { peer: u64, limit: String },
+    /// The live outbound link `peer` ended: "tick timeout" (its node, which
+    /// holds a link to us, was silent for the tick time), "closed" or
+    /// "stopped".
+    NodeDown { peer: u64, reason: String },
     /// The listener of start number `generation` is bound to `port`.
     Ready { generation: u64, port: u64 },
     /// The listener of start number `generation` could not bind.
@@ -127,6 +131,7 @@ impl Event {
             kind::PEER_BUSY => int(0).map(|peer| Event::PeerBusy { peer }),
             kind::PEER_DRAIN => int(0).map(|peer| Event::PeerDrain { peer }),
             kind::PEER_OVERFLOW => int(0).zip(string(0)).map(|(peer, limit)| Event::PeerOverflow { peer, limit }),
+            kind::NODE_DOWN => int(0).zip(string(0)).map(|(peer, reason)| Event::NodeDown { peer, reason }),
             kind::PEER_ERROR => int(0).zip(string(0)).map(|(peer, message)| Event::PeerError { peer, message }),
             kind::READY => int(0).zip(int(1)).map(|(generation, port)| Event::Ready { generation, port }),
             kind::LISTEN_ERROR => int(0)

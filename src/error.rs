@@ -23,6 +23,11 @@ pub enum Skip {
     /// More bytes than `maxFrameLength` arrived without a delimiter. The bytes up
     /// to the next delimiter were discarded; the connection stays open.
     FrameTooLarge { limit: usize },
+    /// The partial frames of all inbound connections together reached the
+    /// budget (`maxInboundBytes`): the connection whose read went over it is
+    /// closed, and its partial frame with it, so many connections each
+    /// sending just under `maxFrameLength` cannot multiply memory.
+    InboundBudget { limit: usize },
     /// A client failed the TLS handshake (untrusted or missing certificate,
     /// not speaking TLS, ...). Its socket is closed.
     Tls(String),
@@ -37,6 +42,19 @@ impl Skip {
             Skip::InvalidMessage(_) => "INVALID_MESSAGE",
             Skip::FrameTooLarge { .. } => "FRAME_TOO_LARGE",
             Skip::Tls(_) => "TLS_HANDSHAKE",
+            Skip::InboundBudget { .. } => "INBOUND_BUDGET",
+        }
+    }
+
+    /// Where this kind is in `health::SKIP_KINDS`, for counters.
+    pub fn index(&self) -> usize {
+        match self {
+            Skip::InvalidJson(_) => 0,
+            Skip::InvalidChecksum { .. } => 1,
+            Skip::InvalidMessage(_) => 2,
+            Skip::FrameTooLarge { .. } => 3,
+            Skip::Tls(_) => 4,
+            Skip::InboundBudget { .. } => 5,
         }
     }
 }
@@ -52,6 +70,10 @@ impl fmt::Display for Skip {
                 write!(f, "Frame larger than the limit of {limit} bytes was discarded.")
             }
             Skip::Tls(why) => write!(f, "{why}."),
+            Skip::InboundBudget { limit } => write!(
+                f,
+                "Partial frames of all inbound connections over the budget of {limit} bytes: connection closed."
+            ),
         }
     }
 }

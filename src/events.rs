@@ -41,6 +41,9 @@ pub mod kind {
     /// Frames toward a peer are being dropped (once per episode), with the
     /// name of the limit: `maxLen` or `maxQueueBytes`.
     pub const PEER_OVERFLOW: u8 = 14;
+    /// A live link to a node ended, with why: "tick timeout" (nothing heard
+    /// for the tick time), "closed" or "stopped".
+    pub const NODE_DOWN: u8 = 15;
 }
 
 /// Payload modes of a MESSAGE entry.
@@ -346,7 +349,7 @@ impl Outbox {
                     b.text.push_str("\"calculated\":");
                     json::write_string(&mut b.text, calculated);
                 }
-                Skip::FrameTooLarge { limit } => {
+                Skip::FrameTooLarge { limit } | Skip::InboundBudget { limit } => {
                     b.text.push_str("\"limit\":");
                     push_int(&mut b.text, *limit as u64);
                 }

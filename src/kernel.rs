@@ -3,15 +3,20 @@
 //! live in `bindings.rs` and only translate.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use crate::cookie::Cookie;
 use crate::envelope;
 use crate::events::Outbox;
 use crate::frame::DEFAULT_MAX_FRAME;
+use crate::health::Hearing;
 use crate::peer::{self, Command, PeerHandle, PeerOptions};
 use crate::server::{self, ServerHandle, Source};
+
+/// Default budget of the partial frames of all inbound connections
+/// together: four frames of the default `maxFrameLength`.
+pub const DEFAULT_INBOUND_BUDGET: usize = 4 * DEFAULT_MAX_FRAME;
 
 /// Bytes of events waiting for JS before readers pause.
 pub const DEFAULT_HIGH_WATER: usize = 32 * 1024 * 1024;
@@ -51,6 +56,12 @@ pub fn runtime() -> Result<&'static tokio::runtime::Runtime, String> {
 pub struct Shared {
     pub runtime: tokio::runtime::Handle,
     pub outbox: Outbox,
+    /// What we hear from each node on its inbound links.
+    pub hearing: Hearing,
+    /// Bytes of partial frames held by all inbound connections, and the
+    /// most they may hold together.
+    pub inbound_held: AtomicUsize,
+    pub inbound_budget: AtomicUsize,
     config: RwLock<Arc<Config>>,
     next_id: AtomicU64,
     peers_by_node: Mutex<HashMap<String, PeerHandle>>,
@@ -113,6 +124,9 @@ impl Kernel {
         let shared = Arc::new(Shared {
             runtime,
             outbox,
+            hearing: Hearing::default(),
+            inbound_held: AtomicUsize::new(0),
+            inbound_budget: AtomicUsize::new(DEFAULT_INBOUND_BUDGET),
             config: RwLock::new(Arc::new(Config {
                 cookie: None,
                 from_json: envelope::from_json("", "", 0.0),
@@ -144,6 +158,12 @@ impl Kernel {
             next.max_frame = m.max(1);
         }
         *cfg = Arc::new(next);
+    }
+
+    /// The most bytes of partial frames all inbound connections may hold
+    /// together (at least 1).
+    pub fn set_inbound_budget(&self, bytes: usize) {
+        self.shared.inbound_budget.store(bytes.max(1), Ordering::Relaxed);
     }
 
     /// Starts listening; the result arrives as a READY or LISTEN_ERROR event

@@ -59,6 +59,7 @@ pub struct Builder {
     max_retries: Option<u64>,
     max_frame: Option<usize>,
     max_queue_bytes: usize,
+    net_tick: Option<Duration>,
     handlers: HashMap<String, Handler>,
 }
 
@@ -75,6 +76,7 @@ impl std::fmt::Debug for Builder {
             .field("max_retries", &self.max_retries)
             .field("max_frame", &self.max_frame)
             .field("max_queue_bytes", &self.max_queue_bytes)
+            .field("net_tick", &self.net_tick)
             .field("handlers", &self.handlers.keys().collect::<Vec<_>>())
             .finish()
     }
@@ -94,6 +96,7 @@ impl Builder {
             max_retries: None,
             max_frame: None,
             max_queue_bytes: crate::peer::DEFAULT_MAX_BYTES,
+            net_tick: Some(crate::peer::DEFAULT_NET_TICK),
             handlers: HashMap::new(),
         }
     }
@@ -141,6 +144,15 @@ impl Builder {
     /// oldest dropped first (default 64 MiB).
     pub fn max_queue_bytes(mut self, bytes: usize) -> Builder {
         self.max_queue_bytes = bytes;
+        self
+    }
+
+    /// net_ticktime (default 60 s, `None` off): a node that holds a link
+    /// to us and sends nothing for this long while our link to it is up is
+    /// declared down and its link dialled again; quiet links are pinged
+    /// after a quarter of it.
+    pub fn net_tick_time(mut self, tick: Option<Duration>) -> Builder {
+        self.net_tick = tick.filter(|t| !t.is_zero());
         self
     }
 
@@ -329,6 +341,7 @@ impl Node {
                 max_len: s.max_len,
                 max_bytes: s.max_queue_bytes,
                 high_water: crate::peer::DEFAULT_HIGH_WATER,
+                net_tick: s.net_tick,
                 tls,
             });
             lock(&self.inner.live).insert(handle.id);
@@ -619,6 +632,7 @@ async fn dispatch(node: Weak<Inner>, mut rx: mpsc::UnboundedReceiver<Delivery>) 
             }
             Event::PeerError { peer, message } => tracing::debug!(peer, "{message}"),
             Event::PeerOverflow { peer, limit } => tracing::warn!(peer, "dropping messages over {limit}"),
+            Event::NodeDown { peer, reason } => tracing::debug!(peer, "link down: {reason}"),
             Event::Ready { port, .. } => {
                 if let Some(tx) = lock(&inner.ready).take() {
                     let _ = tx.send(Ok(port as u16));

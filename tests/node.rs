@@ -295,3 +295,65 @@ async fn envelopes_are_written_as_a_js_kernel_writes_them() {
     assert_eq!(String::from_utf8(got).unwrap(), want);
     a.shutdown().await;
 }
+
+/// Writes a CA and a node certificate from it (for 127.0.0.1, server and
+/// client use) into `dir`; returns the TLS options of a node using them.
+fn mutual_tls(dir: &std::path::Path) -> clusterluck_native::TlsOptions {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose};
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.distinguished_name.push(DnType::CommonName, "test CA");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::DigitalSignature];
+    let ca_key = KeyPair::generate().unwrap();
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let mut node = CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+    node.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];
+    let node_key = KeyPair::generate().unwrap();
+    let node_cert = node.signed_by(&node_key, &ca_cert, &ca_key).unwrap();
+    std::fs::write(dir.join("ca.pem"), ca_cert.pem()).unwrap();
+    std::fs::write(dir.join("node.pem"), node_cert.pem()).unwrap();
+    std::fs::write(dir.join("node.key"), node_key.serialize_pem()).unwrap();
+    let path = |f: &str| dir.join(f).to_string_lossy().into_owned();
+    clusterluck_native::TlsOptions {
+        private: Some(path("node.key")),
+        public: Some(path("node.pem")),
+        trusted: vec![path("ca.pem")],
+        reject_unauthorized: Some(true),
+        request_cert: Some(true),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mutual_tls_between_rust_nodes() {
+    let dir = std::env::temp_dir().join(format!("cl-rust-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let tls = mutual_tls(&dir);
+    let tls_node = |id: &str| Node::builder(id, "127.0.0.1", 0).cookie(COOKIE).tls(tls.clone()).retry(Duration::from_millis(50)).start();
+    let (a, b) = (tls_node("a").await.unwrap(), tls_node("b").await.unwrap());
+    echo(&b);
+    a.connect(&b.addr()).await.unwrap();
+    b.connect(&a.addr()).await.unwrap();
+    a.ping("b", T).await.unwrap();
+    let got = a.call_singleton("b", "echo", Data::bytes(vec![5; 100_000]), T).await.unwrap();
+    assert_eq!(got.bytes().map(<[u8]>::len), Some(100_000));
+    // A plain client cannot talk to a TLS node: its bytes are a failed handshake.
+    let mut raw = tokio::net::TcpStream::connect(("127.0.0.1", b.addr().port)).await.unwrap();
+    raw.write_all(b"{\"type\":\"message\"}\x0c").await.unwrap();
+    for _ in 0..200 {
+        if b.skipped() > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(b.skipped(), 1, "the handshake failure is reported as a skip");
+    // A bad TLS file is an error at start, naming the option.
+    let mut bad = tls.clone();
+    bad.private = Some(dir.join("missing.key").to_string_lossy().into_owned());
+    match Node::builder("c", "127.0.0.1", 0).tls(bad).start().await {
+        Err(NodeError::Tls(e)) => assert!(e.to_string().contains("private"), "{e}"),
+        other => panic!("{other:?}"),
+    }
+    a.shutdown().await;
+    b.shutdown().await;
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -79,3 +79,64 @@ fn skips_of_one_read_respect_the_outbox_limit() {
     drop(writer);
     kernel.close();
 }
+
+/// Many connections each sending most of a frame without its delimiter:
+/// their partial frames together stay within the inbound budget, the
+/// connections over it are closed and reported (INBOUND_BUDGET), and a
+/// connection sending whole frames keeps working.
+#[test]
+fn partial_frames_of_all_connections_share_one_budget() {
+    let kernel = Kernel::new(Box::new(|| {})).expect("the network runtime");
+    kernel.configure("me", "127.0.0.1", 0.0, None, Some(1024 * 1024));
+    let budget = 4 * 1024 * 1024;
+    kernel.set_inbound_budget(budget);
+    let port = free_port();
+    let generation = kernel.listen("127.0.0.1".into(), port, None);
+    assert!(listen_result(&kernel, generation).starts_with("[8,"));
+    let shared = kernel.shared().clone();
+    // Sixteen connections of 900 KiB each: 14 MiB if nothing bounded them.
+    let partial = vec![b'x'; 900 * 1024];
+    let mut sockets = Vec::new();
+    for _ in 0..16 {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.write_all(&partial).unwrap();
+        sockets.push(s);
+    }
+    let mut text = String::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    // At most the budget is held; every connection over it is closed.
+    while text.matches("INBOUND_BUDGET").count() < 16 - budget / (900 * 1024) {
+        assert!(Instant::now() < deadline, "connections over the budget were not closed: {:.300}", text);
+        let held = shared.inbound_held.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(held <= budget + 900 * 1024, "{held} bytes of partial frames held");
+        text.push_str(&kernel.shared().outbox.take().text);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    text.push_str(&kernel.shared().outbox.take().text);
+    let closed = text.matches("INBOUND_BUDGET").count();
+    // The budget holds four partial frames of 900 KiB: at least twelve
+    // connections had to go (which ones depends on how reads interleave).
+    assert!((12..=15).contains(&closed), "{closed} connections closed");
+    assert!(shared.inbound_held.load(std::sync::atomic::Ordering::Relaxed) <= budget);
+    // Those still open finish their frames and are read: the budget frees up.
+    let mut ok = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    ok.write_all(b"{\"type\":\"message\",\"data\":{}}\x0c").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let t = kernel.shared().outbox.take().text;
+        if t.contains("INVALID_MESSAGE") {
+            assert!(!t.contains("INBOUND_BUDGET"), "a whole frame is not charged to the budget");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the whole frame was not read");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    drop(sockets);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while shared.inbound_held.load(std::sync::atomic::Ordering::Relaxed) != 0 {
+        assert!(Instant::now() < deadline, "closed connections give their bytes back");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    kernel.close();
+}
