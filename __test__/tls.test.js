@@ -182,3 +182,73 @@ if (!seed.seedAvailable()) {
     });
   });
 }
+
+// A TLS peer that exits closes its sockets without TLS's close_notify. That is
+// an ordinary disconnect, then a reconnect once it is back: not an "error" on
+// the Connection, nor a process warning carrying a TLS library's message.
+describe("TLS peer that exits", () => {
+  const { spawn } = require("child_process");
+  const SERVER = `
+    const { createKernel, Node } = require(${JSON.stringify(path.resolve(__dirname, ".."))});
+    const k = createKernel(process.argv[1], "127.0.0.1", Number(process.argv[2]), { retry: 100 });
+    // Replies travel on this node's own link to the client.
+    k.once("_ready", () => k.connect(new Node(process.argv[4], "127.0.0.1", Number(process.argv[5])),
+      () => process.stdout.write("ready\\n")));
+    k.on("ping-me", (data, stream, from) => k.reply(from, "here"));
+    k.start({ cookie: "secret", tls: JSON.parse(process.argv[3]) });
+    process.stdin.on("data", () => process.exit(0));
+  `;
+
+  function server(id, port, client) {
+    const child = spawn(process.execPath, ["-e", SERVER, id, String(port), JSON.stringify(mutual().tls),
+      client.id(), String(client.port())],
+      { stdio: ["pipe", "pipe", "inherit"] });
+    const ready = new Promise((resolve, reject) => {
+      child.stdout.setEncoding("utf8").on("data", (d) => { if (d.includes("ready")) resolve(); });
+      child.once("exit", (code) => reject(new Error("server exited (" + code + ")")));
+    });
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    return { child, ready, exited };
+  }
+
+  it("is a plain disconnect and reconnect, with no error or warning", async () => {
+    const port = await freePort();
+    const client = await kernel("tls-cli", mutual().tls);
+    const node = new Node("tls-srv", "127.0.0.1", port);
+    const warnings = [];
+    const onWarning = (w) => warnings.push(w.message);
+    process.on("warning", onWarning);
+    let srv = server("tls-srv", port, client);
+    try {
+      await srv.ready;
+      await new Promise((resolve) => client.connect(node, resolve));
+      const conn = client.connection(node);
+      const errors = [];
+      conn.on("error", (e) => errors.push(e.message));
+      const events = [];
+      conn.on("disconnect", () => events.push("disconnect"));
+      conn.on("connect", () => events.push("connect"));
+      for (let round = 0; round < 2; round++) {
+        const down = firstEvent(conn, "disconnect");
+        srv.child.stdin.write("exit\n");
+        await srv.exited;
+        await down;
+        srv = server("tls-srv", port, client);
+        await srv.ready;
+        await firstEvent(conn, "connect", 10000);
+        const reply = await new Promise((resolve, reject) =>
+          client.callSingleton(node, "ping-me", {}, (e, d) => (e ? reject(e) : resolve(d)), 5000));
+        assert.equal(reply, "here");
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.deepEqual(errors, [], "no error on the Connection");
+      assert.deepEqual(warnings, [], "no process warning");
+      assert.equal(events.filter((e) => e === "disconnect").length >= 2, true);
+    } finally {
+      process.removeListener("warning", onWarning);
+      client.disconnect(node, true);
+      client.stop();
+      srv.child.kill();
+    }
+  });
+});

@@ -40,7 +40,11 @@ class QueueView extends Queue {
     const held = super.size();
     if (!conn._peer) return held;
     conn._flush();
-    return held + conn._peer.queueSize();
+    // Frames the network thread took before this thread heard of the
+    // outage are those a JS Connection would have written to the dead
+    // socket: counted, but the total stays within maxLen as in the JS Queue.
+    const rust = conn._peer.queueSize();
+    return held + Math.min(rust, Math.max(0, conn._maxLen - held));
   }
 
   // What the JS side holds, without asking the network thread.

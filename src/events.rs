@@ -14,6 +14,7 @@ use std::sync::Mutex;
 
 use tokio::sync::Notify;
 
+use crate::delivery::{Event, RustSink};
 use crate::envelope::{FromNode, Message, Payload};
 use crate::error::Skip;
 use crate::json;
@@ -157,6 +158,9 @@ pub struct Outbox {
     wake: Box<dyn Fn() + Send + Sync>,
     drained: Notify,
     high_water: usize,
+    /// Events go to a Rust node as typed events instead of to JS (see
+    /// `delivery.rs`); the methods below stay the same for both.
+    rust: Option<RustSink>,
 }
 
 impl std::fmt::Debug for Outbox {
@@ -179,7 +183,15 @@ impl Outbox {
             wake,
             drained: Notify::new(),
             high_water,
+            rust: None,
         }
+    }
+
+    /// An outbox that delivers typed events to a Rust node through `sink`.
+    pub fn rust(sink: RustSink) -> Outbox {
+        let mut outbox = Outbox::new(usize::MAX, Box::new(|| {}));
+        outbox.rust = Some(sink);
+        outbox
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -248,11 +260,17 @@ impl Outbox {
 
     /// True when readers should pause until JS drains the outbox.
     pub fn is_full(&self) -> bool {
+        if let Some(sink) = &self.rust {
+            return sink.room().is_full();
+        }
         self.lock().batch.bytes() > self.high_water
     }
 
     /// Waits until the JS thread has taken a batch, if the outbox is full.
     pub async fn wait_room(&self) {
+        if let Some(sink) = &self.rust {
+            return sink.room().wait().await;
+        }
         loop {
             let notified = self.drained.notified();
             if !self.is_full() {
@@ -265,6 +283,9 @@ impl Outbox {
     /// A routed message from inbound socket `socket` (deferred: see
     /// [`Outbox::wake_if_due`]).
     pub fn message(&self, socket: u64, m: Message<'_>) {
+        if let Some(sink) = &self.rust {
+            return sink.send(Event::message(socket, &m));
+        }
         self.with_deferred(|inner| {
             let node = intern(inner, &m.from);
             let b = &mut inner.batch;
@@ -305,6 +326,9 @@ impl Outbox {
 
     /// A dropped frame (deferred: see [`Outbox::wake_if_due`]).
     pub fn skip(&self, socket: u64, skip: &Skip) {
+        if let Some(sink) = &self.rust {
+            return sink.send(Event::Skip { socket, skip: skip.clone() });
+        }
         self.with_deferred(|inner| {
             let b = &mut inner.batch;
             b.open(kind::SKIP);
@@ -339,6 +363,9 @@ impl Outbox {
 
     /// An event with integer fields only.
     pub fn simple(&self, k: u8, fields: &[u64]) {
+        if let Some(sink) = &self.rust {
+            return sink.send(Event::decode(k, fields, &[]));
+        }
         self.with(|inner| {
             let b = &mut inner.batch;
             b.open(k);
@@ -351,6 +378,9 @@ impl Outbox {
 
     /// An event with integer fields followed by string fields.
     pub fn with_strings(&self, k: u8, ints: &[u64], strings: &[&str]) {
+        if let Some(sink) = &self.rust {
+            return sink.send(Event::decode(k, ints, strings));
+        }
         self.with(|inner| {
             let b = &mut inner.batch;
             b.open(k);

@@ -104,9 +104,15 @@ pub struct Kernel {
 impl Kernel {
     /// `wake` is called from network threads when events are waiting.
     pub fn new(wake: Box<dyn Fn() + Send + Sync>) -> Result<Kernel, String> {
+        Ok(Kernel::with_outbox(runtime()?.handle().clone(), Outbox::new(DEFAULT_HIGH_WATER, wake)))
+    }
+
+    /// A kernel whose tasks run on `runtime` and report to `outbox` (the
+    /// Rust API's: its own runtime, typed events).
+    pub fn with_outbox(runtime: tokio::runtime::Handle, outbox: Outbox) -> Kernel {
         let shared = Arc::new(Shared {
-            runtime: runtime()?.handle().clone(),
-            outbox: Outbox::new(DEFAULT_HIGH_WATER, wake),
+            runtime,
+            outbox,
             config: RwLock::new(Arc::new(Config {
                 cookie: None,
                 from_json: envelope::from_json("", "", 0.0),
@@ -116,12 +122,12 @@ impl Kernel {
             peers_by_node: Mutex::new(HashMap::new()),
             sources: Mutex::new(HashMap::new()),
         });
-        Ok(Kernel {
+        Kernel {
             shared,
             server: Mutex::new(None),
             closing: Mutex::new(None),
             generation: AtomicU64::new(0),
-        })
+        }
     }
 
     pub fn shared(&self) -> &Arc<Shared> {

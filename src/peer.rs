@@ -126,6 +126,15 @@ async fn dial(opts: &PeerOptions) -> Result<(LinkReader, LinkWriter), ConnectErr
     }
 }
 
+/// Whether a read error only says that the other end is gone: closed
+/// without TLS's close_notify (a process that exits does that), reset or
+/// aborted. Such a link reconnects quietly, as a plain TCP link that reads
+/// its end does.
+fn link_went_away(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(e.kind(), UnexpectedEof | ConnectionReset | ConnectionAborted | BrokenPipe)
+}
+
 /// Who may write to the link right now (see the module docs).
 #[derive(Debug, Default)]
 struct Lane {
@@ -722,8 +731,10 @@ impl Peer {
                         Ok(0) => return Next::Reconnect,
                         Err(e) => {
                             // Under TLS 1.3 a server that rejects our certificate
-                            // says so only after the handshake: tell JS why.
-                            if self.opts.tls.is_some() {
+                            // says so only after the handshake: tell JS why. A
+                            // peer that went away (it exited: no close_notify)
+                            // is an ordinary disconnect.
+                            if self.opts.tls.is_some() && !link_went_away(&e) {
                                 let msg = format!("TLS link to {}:{} failed: {e}", self.opts.host, self.opts.port);
                                 self.report(&msg);
                             }
@@ -883,6 +894,14 @@ impl Peer {
 #[cfg(test)]
 mod tests {
     use super::frame_start;
+
+    #[test]
+    fn a_peer_that_went_away_is_not_a_tls_failure() {
+        use std::io::{Error, ErrorKind};
+        assert!(super::link_went_away(&Error::new(ErrorKind::UnexpectedEof, "no close_notify")));
+        assert!(super::link_went_away(&Error::from(ErrorKind::ConnectionReset)));
+        assert!(!super::link_went_away(&Error::new(ErrorKind::InvalidData, "received fatal alert: BadCertificate")));
+    }
 
     #[test]
     fn frame_start_finds_the_frame_holding_a_byte() {

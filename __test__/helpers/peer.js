@@ -8,6 +8,7 @@ const path = require("path");
 const { pattern, patternStream, sha256 } = require("./bytes");
 const { createHandlers, failingStream, encodeValue, intactPad, CHUNK } = require("./handlers");
 const { createProbes } = require("./probes");
+const { createMixedCommands } = require("./mixed");
 
 const DEFAULT_TIMEOUT = 10000;
 const impl = process.argv[2];
@@ -189,6 +190,7 @@ const commands = {
 };
 
 Object.assign(commands, createProbes(() => ({ kernel, lib, notify })));
+Object.assign(commands, createMixedCommands(() => ({ kernel, lib, notify })));
 
 async function handle(msg) {
   const { rid, cmd } = msg;

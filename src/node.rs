@@ -1,0 +1,709 @@
+//! A running node of the cluster, from Rust: [`Node`], and its [`Builder`].
+//!
+//! A node listens for its peers, keeps an outbound link to each node it
+//! connects to (reconnecting, queueing while a link is down), answers pings,
+//! and routes what arrives: replies to the calls waiting for them, anything
+//! else to the handler of its event id. It speaks the JS kernel's wire, so
+//! JS kernels, addon nodes and Rust nodes can form one cluster.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use clusterluck_native::{Data, Node, NodeAddr};
+//!
+//! # async fn run() -> Result<(), clusterluck_native::NodeError> {
+//! let node = Node::builder("rust-a", "127.0.0.1", 7022).cookie("secret").start().await?;
+//! node.on("hello", |m| {
+//!     let _ = m.reply_json(&serde_json::json!({ "hi": m.from.node.id }));
+//! });
+//! let js = NodeAddr::new("js-b", "127.0.0.1", 7023);
+//! node.connect(&js).await?;
+//! let rtt = node.ping(&js.id, Some(Duration::from_secs(1))).await?;
+//! let reply = node.call_singleton(&js.id, "job", Data::json(&[1, 2, 3])?, Some(Duration::from_secs(5))).await?;
+//! println!("{rtt:?} {:?}", reply.json::<serde_json::Value>()?);
+//! node.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+use std::collections::{HashMap, HashSet};
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::time::Instant;
+
+use crate::delivery::{Delivery, Event, InMessage, RustSink, Ticket};
+use crate::error::Skip;
+use crate::events::Outbox;
+use crate::handler::{Handler, Incoming};
+use crate::kernel::{Kernel, DEFAULT_HIGH_WATER};
+use crate::message::{error_json, random_id, Data, NodeAddr, Payload, ReplyTo, StreamOut};
+use crate::node_error::NodeError;
+use crate::peer::{Command, PeerHandle, PeerOptions};
+use crate::stream::{Chunk, Chunks, PendingGuard, StreamWriter};
+use crate::tls::{self, TlsOptions};
+
+/// Settings of a node to start: the JS kernel's constructor and `start()`
+/// options, its connection defaults, and handlers to have in place before
+/// the node listens.
+#[derive(Clone)]
+pub struct Builder {
+    id: String,
+    host: String,
+    port: u16,
+    cookie: Option<String>,
+    tls: Option<TlsOptions>,
+    max_len: usize,
+    retry: Duration,
+    max_retries: Option<u64>,
+    max_frame: Option<usize>,
+    max_queue_bytes: usize,
+    handlers: HashMap<String, Handler>,
+}
+
+impl std::fmt::Debug for Builder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Builder")
+            .field("id", &self.id)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("cookie", &self.cookie.as_ref().map(|_| "(set)"))
+            .field("tls", &self.tls)
+            .field("max_len", &self.max_len)
+            .field("retry", &self.retry)
+            .field("max_retries", &self.max_retries)
+            .field("max_frame", &self.max_frame)
+            .field("max_queue_bytes", &self.max_queue_bytes)
+            .field("handlers", &self.handlers.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl Builder {
+    /// A node `id` that listens on `host:port` (port 0: any free port).
+    pub fn new(id: impl Into<String>, host: impl Into<String>, port: u16) -> Builder {
+        Builder {
+            id: id.into(),
+            host: host.into(),
+            port,
+            cookie: None,
+            tls: None,
+            max_len: 1024,
+            retry: Duration::from_millis(5000),
+            max_retries: None,
+            max_frame: None,
+            max_queue_bytes: crate::peer::DEFAULT_MAX_BYTES,
+            handlers: HashMap::new(),
+        }
+    }
+
+    /// Sets the handler of event id `event` from the start, so no message
+    /// that arrives as soon as the node listens finds it missing (see
+    /// [`Node::on`]).
+    pub fn on(mut self, event: impl Into<String>, handler: impl Fn(Incoming) + Send + Sync + 'static) -> Builder {
+        self.handlers.insert(event.into(), Arc::new(handler));
+        self
+    }
+
+    /// The cookie every message is signed and checked with (HMAC-SHA256).
+    pub fn cookie(mut self, cookie: impl Into<String>) -> Builder {
+        self.cookie = Some(cookie.into());
+        self
+    }
+
+    /// TLS for the listener and every outbound link, with node-ipc's options.
+    pub fn tls(mut self, tls: TlsOptions) -> Builder {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// Messages kept per link while it is down, oldest dropped first
+    /// (default 1024, as the JS kernel's `maxLen`).
+    pub fn max_len(mut self, max_len: usize) -> Builder {
+        self.max_len = max_len;
+        self
+    }
+
+    /// Wait between attempts to connect (default 5 s).
+    pub fn retry(mut self, retry: Duration) -> Builder {
+        self.retry = retry;
+        self
+    }
+
+    /// Failed attempts in a row before a link gives up (default: never).
+    pub fn max_retries(mut self, max_retries: Option<u64>) -> Builder {
+        self.max_retries = max_retries;
+        self
+    }
+
+    /// Bytes of messages kept per link while it is down (or not draining),
+    /// oldest dropped first (default 64 MiB).
+    pub fn max_queue_bytes(mut self, bytes: usize) -> Builder {
+        self.max_queue_bytes = bytes;
+        self
+    }
+
+    /// The largest inbound frame (default 64 MiB).
+    pub fn max_frame_length(mut self, bytes: usize) -> Builder {
+        self.max_frame = Some(bytes.max(1));
+        self
+    }
+
+    /// Starts the node on the current tokio runtime; returns once it
+    /// listens.
+    pub async fn start(self) -> Result<Node, NodeError> {
+        let server_tls = self.tls.as_ref().map(tls::server_config).transpose()?;
+        let client_tls = self.tls.as_ref().map(tls::client_config).transpose()?;
+        let (sink, rx) = RustSink::new(DEFAULT_HIGH_WATER);
+        let kernel = Kernel::with_outbox(tokio::runtime::Handle::current(), Outbox::rust(sink));
+        kernel.configure(&self.id, &self.host, self.port as f64, self.cookie.as_deref(), self.max_frame);
+        let (ready_tx, ready_rx) = oneshot::channel();
+        let inner = Arc::new(Inner {
+            kernel,
+            addr: RwLock::new(NodeAddr::new(self.id.clone(), self.host.clone(), self.port)),
+            settings: self.clone(),
+            client_tls,
+            handlers: RwLock::new(self.handlers.clone()),
+            pending: Mutex::new(HashMap::new()),
+            peers: Mutex::new(HashMap::new()),
+            waiters: Mutex::new(HashMap::new()),
+            live: Mutex::new(HashSet::new()),
+            closed: Notify::new(),
+            ready: Mutex::new(Some(ready_tx)),
+            on_skip: RwLock::new(None),
+            skips: AtomicU64::new(0),
+            stopped: AtomicBool::new(false),
+        });
+        tokio::spawn(dispatch(Arc::downgrade(&inner), rx));
+        inner.kernel.listen(self.host.clone(), self.port, server_tls);
+        let port = ready_rx.await.map_err(|_| NodeError::Closed)??;
+        if port != self.port {
+            inner.kernel.configure(&self.id, &self.host, port as f64, self.cookie.as_deref(), self.max_frame);
+            lock_w(&inner.addr).port = port;
+        }
+        Ok(Node { inner })
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn lock_r<T>(m: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    m.read().unwrap_or_else(|p| p.into_inner())
+}
+
+fn lock_w<T>(m: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    m.write().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A call waiting for its reply.
+#[derive(Debug)]
+pub(crate) struct Pending {
+    /// The node called: a reply from another is refused.
+    node: String,
+    /// Only the first reply is wanted (callSingleton, ping).
+    single: bool,
+    tx: mpsc::UnboundedSender<Chunk>,
+}
+
+type SkipHook = Arc<dyn Fn(&Skip) + Send + Sync>;
+
+/// The state of a running node, shared by its handles and its dispatcher.
+pub(crate) struct Inner {
+    kernel: Kernel,
+    addr: RwLock<NodeAddr>,
+    settings: Builder,
+    client_tls: Option<Arc<rustls::ClientConfig>>,
+    handlers: RwLock<HashMap<String, Handler>>,
+    pending: Mutex<HashMap<String, Pending>>,
+    /// Outbound links, by node id.
+    peers: Mutex<HashMap<String, PeerHandle>>,
+    /// Callers of `connect` waiting for a link (by link id) to come up.
+    waiters: Mutex<HashMap<u64, Vec<oneshot::Sender<Result<(), NodeError>>>>>,
+    /// Links whose task has not ended yet.
+    live: Mutex<HashSet<u64>>,
+    closed: Notify,
+    ready: Mutex<Option<oneshot::Sender<Result<u16, NodeError>>>>,
+    on_skip: RwLock<Option<SkipHook>>,
+    skips: AtomicU64,
+    stopped: AtomicBool,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node").field("addr", &*lock_r(&self.addr)).finish()
+    }
+}
+
+impl Inner {
+    pub(crate) fn forget_pending(&self, tag: &str) {
+        lock(&self.pending).remove(tag);
+    }
+}
+
+/// A running node. Cheap to clone: every clone is the same node.
+///
+/// Dropping the last handle stops the node abruptly; [`Node::shutdown`]
+/// stops it cleanly.
+#[derive(Debug, Clone)]
+pub struct Node {
+    inner: Arc<Inner>,
+}
+
+impl Node {
+    /// Settings for a node `id` listening on `host:port`.
+    pub fn builder(id: impl Into<String>, host: impl Into<String>, port: u16) -> Builder {
+        Builder::new(id, host, port)
+    }
+
+    /// This node's id, host and (bound) port.
+    pub fn addr(&self) -> NodeAddr {
+        lock_r(&self.inner.addr).clone()
+    }
+
+    /// This node's id.
+    pub fn id(&self) -> String {
+        lock_r(&self.inner.addr).id.clone()
+    }
+
+    /// Sets the handler of event id `event`, replacing any before it.
+    pub fn on(&self, event: impl Into<String>, handler: impl Fn(Incoming) + Send + Sync + 'static) {
+        lock_w(&self.inner.handlers).insert(event.into(), Arc::new(handler));
+    }
+
+    /// Sets an async handler of event id `event`: each message runs as a
+    /// task of its own.
+    pub fn on_async<F, Fut>(&self, event: impl Into<String>, handler: F)
+    where
+        F: Fn(Incoming) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.on(event, move |m| {
+            tokio::spawn(handler(m));
+        });
+    }
+
+    /// Removes the handler of `event`; true if there was one.
+    pub fn off(&self, event: &str) -> bool {
+        lock_w(&self.inner.handlers).remove(event).is_some()
+    }
+
+    /// Called with every inbound frame dropped as bad input (the JS
+    /// kernel's `_skip` event).
+    pub fn on_skip(&self, hook: impl Fn(&Skip) + Send + Sync + 'static) {
+        *lock_w(&self.inner.on_skip) = Some(Arc::new(hook));
+    }
+
+    /// How many inbound frames were dropped as bad input so far.
+    pub fn skipped(&self) -> u64 {
+        self.inner.skips.load(Ordering::Relaxed)
+    }
+
+    /// Opens a link to `peer` and waits until it is up. If there is a link
+    /// to that id already (up or not), returns at once, as the JS kernel's
+    /// `connect` calls back at once.
+    pub async fn connect(&self, peer: &NodeAddr) -> Result<(), NodeError> {
+        self.check_open()?;
+        if peer.id == self.id() {
+            return Ok(());
+        }
+        let (tx, rx) = oneshot::channel();
+        {
+            let mut peers = lock(&self.inner.peers);
+            if peers.contains_key(&peer.id) {
+                return Ok(());
+            }
+            let s = &self.inner.settings;
+            let tls = match &self.inner.client_tls {
+                Some(config) => Some((config.clone(), tls::server_name(&peer.host)?)),
+                None => None,
+            };
+            let handle = self.inner.kernel.connect(PeerOptions {
+                node_id: peer.id.clone(),
+                host: peer.host.clone(),
+                port: peer.port,
+                retry: s.retry,
+                max_retries: s.max_retries,
+                max_len: s.max_len,
+                max_bytes: s.max_queue_bytes,
+                high_water: crate::peer::DEFAULT_HIGH_WATER,
+                tls,
+            });
+            lock(&self.inner.live).insert(handle.id);
+            lock(&self.inner.waiters).entry(handle.id).or_default().push(tx);
+            // It may have come up before the waiter was in place.
+            if handle.state.connected.load(Ordering::Acquire) {
+                if let Some(w) = lock(&self.inner.waiters).remove(&handle.id) {
+                    for w in w {
+                        let _ = w.send(Ok(()));
+                    }
+                }
+            }
+            peers.insert(peer.id.clone(), handle);
+        }
+        rx.await.map_err(|_| NodeError::Closed)?
+    }
+
+    /// Closes the link to node `id`: gracefully (what was sent is written
+    /// first) or, with `force`, at once. False if there was no link.
+    pub fn disconnect(&self, id: &str, force: bool) -> bool {
+        match lock(&self.inner.peers).remove(id) {
+            Some(handle) => {
+                handle.send(Command::Stop { force });
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Whether there is a link to node `id` (up or reconnecting), as the JS
+    /// kernel's `isConnected`.
+    pub fn is_connected(&self, id: &str) -> bool {
+        id == self.id() || lock(&self.inner.peers).contains_key(id)
+    }
+
+    /// Whether the link to node `id` is up right now.
+    pub fn is_link_up(&self, id: &str) -> bool {
+        lock(&self.inner.peers).get(id).is_some_and(|h| h.state.connected.load(Ordering::Acquire))
+    }
+
+    /// Messages waiting on the link to node `id` while it is down.
+    pub fn queued(&self, id: &str) -> usize {
+        lock(&self.inner.peers).get(id).map_or(0, |h| h.state.queued.load(Ordering::Acquire))
+    }
+
+    /// Pings node `id` and returns the round trip. The pong comes back on
+    /// that node's own link to us, so it must be connected to us too.
+    pub async fn ping(&self, id: &str, timeout: Option<Duration>) -> Result<Duration, NodeError> {
+        let started = std::time::Instant::now();
+        let handle = self.peer(id)?;
+        let tag = random_id();
+        let mut reply = self.expect(id, &tag, true, timeout);
+        let cfg = self.inner.kernel.shared().config();
+        let mut line = String::with_capacity(cfg.from_json.len() + 96);
+        line.push('p');
+        line.push_str("{\"tag\":");
+        crate::json::write_string(&mut line, &tag);
+        line.push_str(",\"from\":");
+        line.push_str(&cfg.from_json);
+        line.push_str(",\"stream\":{\"done\":true}}");
+        if !handle.send_bodies(line, cfg, true) {
+            return Err(NodeError::Closed);
+        }
+        match reply.next().await {
+            Some(Ok(_)) => Ok(started.elapsed()),
+            Some(Err(e)) => Err(e),
+            None => Err(NodeError::Closed),
+        }
+    }
+
+    /// Sends `data` to event `event` of node `id`, expecting no reply.
+    pub fn cast(&self, id: &str, event: &str, data: Data) -> Result<(), NodeError> {
+        self.send_message(id, event, None, StreamOut { done: true, ..StreamOut::default() }, data)
+    }
+
+    /// Casts to each of `ids`; nodes without a link are passed over, as the
+    /// JS kernel's `abcast` does. Returns how many were sent to.
+    pub fn abcast(&self, ids: &[&str], event: &str, data: Data) -> usize {
+        ids.iter().filter(|id| self.cast(id, event, data.clone()).is_ok()).count()
+    }
+
+    /// Sends `data` and waits for a single reply (the JS kernel's
+    /// `callSingleton`). An error reply is [`NodeError::Remote`].
+    pub async fn call_singleton(&self, id: &str, event: &str, data: Data, timeout: Option<Duration>) -> Result<Payload, NodeError> {
+        self.peer(id)?;
+        let tag = random_id();
+        let mut reply = self.expect(id, &tag, true, timeout);
+        self.send_message(id, event, Some(&tag), StreamOut { done: true, ..StreamOut::default() }, data)?;
+        match reply.next().await {
+            Some(r) => r,
+            // A reply with no data.
+            None => Ok(Payload::Absent),
+        }
+    }
+
+    /// Sends `data` and returns the reply as a stream of chunks (the JS
+    /// kernel's `call`); `timeout` bounds the whole reply.
+    pub async fn call(&self, id: &str, event: &str, data: Data, timeout: Option<Duration>) -> Result<Chunks, NodeError> {
+        self.peer(id)?;
+        let tag = random_id();
+        let reply = self.expect(id, &tag, false, timeout);
+        self.send_message(id, event, Some(&tag), StreamOut { done: true, ..StreamOut::default() }, data)?;
+        Ok(reply)
+    }
+
+    /// Starts a call whose request is a stream: write the chunks to the
+    /// returned writer, end it, then read the reply.
+    pub fn call_stream(&self, id: &str, event: &str, timeout: Option<Duration>) -> Result<(StreamWriter, Chunks), NodeError> {
+        self.peer(id)?;
+        let tag = random_id();
+        let reply = self.expect(id, &tag, false, timeout);
+        let writer = StreamWriter::new(self.clone(), id.to_string(), event.to_string(), Some(tag));
+        Ok((writer, reply))
+    }
+
+    /// Calls every node of `ids` at once and collects each reply stream
+    /// into bytes (the JS kernel's `multicall`); the first error fails it.
+    pub async fn multicall(&self, ids: &[&str], event: &str, data: Data, timeout: Option<Duration>) -> Result<Vec<Vec<u8>>, NodeError> {
+        let tasks: Vec<_> = ids
+            .iter()
+            .map(|id| {
+                let (node, id, event, data) = (self.clone(), id.to_string(), event.to_string(), data.clone());
+                tokio::spawn(async move { node.call(&id, &event, data, timeout).await?.collect_bytes().await })
+            })
+            .collect();
+        let mut out = Vec::with_capacity(tasks.len());
+        for t in tasks {
+            out.push(t.await.map_err(|_| NodeError::Closed)??);
+        }
+        Ok(out)
+    }
+
+    /// Calls every node of `ids` at once for a single reply each (the JS
+    /// kernel's `multicallSingleton`); the first error fails it.
+    pub async fn multicall_singleton(&self, ids: &[&str], event: &str, data: Data, timeout: Option<Duration>) -> Result<Vec<Payload>, NodeError> {
+        let tasks: Vec<_> = ids
+            .iter()
+            .map(|id| {
+                let (node, id, event, data) = (self.clone(), id.to_string(), event.to_string(), data.clone());
+                tokio::spawn(async move { node.call_singleton(&id, &event, data, timeout).await })
+            })
+            .collect();
+        let mut out = Vec::with_capacity(tasks.len());
+        for t in tasks {
+            out.push(t.await.map_err(|_| NodeError::Closed)??);
+        }
+        Ok(out)
+    }
+
+    /// Replies to a request: a cast to the sender under its tag.
+    pub fn reply(&self, to: &ReplyTo, data: Data) -> Result<(), NodeError> {
+        let tag = to.tag.as_deref().ok_or(NodeError::NoReplyTag)?;
+        self.send_message(&to.node.id, tag, None, StreamOut { done: true, ..StreamOut::default() }, data)
+    }
+
+    /// Replies with an error (a stream that fails at once): a JS caller
+    /// gets an Error with `message`, a Rust caller [`NodeError::Remote`].
+    pub fn reply_error(&self, to: &ReplyTo, message: &str) -> Result<(), NodeError> {
+        let tag = to.tag.as_deref().ok_or(NodeError::NoReplyTag)?;
+        let id = random_id();
+        let error = error_json(message);
+        let stream = StreamOut { done: true, id: Some(&id), error: Some(&error) };
+        self.send_message(&to.node.id, tag, None, stream, Data::null())
+    }
+
+    /// Replies with a stream of chunks.
+    pub fn reply_stream(&self, to: &ReplyTo) -> Result<StreamWriter, NodeError> {
+        let tag = to.tag.clone().ok_or(NodeError::NoReplyTag)?;
+        self.peer(&to.node.id)?;
+        Ok(StreamWriter::new(self.clone(), to.node.id.clone(), tag, None))
+    }
+
+    /// Stops cleanly: no more inbound links, every outbound link written
+    /// out and closed gracefully (waiting at most 5 s for links that are
+    /// down with messages queued, then closing them anyway).
+    pub async fn shutdown(&self) {
+        self.inner.stopped.store(true, Ordering::Release);
+        self.inner.kernel.close();
+        let handles: Vec<PeerHandle> = lock(&self.inner.peers).drain().map(|(_, h)| h).collect();
+        for h in &handles {
+            h.send(Command::Stop { force: false });
+        }
+        let ids: Vec<u64> = handles.iter().map(|h| h.id).collect();
+        let all_closed = async {
+            loop {
+                let notified = self.inner.closed.notified();
+                if ids.iter().all(|id| !lock(&self.inner.live).contains(id)) {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        if tokio::time::timeout(Duration::from_secs(5), all_closed).await.is_err() {
+            for h in &handles {
+                h.send(Command::Stop { force: true });
+            }
+        }
+        let pending: Vec<Pending> = lock(&self.inner.pending).drain().map(|(_, p)| p).collect();
+        drop(pending);
+    }
+
+    fn check_open(&self) -> Result<(), NodeError> {
+        if self.inner.stopped.load(Ordering::Acquire) {
+            Err(NodeError::Closed)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn peer(&self, id: &str) -> Result<PeerHandle, NodeError> {
+        self.check_open()?;
+        lock(&self.inner.peers).get(id).cloned().ok_or_else(|| NodeError::UnknownNode(id.to_string()))
+    }
+
+    /// Registers a reply tag; the returned chunks read its replies.
+    fn expect(&self, node: &str, tag: &str, single: bool, timeout: Option<Duration>) -> Chunks {
+        let (tx, rx) = mpsc::unbounded_channel();
+        lock(&self.inner.pending).insert(tag.to_string(), Pending { node: node.to_string(), single, tx });
+        let guard = PendingGuard { inner: Arc::downgrade(&self.inner), tag: tag.to_string() };
+        Chunks::new(rx, timeout.map(|t| Instant::now() + t), Some(guard))
+    }
+
+    /// Writes one message envelope to node `id`'s link.
+    pub(crate) fn send_message(&self, id: &str, event: &str, tag: Option<&str>, stream: StreamOut<'_>, data: Data) -> Result<(), NodeError> {
+        let handle = self.peer(id)?;
+        let cfg = self.inner.kernel.shared().config();
+        let mut text = String::with_capacity(cfg.from_json.len() + event.len() + 128);
+        let sent = match data {
+            Data::Bytes(bytes) => {
+                crate::message::write_head(&mut text, &cfg.from_json, event, tag, stream);
+                handle.send(Command::Buffer { head: text, bytes, cfg })
+            }
+            data => {
+                text.push(crate::envelope::BODY_MESSAGE as char);
+                crate::message::write_head(&mut text, &cfg.from_json, event, tag, stream);
+                if let Data::Json(json) = &data {
+                    text.push_str(",\"data\":");
+                    text.push_str(json);
+                }
+                text.push('}');
+                handle.send_bodies(text, cfg, true)
+            }
+        };
+        if sent {
+            Ok(())
+        } else {
+            Err(NodeError::Closed)
+        }
+    }
+}
+
+/// Streams being received, at most this many at once; past it, a new
+/// stream is refused (its chunks dropped) until others end.
+const MAX_STREAMS: usize = 4096;
+
+/// The dispatcher: takes each event the network side delivers, in order.
+async fn dispatch(node: Weak<Inner>, mut rx: mpsc::UnboundedReceiver<Delivery>) {
+    let mut streams: HashMap<(String, String), mpsc::UnboundedSender<Chunk>> = HashMap::new();
+    while let Some(Delivery { event, ticket }) = rx.recv().await {
+        let Some(inner) = node.upgrade() else { break };
+        match event {
+            Event::Message(m) => route(&inner, &mut streams, m, ticket),
+            Event::Skip { skip, .. } => {
+                inner.skips.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!("skipped a frame: {skip}");
+                let hook = lock_r(&inner.on_skip).clone();
+                if let Some(hook) = hook {
+                    if std::panic::catch_unwind(AssertUnwindSafe(|| hook(&skip))).is_err() {
+                        tracing::warn!("the skip hook panicked");
+                    }
+                }
+            }
+            Event::PeerConnect { peer } => {
+                if let Some(w) = lock(&inner.waiters).remove(&peer) {
+                    for w in w {
+                        let _ = w.send(Ok(()));
+                    }
+                }
+            }
+            Event::PeerClosed { peer } => {
+                if let Some(w) = lock(&inner.waiters).remove(&peer) {
+                    for w in w {
+                        let _ = w.send(Err(NodeError::Closed));
+                    }
+                }
+                lock(&inner.live).remove(&peer);
+                inner.closed.notify_waiters();
+            }
+            Event::PeerError { peer, message } => tracing::debug!(peer, "{message}"),
+            Event::PeerOverflow { peer, limit } => tracing::warn!(peer, "dropping messages over {limit}"),
+            Event::Ready { port, .. } => {
+                if let Some(tx) = lock(&inner.ready).take() {
+                    let _ = tx.send(Ok(port as u16));
+                }
+            }
+            Event::ListenError { message, code, .. } => {
+                if let Some(tx) = lock(&inner.ready).take() {
+                    let _ = tx.send(Err(NodeError::Listen { message, code }));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A message goes to the call waiting for its tag, else to its handler.
+fn route(inner: &Arc<Inner>, streams: &mut HashMap<(String, String), mpsc::UnboundedSender<Chunk>>, m: InMessage, ticket: Ticket) {
+    {
+        let mut pending = lock(&inner.pending);
+        if let Some(p) = pending.get(&m.event) {
+            if p.node != m.from.id {
+                // The JS kernel's INVALID_REPLY: not from the node called.
+                inner.skips.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!("reply for {} from {} instead of {}", m.event, m.from.id, p.node);
+                return;
+            }
+            let finished = p.single || m.stream.done;
+            let _ = p.tx.send((m.clone(), ticket));
+            if finished {
+                pending.remove(&m.event);
+            }
+            return;
+        }
+    }
+    if let Some(sid) = m.stream.id.clone() {
+        let key = (m.from.id.clone(), sid);
+        if let Some(tx) = streams.get(&key) {
+            let done = m.stream.done;
+            let _ = tx.send((m, ticket));
+            if done {
+                streams.remove(&key);
+            }
+            return;
+        }
+        let Some(handler) = lock_r(&inner.handlers).get(&m.event).cloned() else { return };
+        if streams.len() >= MAX_STREAMS {
+            streams.retain(|_, tx| !tx.is_closed());
+            if streams.len() >= MAX_STREAMS {
+                tracing::warn!("too many streams at once: one from {} refused", m.from.id);
+                return;
+            }
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        let incoming = Incoming {
+            event: m.event.clone(),
+            data: Payload::Absent,
+            stream: m.stream.clone(),
+            from: ReplyTo { node: m.from.clone(), tag: m.tag.clone() },
+            chunks: Some(Chunks::new(rx, None, None)),
+            node: Node { inner: inner.clone() },
+        };
+        let done = m.stream.done;
+        let _ = tx.send((m, ticket));
+        if !done {
+            streams.insert(key, tx);
+        }
+        call(&handler, incoming);
+        return;
+    }
+    let Some(handler) = lock_r(&inner.handlers).get(&m.event).cloned() else { return };
+    let incoming = Incoming {
+        event: m.event,
+        data: m.data,
+        stream: m.stream,
+        from: ReplyTo { node: m.from, tag: m.tag },
+        chunks: None,
+        node: Node { inner: inner.clone() },
+    };
+    drop(ticket);
+    call(&handler, incoming);
+}
+
+/// Runs a handler; one that panics is reported, and the node carries on.
+fn call(handler: &Handler, incoming: Incoming) {
+    if std::panic::catch_unwind(AssertUnwindSafe(|| handler(incoming))).is_err() {
+        tracing::warn!("a handler panicked");
+    }
+}

@@ -1,0 +1,297 @@
+//! The Rust API alone: two Rust nodes in one process, on loopback.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use clusterluck_native::gen_server::{self, GenServer};
+use clusterluck_native::{Data, Node, NodeError, Payload};
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const T: Option<Duration> = Some(Duration::from_secs(10));
+const COOKIE: &str = "test-cookie";
+
+async fn start(id: &str) -> Node {
+    Node::builder(id, "127.0.0.1", 0).cookie(COOKIE).retry(Duration::from_millis(50)).start().await.expect("start")
+}
+
+/// Two nodes, each with a link to the other (replies and pongs travel on
+/// the replier's own link).
+async fn pair() -> (Node, Node) {
+    let (a, b) = (start("a").await, start("b").await);
+    a.connect(&b.addr()).await.unwrap();
+    b.connect(&a.addr()).await.unwrap();
+    (a, b)
+}
+
+fn echo(node: &Node) {
+    node.on("echo", |m| {
+        let data = m.data.clone().into_data();
+        m.reply(data).unwrap();
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ping_cast_and_calls() {
+    let (a, b) = pair().await;
+    echo(&b);
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s = seen.clone();
+    b.on("note", move |m| s.lock().unwrap().push((m.from.node.id.clone(), m.data.json::<i64>().unwrap())));
+
+    assert!(a.ping("b", T).await.unwrap() < Duration::from_secs(10));
+    assert!(matches!(a.ping("nobody", T).await, Err(NodeError::UnknownNode(id)) if id == "nobody"));
+
+    for i in 0..10 {
+        a.cast("b", "note", Data::json(&i).unwrap()).unwrap();
+    }
+    let value = json!({"s": "héllo \u{2028}", "n": [1, 2.5, 1e21], "1": "int key", "a": {"b": null}});
+    let got = a.call_singleton("b", "echo", Data::json(&value).unwrap(), T).await.unwrap();
+    // JS order: the integer-like key first; V8's number forms.
+    assert_eq!(got.json_text().unwrap(), "{\"1\":\"int key\",\"s\":\"h\u{e9}llo \u{2028}\",\"n\":[1,2.5,1e+21],\"a\":{\"b\":null}}");
+    assert_eq!(got.json::<serde_json::Value>().unwrap(), value);
+    // The casts sent before the call arrived before its reply, in order.
+    assert_eq!(*seen.lock().unwrap(), (0..10).map(|i| ("a".to_string(), i)).collect::<Vec<_>>());
+
+    let bytes = a.call("b", "echo", Data::bytes(b"streamed".to_vec()), T).await.unwrap().collect_bytes().await.unwrap();
+    assert_eq!(bytes, b"streamed");
+
+    // multicall reaches every node; a node calling itself is not linked.
+    let c = start("c").await;
+    echo(&c);
+    a.connect(&c.addr()).await.unwrap();
+    c.connect(&a.addr()).await.unwrap();
+    let all = a.multicall(&["b", "c"], "echo", Data::bytes(vec![1, 2, 3]), T).await.unwrap();
+    assert_eq!(all, vec![vec![1, 2, 3], vec![1, 2, 3]]);
+    let singles = a.multicall_singleton(&["b", "c"], "echo", Data::json(&"x").unwrap(), T).await.unwrap();
+    assert_eq!(singles, vec![Payload::Json("\"x\"".into()), Payload::Json("\"x\"".into())]);
+    assert_eq!(a.abcast(&["b", "c", "nobody"], "note", Data::json(&99).unwrap()), 2);
+
+    // No handler: the call times out, and its tag is forgotten.
+    let started = std::time::Instant::now();
+    let r = a.call_singleton("b", "nothing", Data::null(), Some(Duration::from_millis(200))).await;
+    assert!(matches!(r, Err(NodeError::Timeout)), "{r:?}");
+    assert!(started.elapsed() >= Duration::from_millis(200));
+    for n in [&a, &b, &c] {
+        n.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn buffers_both_ways() {
+    let (a, b) = pair().await;
+    echo(&b);
+    let big: Vec<u8> = (0..3 * 1024 * 1024u32).map(|i| (i % 253) as u8).collect();
+    let got = a.call_singleton("b", "echo", Data::bytes(big.clone()), T).await.unwrap();
+    assert_eq!(got.bytes(), Some(&big[..]));
+    // A Buffer read as JSON is its Node shape.
+    let got = a.call_singleton("b", "echo", Data::bytes(vec![0, 255]), T).await.unwrap();
+    assert_eq!(got.json::<serde_json::Value>().unwrap(), json!({"type": "Buffer", "data": [0, 255]}));
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_in_both_directions() {
+    let (a, b) = pair().await;
+    // b sums a streamed request, chunk by chunk, and replies with a stream
+    // of the chunk sizes it saw.
+    b.on("sizes", |mut m| {
+        let mut chunks = m.take_chunks().expect("a stream");
+        tokio::spawn(async move {
+            let mut sizes = Vec::new();
+            while let Some(c) = chunks.next().await {
+                sizes.push(c.unwrap().bytes().unwrap().len());
+            }
+            let mut out = m.reply_stream().unwrap();
+            for s in &sizes {
+                out.send(s.to_string().into_bytes()).unwrap();
+                out.send(b",".to_vec()).unwrap();
+            }
+            out.end().unwrap();
+        });
+    });
+    let (mut w, reply) = a.call_stream("b", "sizes", T).unwrap();
+    for i in 1..=40usize {
+        w.send(vec![7u8; i * 1000]).unwrap();
+    }
+    w.end().unwrap();
+    let text = String::from_utf8(reply.collect_bytes().await.unwrap()).unwrap();
+    let want: String = (1..=40).map(|i| format!("{},", i * 1000)).collect();
+    assert_eq!(text, want);
+
+    // A stream that fails reaches the reader as a remote error.
+    b.on("fails", |m| {
+        let mut out = m.reply_stream().unwrap();
+        out.send(vec![1]).unwrap();
+        out.fail("half way").unwrap();
+    });
+    let mut reply = a.call("b", "fails", Data::null(), T).await.unwrap();
+    assert_eq!(reply.next().await.unwrap().unwrap().bytes(), Some(&[1u8][..]));
+    match reply.next().await {
+        Some(Err(NodeError::Remote(e))) => assert_eq!(e.message, "half way"),
+        other => panic!("{other:?}"),
+    }
+    assert!(reply.next().await.is_none());
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_errors_are_typed() {
+    let (a, b) = pair().await;
+    b.on("bad", |m| m.reply_error("no such job").unwrap());
+    match a.call_singleton("b", "bad", Data::null(), T).await {
+        Err(NodeError::Remote(e)) => {
+            assert_eq!(e.message, "no such job");
+            assert!(e.stack.is_none(), "a Rust error is sent as production JS sends one: no stack");
+        }
+        other => panic!("{other:?}"),
+    }
+    // A cast has no tag to reply to.
+    b.on("cast_only", |m| assert!(matches!(m.reply(Data::null()), Err(NodeError::NoReplyTag))));
+    a.cast("b", "cast_only", Data::null()).unwrap();
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconnect_delivers_the_queue_in_order() {
+    let a = start("a").await;
+    let b = start("b").await;
+    let port = b.addr().port;
+    a.connect(&b.addr()).await.unwrap();
+    a.cast("b", "n", Data::json(&-1).unwrap()).unwrap();
+    b.shutdown().await;
+    drop(b);
+    // Wait for a's link to notice, then cast while b is down.
+    for _ in 0..200 {
+        if !a.is_link_up("b") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(!a.is_link_up("b"));
+    for i in 0..300 {
+        a.cast("b", "n", Data::json(&i).unwrap()).unwrap();
+    }
+    // The link's task takes them into its queue.
+    for _ in 0..500 {
+        if a.queued("b") == 300 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(a.queued("b"), 300);
+
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s = seen.clone();
+    // The handler is in place before the node listens.
+    let b2 = Node::builder("b", "127.0.0.1", port)
+        .cookie(COOKIE)
+        .on("n", move |m| s.lock().unwrap().push(m.data.json::<i64>().unwrap()))
+        .start()
+        .await
+        .unwrap();
+    for _ in 0..500 {
+        if seen.lock().unwrap().len() >= 300 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen, (0..300).collect::<Vec<i64>>());
+    assert_eq!(a.queued("b"), 0);
+    a.shutdown().await;
+    b2.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_is_skipped_and_good_messages_flow() {
+    let (a, b) = pair().await;
+    echo(&b);
+    let skips = Arc::new(Mutex::new(Vec::new()));
+    let s = skips.clone();
+    b.on_skip(move |skip| s.lock().unwrap().push(skip.kind()));
+    let mut raw = tokio::net::TcpStream::connect(("127.0.0.1", b.addr().port)).await.unwrap();
+    let from = r#"{"id":"x","host":"127.0.0.1","port":1}"#;
+    let bad_sum = format!(
+        "{{\"type\":\"message\",\"data\":{{\"checkSum\":\"{}\",\"id\":\"echo\",\"tag\":null,\"from\":{from},\"stream\":{{\"done\":true}},\"data\":1}}}}\u{c}",
+        "0".repeat(64)
+    );
+    raw.write_all(b"not json at all\x0c{\"type\":\"message\"}\x0c\xff\xfe\x0c").await.unwrap();
+    raw.write_all(bad_sum.as_bytes()).await.unwrap();
+    raw.flush().await.unwrap();
+    for _ in 0..200 {
+        if b.skipped() >= 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(b.skipped(), 4);
+    assert_eq!(*skips.lock().unwrap(), vec!["INVALID_JSON", "INVALID_MESSAGE", "INVALID_JSON", "INVALID_CHECKSUM"]);
+    let got = a.call_singleton("b", "echo", Data::json(&"still fine").unwrap(), T).await.unwrap();
+    assert_eq!(got.json::<String>().unwrap(), "still fine");
+    // The raw socket is still open: nothing was closed for bad input.
+    raw.write_all(b"x\x0c").await.unwrap();
+    let mut buf = [0u8; 1];
+    assert!(tokio::time::timeout(Duration::from_millis(100), raw.read(&mut buf)).await.is_err());
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gen_server_calls_single_and_streamed() {
+    let (a, b) = pair().await;
+    GenServer::new("gs")
+        .on("echo", |req| {
+            let data = req.data.clone().into_data();
+            req.reply(data).unwrap();
+        })
+        .on("fail", |req| req.reply_error("gs says no").unwrap())
+        .start(&b);
+    let got = gen_server::call(&a, "b", "gs", "echo", Data::json(&json!({"k": [1, 2]})).unwrap(), T).await.unwrap();
+    assert_eq!(got.json::<serde_json::Value>().unwrap(), json!({"k": [1, 2]}));
+    let got = gen_server::call(&a, "b", "gs", "echo", Data::bytes(vec![9, 8]), T).await.unwrap();
+    assert_eq!(got.bytes(), Some(&[9u8, 8][..]));
+    assert!(matches!(
+        gen_server::call(&a, "b", "gs", "fail", Data::null(), T).await,
+        Err(NodeError::Remote(e)) if e.message == "gs says no"
+    ));
+    // A streamed request: the JSON of {event, data} as the stream's body.
+    let (mut w, mut reply) = a.call_stream("b", "gs", T).unwrap();
+    let body = br#"{"event":"echo","data":"from a stream"}"#;
+    for piece in body.chunks(7) {
+        w.send(piece.to_vec()).unwrap();
+    }
+    w.end().unwrap();
+    let got = reply.next().await.unwrap().unwrap();
+    assert_eq!(got.json::<String>().unwrap(), "from a stream");
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+/// What a Rust node writes is what a JS kernel writes for the same values:
+/// the envelope's members in the JS literal's order, signed over that text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn envelopes_are_written_as_a_js_kernel_writes_them() {
+    use clusterluck_native::cookie::Cookie;
+    use clusterluck_native::envelope::{self, OutData, OutMessage};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let a = start("a").await;
+    a.connect(&clusterluck_native::NodeAddr::new("raw", "127.0.0.1", port)).await.unwrap();
+    let (mut sock, _) = listener.accept().await.unwrap();
+    a.cast("raw", "ev\"\n", Data::json(&json!({"b": 1, "2": [0.1, -0.0]})).unwrap()).unwrap();
+    a.cast("raw", "buf", Data::bytes(vec![0, 1, 255])).unwrap();
+    let from = format!(r#"{{"id":"a","host":"127.0.0.1","port":{}}}"#, a.addr().port);
+    let mut want = String::new();
+    let cookie = Cookie::new(COOKIE);
+    let msg = |event: &str, data| OutMessage { event: event.into(), tag: None, done: true, stream_id: None, error_json: None, data };
+    envelope::encode_message(&mut want, Some(&cookie), &from, &msg("ev\"\n", OutData::Json(r#"{"2":[0.1,0],"b":1}"#.into())));
+    envelope::encode_message(&mut want, Some(&cookie), &from, &msg("buf", OutData::Bytes(vec![0, 1, 255])));
+    let mut got = vec![0u8; want.len()];
+    tokio::time::timeout(Duration::from_secs(10), sock.read_exact(&mut got)).await.unwrap().unwrap();
+    assert_eq!(String::from_utf8(got).unwrap(), want);
+    a.shutdown().await;
+}
