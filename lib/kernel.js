@@ -70,8 +70,10 @@ const EV = {
   MESSAGE: 0, SKIP: 1, NODE: 2, SOCKET_OPEN: 3, SOCKET_CLOSE: 4,
   PEER_CONNECT: 5, PEER_DISCONNECT: 6, PEER_DRAINED: 7, READY: 8,
   LISTEN_ERROR: 9, PEER_ERROR: 10, PEER_CLOSED: 11, PEER_BUSY: 12, PEER_DRAIN: 13,
-  PEER_OVERFLOW: 14,
+  PEER_OVERFLOW: 14, NODE_DOWN: 15,
 };
+// Kinds of _skip, in the order of the counters of inboundStats().
+const SKIP_TYPES = ["INVALID_JSON", "INVALID_CHECKSUM", "INVALID_MESSAGE", "FRAME_TOO_LARGE", "TLS_HANDSHAKE"];
 const MODE = {ABSENT: 0, JSON: 1, BUFFER: 2, BUFFER_LIKE: 3};
 
 function isObject(v) {
@@ -148,6 +150,11 @@ class NetKernel extends EventEmitter {
     this._tokenInterval = consts.tokenGenInterval;
     this._resetToken();
     this._toFlush = [];
+    // Calls, callSingletons and pings waiting for a reply from another
+    // node, by reply tag: {node: its id, fail(err)}. Failed with NODE_DOWN
+    // when the node goes down.
+    this._waiting = new Map();
+    this._netTickTime = consts.netTickTime;
     this._flushAll = () => this._flushPending(false);
     this._configure();
   }
@@ -164,6 +171,7 @@ class NetKernel extends EventEmitter {
     // Defaults for the connections opened from now on (connect() options win).
     if (opts.maxQueueBytes !== undefined) this._maxQueueBytes = opts.maxQueueBytes;
     if (opts.highWaterMark !== undefined) this._highWaterMark = opts.highWaterMark;
+    if (typeof opts.netTickTime === "number" && opts.netTickTime >= 0) this._netTickTime = opts.netTickTime;
     this._configure();
     this._generation = this._native.listen(String(this._host), Number(this._port), tlsInput(config.tls));
     this._tokenInterval = opts.tokenGenInterval || consts.tokenGenInterval;
@@ -376,24 +384,51 @@ class NetKernel extends EventEmitter {
     return this;
   }
 
-  // Health of every outbound link (and totals), from counters the network
-  // threads keep: cheap enough to call every second under load.
+  // Health of every link, by node id, and totals: what went out on our
+  // link to it and what came in on its links to us. Read from counters the
+  // network threads keep (no round trip to them): cheap enough to call
+  // every second under load.
   stats() {
+    const now = Date.now();
     const peers = {};
-    const totals = {sent: {messages: 0, bytes: 0}, queued: 0, unwritten: 0, dropped: 0};
+    const zeroSkips = () => Object.fromEntries(SKIP_TYPES.map((t) => [t, 0]));
+    const totals = {sent: {messages: 0, bytes: 0}, received: {messages: 0, bytes: 0},
+      queued: 0, unwritten: 0, dropped: 0, skips: zeroSkips()};
+    const entry = (id) => peers[id] || (peers[id] = {
+      state: null, sent: {messages: 0, bytes: 0}, received: {messages: 0, bytes: 0},
+      queued: 0, unwritten: 0, dropped: 0, skips: zeroSkips(), inbound: 0, lastHeard: null, rtt: null,
+    });
     for (const [id, conn] of this._sinks) {
       if (!conn._peer) continue;
       const s = conn._peer.stats();
-      const peer = {
-        state: s[5] === 1 ? "up" : (conn.active() ? "connecting" : "closed"),
-        sent: {messages: s[0], bytes: s[1]},
-        queued: s[2],
-        unwritten: s[3],
-        dropped: s[4],
-      };
-      peers[id] = peer;
+      const peer = entry(id);
+      peer.state = s[5] === 1 ? "up" : (conn.active() ? "connecting" : "closed");
+      peer.sent = {messages: s[0], bytes: s[1]};
+      peer.queued = s[2];
+      peer.unwritten = s[3];
+      peer.dropped = s[4];
+    }
+    const inbound = JSON.parse(this._native.inboundStats());
+    for (const id of Object.keys(inbound)) {
+      const [links, messages, bytes, agoUs, rttUs, ...skips] = inbound[id];
+      // "" holds the skips of links that never said which node they carry.
+      const peer = id === "" ? {skips: zeroSkips()} : entry(id);
+      if (id !== "") {
+        peer.inbound = links;
+        peer.received = {messages, bytes};
+        peer.lastHeard = agoUs < 0 ? null : now - Math.round(agoUs / 1000);
+        peer.rtt = rttUs < 0 ? null : rttUs / 1000;
+      }
+      skips.forEach((n, i) => {
+        peer.skips[SKIP_TYPES[i]] = n;
+        totals.skips[SKIP_TYPES[i]] += n;
+      });
+    }
+    for (const peer of Object.values(peers)) {
       totals.sent.messages += peer.sent.messages;
       totals.sent.bytes += peer.sent.bytes;
+      totals.received.messages += peer.received.messages;
+      totals.received.bytes += peer.received.bytes;
       totals.queued += peer.queued;
       totals.unwritten += peer.unwritten;
       totals.dropped += peer.dropped;
@@ -506,6 +541,12 @@ class NetKernel extends EventEmitter {
     // an error reply) stops listening for its replies at once, and does not
     // time out later with a second error (nor keep the process alive).
     pstream.once("error", () => this.removeAllListeners(id));
+    if (node.id() !== this._id) {
+      this._waiting.set(id, {node: node.id(), fail: (err) => pstream.emit("error", err)});
+      const untrack = () => this._waiting.delete(id);
+      pstream.once("finish", untrack);
+      pstream.once("error", untrack);
+    }
     if (timeout === Infinity || typeof timeout !== "number") return pstream;
     const t = setTimeout(() => {
       this.removeAllListeners(id);
@@ -537,8 +578,15 @@ class NetKernel extends EventEmitter {
     if (timeout !== Infinity) {
       t = setTimeout(() => {
         this.removeAllListeners(id);
+        this._waiting.delete(id);
         return cb(new Error("Timeout."));
       }, timeout);
+    }
+    if (node.id() !== this._id) {
+      this._waiting.set(id, {node: node.id(), fail: (err) => {
+        this._teardownSingletonReply(id, t);
+        cb(err);
+      }});
     }
     this.once(id, (data, stream, from) => {
       this._teardownSingletonReply(id, t);
@@ -557,6 +605,7 @@ class NetKernel extends EventEmitter {
 
   _teardownSingletonReply(id, t) {
     clearTimeout(t);
+    this._waiting.delete(id);
     this.removeAllListeners(id);
     return this;
   }
@@ -633,7 +682,7 @@ class NetKernel extends EventEmitter {
     const maxBytes = bytesOpt(conn._maxQueueBytes) ?? bytesOpt(this._maxQueueBytes);
     const highWater = bytesOpt(conn._highWaterMark) ?? bytesOpt(this._highWaterMark);
     const peer = this._native.connect(String(node.id()), String(node.host()), Number(node.port()),
-      retry, maxRetries, maxLen, tlsInput(config.tls), maxBytes, highWater);
+      retry, maxRetries, maxLen, tlsInput(config.tls), maxBytes, highWater, this._netTickTime);
     this._peers.set(peer.id, conn);
     this._updateRef();
     return peer;
@@ -700,7 +749,18 @@ class NetKernel extends EventEmitter {
         this._sockets.delete(e[1]);
         this._disconnectSocket(null, e[1]);
         return;
-      case EV.PEER_CONNECT: return this._withPeer(e[1], (c) => c._handleConnect());
+      case EV.PEER_CONNECT:
+        return this._withPeer(e[1], (c) => {
+          c._up = true;
+          c._handleConnect();
+          this.emit("nodeup", c.node());
+        });
+      case EV.NODE_DOWN:
+        return this._withPeer(e[1], (c) => {
+          if (!c._up) return;
+          c._up = false;
+          this._nodeDown(c, e[2]);
+        });
       case EV.PEER_DISCONNECT: return this._withPeer(e[1], (c) => c._handleDisconnect());
       case EV.PEER_DRAINED: return this._withPeer(e[1], (c) => c._handleDrained());
       case EV.PEER_ERROR: return this._withPeer(e[1], (c) => c._handleError(new Error(e[2])));
@@ -733,6 +793,23 @@ class NetKernel extends EventEmitter {
       default:
         return;
     }
+  }
+
+  // A live link ended (e[2] says why): calls waiting on its node fail now
+  // instead of at their timeout, unless a newer link to it took over.
+  _nodeDown(conn, reason) {
+    const node = conn.node();
+    const id = node.id();
+    const current = this._sinks.get(id);
+    if (current === undefined || current === conn) {
+      for (const [tag, w] of this._waiting) {
+        if (w.node !== id) continue;
+        this._waiting.delete(tag);
+        w.fail(Object.assign(new Error("Node " + id + " is down (" + reason + ")."),
+          {type: "NODE_DOWN", node: id, reason}));
+      }
+    }
+    this.emit("nodedown", node, reason);
   }
 
   _withPeer(id, fn) {

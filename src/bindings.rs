@@ -11,7 +11,7 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 
 use crate::kernel::{Kernel, Shared};
-use crate::peer::{Command, PeerHandle, PeerOptions, DEFAULT_HIGH_WATER, DEFAULT_MAX_BYTES};
+use crate::peer::{Command, PeerHandle, PeerOptions, DEFAULT_HIGH_WATER, DEFAULT_MAX_BYTES, DEFAULT_NET_TICK};
 use crate::tls::{self, TlsOptions};
 
 /// node-ipc's TLS options (file paths), already normalised by the JS layer.
@@ -172,6 +172,7 @@ impl NativeKernel {
         tls: Option<TlsInput>,
         max_bytes: Option<f64>,
         high_water: Option<f64>,
+        net_tick_ms: Option<f64>,
     ) -> Result<NativePeer> {
         let tls = match tls {
             Some(t) => Some((
@@ -189,6 +190,11 @@ impl NativeKernel {
             max_len: count(max_len).map_or(usize::MAX, |n| n as usize),
             max_bytes: max_bytes.map_or(DEFAULT_MAX_BYTES, |n| count(n).map_or(usize::MAX, |n| n as usize)),
             high_water: high_water.map_or(DEFAULT_HIGH_WATER, |n| count(n).map_or(usize::MAX, |n| n as usize)),
+            net_tick: match net_tick_ms {
+                None => Some(DEFAULT_NET_TICK),
+                Some(ms) if ms > 0.0 && ms.is_finite() => Some(millis(ms)),
+                Some(_) => None,
+            },
             tls,
         };
         Ok(NativePeer { handle: self.kernel.connect(opts), shared: self.kernel.shared().clone() })
@@ -213,6 +219,13 @@ impl NativeKernel {
     #[napi]
     pub fn write_source(&self, socket: f64, kind: String, json: String) -> bool {
         self.kernel.write_source(socket as u64, &kind, &json)
+    }
+
+    /// What this node hears from each other node, as JSON (see
+    /// `Hearing::snapshot_json`), for `stats()`.
+    #[napi]
+    pub fn inbound_stats(&self) -> String {
+        self.kernel.shared().hearing.snapshot_json()
     }
 
     /// Whether pending network work keeps the Node process alive.

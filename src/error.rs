@@ -39,6 +39,17 @@ impl Skip {
             Skip::Tls(_) => "TLS_HANDSHAKE",
         }
     }
+
+    /// Where this kind is in `health::SKIP_KINDS`, for counters.
+    pub fn index(&self) -> usize {
+        match self {
+            Skip::InvalidJson(_) => 0,
+            Skip::InvalidChecksum { .. } => 1,
+            Skip::InvalidMessage(_) => 2,
+            Skip::FrameTooLarge { .. } => 3,
+            Skip::Tls(_) => 4,
+        }
+    }
 }
 
 impl fmt::Display for Skip {

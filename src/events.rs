@@ -41,6 +41,9 @@ pub mod kind {
     /// Frames toward a peer are being dropped (once per episode), with the
     /// name of the limit: `maxLen` or `maxQueueBytes`.
     pub const PEER_OVERFLOW: u8 = 14;
+    /// A live link to a node ended, with why: "tick timeout" (nothing heard
+    /// for the tick time), "closed" or "stopped".
+    pub const NODE_DOWN: u8 = 15;
 }
 
 /// Payload modes of a MESSAGE entry.

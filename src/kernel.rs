@@ -10,6 +10,7 @@ use crate::cookie::Cookie;
 use crate::envelope;
 use crate::events::Outbox;
 use crate::frame::DEFAULT_MAX_FRAME;
+use crate::health::Hearing;
 use crate::peer::{self, Command, PeerHandle, PeerOptions};
 use crate::server::{self, ServerHandle, Source};
 
@@ -51,6 +52,8 @@ pub fn runtime() -> Result<&'static tokio::runtime::Runtime, String> {
 pub struct Shared {
     pub runtime: tokio::runtime::Handle,
     pub outbox: Outbox,
+    /// What we hear from each node on its inbound links.
+    pub hearing: Hearing,
     config: RwLock<Arc<Config>>,
     next_id: AtomicU64,
     peers_by_node: Mutex<HashMap<String, PeerHandle>>,
@@ -113,6 +116,7 @@ impl Kernel {
         let shared = Arc::new(Shared {
             runtime,
             outbox,
+            hearing: Hearing::default(),
             config: RwLock::new(Arc::new(Config {
                 cookie: None,
                 from_json: envelope::from_json("", "", 0.0),

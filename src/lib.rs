@@ -98,6 +98,9 @@ pub mod gen_server;
 pub mod handler;
 #[doc(hidden)]
 #[allow(missing_docs)]
+pub mod health;
+#[doc(hidden)]
+#[allow(missing_docs)]
 pub mod json;
 #[doc(hidden)]
 #[allow(missing_docs)]

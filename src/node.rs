@@ -329,6 +329,7 @@ impl Node {
                 max_len: s.max_len,
                 max_bytes: s.max_queue_bytes,
                 high_water: crate::peer::DEFAULT_HIGH_WATER,
+                net_tick: Some(crate::peer::DEFAULT_NET_TICK),
                 tls,
             });
             lock(&self.inner.live).insert(handle.id);

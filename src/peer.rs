@@ -33,6 +33,7 @@ use tokio::sync::mpsc;
 use crate::connection::{self, LinkReader, LinkWriter};
 use crate::envelope;
 use crate::events::kind;
+use crate::health::{self, now_us};
 use crate::kernel::{Config, Shared};
 
 /// Work for a peer task, in the order JS issued it.
@@ -73,12 +74,20 @@ pub struct PeerOptions {
     pub max_bytes: usize,
     /// Unwritten bytes at which BUSY is reported; DRAIN at half of it.
     pub high_water: usize,
+    /// net_ticktime: a node that holds a link to us and from which nothing
+    /// arrived for this long, while our link to it is up, is declared down
+    /// (the link is dropped and dialled again). It is pinged after a
+    /// quarter of it in silence. `None`: never.
+    pub net_tick: Option<Duration>,
     /// TLS client settings and the name the server must prove.
     pub tls: Option<(Arc<rustls::ClientConfig>, rustls::pki_types::ServerName<'static>)>,
 }
 
 /// Default of [`PeerOptions::max_bytes`].
 pub const DEFAULT_MAX_BYTES: usize = 64 * 1024 * 1024;
+
+/// Default of [`PeerOptions::net_tick`], Erlang's.
+pub const DEFAULT_NET_TICK: Duration = Duration::from_secs(60);
 
 /// Default of [`PeerOptions::high_water`].
 pub const DEFAULT_HIGH_WATER: usize = 16 * 1024 * 1024;
@@ -95,6 +104,7 @@ impl Default for PeerOptions {
             max_len: 1024,
             max_bytes: DEFAULT_MAX_BYTES,
             high_water: DEFAULT_HIGH_WATER,
+            net_tick: Some(DEFAULT_NET_TICK),
             tls: None,
         }
     }
@@ -241,6 +251,10 @@ pub fn spawn(shared: &Arc<Shared>, id: u64, opts: PeerOptions) -> PeerHandle {
         rx_open: true,
         busy: false,
         overflowing: false,
+        ticker: None,
+        up_at: 0,
+        last_ping: 0,
+        down_reason: "closed",
         stopping: false,
         links: 0,
     };
@@ -276,6 +290,14 @@ struct Peer {
     busy: bool,
     /// Frames were dropped and this episode was reported.
     overflowing: bool,
+    /// Ticks while a link is up, every quarter of `net_tick`.
+    ticker: Option<tokio::time::Interval>,
+    /// When the current link came up, and when it last sent a keep-alive
+    /// ping (`health::now_us`).
+    up_at: u64,
+    last_ping: u64,
+    /// Why the current link ended, for NODE_DOWN.
+    down_reason: &'static str,
     /// A graceful stop was asked for while the link was down.
     stopping: bool,
     /// Links made so far: the number of the current one.
@@ -321,6 +343,16 @@ impl Batch {
 fn frame_start(ends: &[usize], at: usize) -> (usize, usize) {
     let i = ends.partition_point(|&end| end <= at);
     (i, if i == 0 { 0 } else { ends[i - 1] })
+}
+
+/// The next tick of a live link's ticker; never, without one.
+async fn next_tick(ticker: &mut Option<tokio::time::Interval>) {
+    match ticker {
+        Some(every) => {
+            every.tick().await;
+        }
+        None => std::future::pending().await,
+    }
 }
 
 /// Bytes of an `Encoded` command not yet on the wire.
@@ -505,6 +537,44 @@ impl Peer {
         true
     }
 
+    /// A tick of a live link: true when the node is to be declared down
+    /// (it holds a link to us, yet nothing came from it for `net_tick`
+    /// since our link came up); otherwise pings it if it has been quiet
+    /// for a quarter of that. A node with no link to us cannot answer a
+    /// ping, so it is never declared down for its silence.
+    ///
+    /// A link tells which node it carries only with its first message, so
+    /// a node that has sent nothing yet is pinged too: its answer, if it
+    /// has a link to us, makes that link known.
+    fn tick(&mut self) -> bool {
+        let Some(window) = self.opts.net_tick else { return false };
+        let window = window.as_micros() as u64;
+        let heard = self.shared.hearing.get(&self.opts.node_id);
+        let linked = heard.as_ref().is_some_and(|h| h.links.load(Ordering::Relaxed) > 0);
+        let last = heard.as_ref().map_or(0, |h| h.last_us.load(Ordering::Relaxed));
+        let now = now_us();
+        let quiet = now.saturating_sub(last.max(self.up_at));
+        if linked && quiet >= window {
+            tracing::debug!(peer = self.id, "nothing from {} for {} ms: down", self.opts.node_id, quiet / 1000);
+            self.down_reason = "tick timeout";
+            return true;
+        }
+        if quiet >= window / 4 && now.saturating_sub(self.last_ping) >= window / 4 {
+            self.last_ping = now;
+            // Close the lane first: then no caller writes meanwhile, and
+            // whatever one handed over (the rest of a frame it began,
+            // perhaps) is in the channel, ahead of the ping.
+            self.state.lane().busy = true;
+            while let Ok(cmd) = self.rx.try_recv() {
+                self.hold(cmd);
+            }
+            let cfg = self.shared.config();
+            let ping = health::tick_ping(&cfg.from_json, now);
+            self.hold(Command::Bodies { text: ping, cfg });
+        }
+        false
+    }
+
     /// The oldest stashed command.
     fn next_held(&mut self) -> Option<Command> {
         let cmd = self.stash.pop_front()?;
@@ -673,9 +743,18 @@ impl Peer {
     async fn connected(&mut self, mut rd: LinkReader, mut wr: LinkWriter) -> Next {
         self.links += 1;
         self.set_lane(Some(&wr));
+        self.down_reason = "closed";
+        self.up_at = now_us();
+        self.ticker = self.opts.net_tick.map(|t| {
+            let mut every = tokio::time::interval((t / 4).max(Duration::from_millis(1)));
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            every
+        });
         let mut next = self.serve(&mut rd, &mut wr).await;
+        self.ticker = None;
         self.set_lane(None);
         self.state.connected.store(false, Ordering::Release);
+        self.shared.outbox.with_strings(kind::NODE_DOWN, &[self.id], &[self.down_reason]);
         // What arrived during the last write waits for the next link, behind
         // the frames of that write (already back in the queue).
         self.inflight = 0;
@@ -711,6 +790,7 @@ impl Peer {
             self.emit(kind::PEER_DRAINED);
         }
         if self.stopping {
+            self.down_reason = "stopped";
             wr.shutdown().await;
             self.emit(kind::PEER_DISCONNECT);
             return Next::Exit;
@@ -743,6 +823,12 @@ impl Peer {
                         // Nothing is expected on an outbound link; ignore it.
                         Ok(_) => continue,
                     },
+                    _ = next_tick(&mut self.ticker) => {
+                        if self.tick() {
+                            return Next::Reconnect;
+                        }
+                        continue;
+                    }
                 },
             };
             batch.clear();
@@ -754,6 +840,7 @@ impl Peer {
                 match cmd {
                     Command::Stop { force } => {
                         stop = Some(force);
+                        self.down_reason = "stopped";
                         break;
                     }
                     Command::MaxLen(n) => self.opts.max_len = n,
@@ -864,6 +951,9 @@ impl Peer {
                 cmd = self.rx.recv(), if self.rx_open => match cmd {
                     Some(cmd) => self.hold(cmd),
                     None => self.rx_open = false,
+                },
+                _ = next_tick(&mut self.ticker) => if self.tick() {
+                    return Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "tick timeout"));
                 },
             }
         }

@@ -14,7 +14,10 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::connection::{self, Reader, Writer};
-use crate::envelope::{self, Inbound};
+use std::sync::atomic::Ordering;
+
+use crate::envelope::{self, Inbound, Message, Ping};
+use crate::health::{self, now_us, Heard, Hearing};
 use crate::error::Skip;
 use crate::events::kind;
 use crate::frame::{Decoded, FrameDecoder};
@@ -197,24 +200,34 @@ const CHECK_BYTES: usize = 1024 * 1024;
 
 async fn read_loop(shared: Arc<Shared>, id: u64, mut rd: Reader) {
     let mut decoder = FrameDecoder::new(shared.config().max_frame);
+    // The node this link carries, once its first message said so.
+    let mut heard: Option<Arc<Heard>> = None;
     loop {
         // Large reads: a stream chunk is a frame of about 234 KB.
         match decoder.read_from(&mut rd, READ_SIZE).await {
             Ok(0) | Err(_) => break,
             Ok(_) => {}
         }
+        if let Some(h) = &heard {
+            h.last_us.store(now_us(), Ordering::Relaxed);
+        }
+        let (mut messages, mut bytes) = (0u64, 0u64);
         // One read can hold many frames, and a bad frame of one byte makes
         // a skip entry of a hundred: the outbox's limit is checked every so
         // many frames or bytes, not only once per read.
         let (mut frames, mut bytes_in) = (0usize, 0usize);
         while let Some(frame) = decoder.next_frame() {
             match frame {
-                Decoded::Frame(bytes) => {
-                    bytes_in += bytes.len();
-                    handle_frame(&shared, id, bytes);
+                Decoded::Frame(frame) => {
+                    bytes_in += frame.len();
+                    bytes += frame.len() as u64 + 1;
+                    messages += 1;
+                    handle_frame(&shared, id, frame, &mut heard);
                 }
                 Decoded::TooLarge { limit } => {
-                    shared.outbox.skip(id, &Skip::FrameTooLarge { limit });
+                    let skip = Skip::FrameTooLarge { limit };
+                    heard.as_deref().unwrap_or(&shared.hearing.unattributed).skip(&skip);
+                    shared.outbox.skip(id, &skip);
                 }
             }
             frames += 1;
@@ -227,25 +240,47 @@ async fn read_loop(shared: Arc<Shared>, id: u64, mut rd: Reader) {
                 }
             }
         }
+        if let Some(h) = &heard {
+            h.messages.fetch_add(messages, Ordering::Relaxed);
+            h.bytes.fetch_add(bytes, Ordering::Relaxed);
+        }
         // One wake-up of JS for everything this read delivered.
         shared.outbox.wake_if_due();
         shared.outbox.wait_room().await;
     }
     tracing::debug!(socket = id, "inbound connection closed");
+    if let Some(h) = &heard {
+        Hearing::detach(h);
+    }
     shared.remove_source(id);
     shared.outbox.simple(kind::SOCKET_CLOSE, &[id]);
 }
 
 /// Routes one frame: messages to JS, pings answered here, bad frames skipped.
-pub fn handle_frame(shared: &Arc<Shared>, socket: u64, bytes: &[u8]) {
+/// `heard` is the node the link carries, learnt from its first message.
+pub fn handle_frame(shared: &Arc<Shared>, socket: u64, bytes: &[u8], heard: &mut Option<Arc<Heard>>) {
     // Invalid UTF-8 becomes U+FFFD, as a JS receiver decoding utf8 does.
     let text = match std::str::from_utf8(bytes) {
         Ok(text) => std::borrow::Cow::Borrowed(text),
         Err(_) => String::from_utf8_lossy(bytes),
     };
     let cfg = shared.config();
-    match envelope::decode(&text, cfg.cookie.as_ref()) {
-        Ok(Inbound::Message(m)) => shared.outbox.message(socket, m),
+    let decoded = envelope::decode(&text, cfg.cookie.as_ref());
+    if heard.is_none() {
+        if let Ok(Inbound::Message(Message { from, .. }) | Inbound::Ping(Ping { from, .. })) = &decoded {
+            *heard = Some(shared.hearing.attach(&from.id));
+        }
+    }
+    match decoded {
+        Ok(Inbound::Message(m)) => match health::tick_reply(m.event_raw) {
+            // The answer to one of our keep-alive pings: its round trip.
+            Some(stamp) if m.tag.is_none() => {
+                if let Some(h) = heard {
+                    h.rtt_us.store(now_us().saturating_sub(stamp).max(1), Ordering::Relaxed);
+                }
+            }
+            _ => shared.outbox.message(socket, m),
+        },
         Ok(Inbound::Ping(p)) => {
             if let Some(peer) = shared.peer_for_node(&p.from.id) {
                 // The reply a JS kernel sends: a cast of "pong" to the tag,
@@ -261,6 +296,9 @@ pub fn handle_frame(shared: &Arc<Shared>, socket: u64, bytes: &[u8]) {
             }
         }
         Ok(Inbound::Other(kind)) => tracing::debug!("ignoring a frame of type {kind:?}"),
-        Err(skip) => shared.outbox.skip(socket, &skip),
+        Err(skip) => {
+            heard.as_deref().unwrap_or(&shared.hearing.unattributed).skip(&skip);
+            shared.outbox.skip(socket, &skip)
+        }
     }
 }

@@ -1,0 +1,182 @@
+//! What this node hears from each other node: the basis of failure
+//! detection (net_ticktime) and of the receive side of `stats()`.
+//!
+//! An inbound link ("source") learns which node it carries from its first
+//! message, and from then on updates that node's [`Heard`] with atomics:
+//! when it last read anything (once per socket read), and the messages,
+//! bytes and skips of each read, added once per read. Nothing on the
+//! receive path takes a lock per message. A node's peer task (our outbound
+//! link to it) reads these to decide that a node that holds a link to us
+//! but has sent nothing for a whole tick time is down, and to send a ping
+//! when it has been quiet for a quarter of that, as Erlang's distribution
+//! ticks. The ping is the protocol's own; a JS kernel answers it with a
+//! "pong" cast to the ping's tag, which is recognised here by its prefix,
+//! gives the round trip, and never reaches JS.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
+
+use crate::error::Skip;
+use crate::json;
+
+/// Kinds of [`Skip`], for counters indexed by [`Skip::index`].
+pub const SKIP_KINDS: [&str; 5] = ["INVALID_JSON", "INVALID_CHECKSUM", "INVALID_MESSAGE", "FRAME_TOO_LARGE", "TLS_HANDSHAKE"];
+
+/// The tag of our keep-alive pings starts with this; a JS kernel's reply
+/// is a message whose event is that tag. Not a tag a kernel makes for a
+/// call (those are hex), so no app listens for it.
+pub const TICK_PREFIX: &str = "__clusterluck_native_tick:";
+
+/// Microseconds on a clock shared by the whole process (never 0 once read).
+pub fn now_us() -> u64 {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    EPOCH.get_or_init(Instant::now).elapsed().as_micros() as u64 + 1
+}
+
+/// What we hear from one node, on all its inbound links together.
+#[derive(Debug, Default)]
+pub struct Heard {
+    /// [`now_us`] of the last read with anything in it (0: never).
+    pub last_us: AtomicU64,
+    /// Inbound links of this node open now.
+    pub links: AtomicUsize,
+    pub messages: AtomicU64,
+    pub bytes: AtomicU64,
+    pub skips: [AtomicU64; 5],
+    /// The round trip of the last keep-alive ping answered (0: none yet).
+    pub rtt_us: AtomicU64,
+}
+
+impl Heard {
+    /// Counts a frame skipped on a link of this node.
+    pub fn skip(&self, skip: &Skip) {
+        self.skips[skip.index()].fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Past this many nodes, those with no link open are forgotten.
+const MAX_NODES: usize = 4096;
+
+/// The [`Heard`] of every node that has opened a link to us.
+#[derive(Debug, Default)]
+pub struct Hearing {
+    nodes: Mutex<HashMap<String, Arc<Heard>>>,
+    /// Skips on links that had not said which node they carry.
+    pub unattributed: Heard,
+}
+
+impl Hearing {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Heard>>> {
+        self.nodes.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A link of `node` opened (learnt from its first message): counted,
+    /// and heard now. Once per link.
+    pub fn attach(&self, node: &str) -> Arc<Heard> {
+        let mut nodes = self.lock();
+        if !nodes.contains_key(node) && nodes.len() >= MAX_NODES {
+            nodes.retain(|_, h| h.links.load(Ordering::Relaxed) > 0);
+        }
+        let heard = nodes.entry(node.to_string()).or_default().clone();
+        heard.links.fetch_add(1, Ordering::Relaxed);
+        heard.last_us.store(now_us(), Ordering::Relaxed);
+        heard
+    }
+
+    /// A link attached with [`Hearing::attach`] closed.
+    pub fn detach(heard: &Heard) {
+        heard.links.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    pub fn get(&self, node: &str) -> Option<Arc<Heard>> {
+        self.lock().get(node).cloned()
+    }
+
+    /// Every node's counters as JSON: `{"node":[links, messages, bytes,
+    /// microseconds since last heard or -1, round trip in microseconds or
+    /// -1, skips by kind...]}`, with the unattributed skips under `""`.
+    pub fn snapshot_json(&self) -> String {
+        let now = now_us();
+        let nodes: Vec<(String, Arc<Heard>)> = self.lock().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let mut out = String::with_capacity(64 + nodes.len() * 96);
+        out.push('{');
+        let push = |out: &mut String, id: &str, h: &Heard| {
+            if out.len() > 1 {
+                out.push(',');
+            }
+            json::write_string(out, id);
+            let last = h.last_us.load(Ordering::Relaxed);
+            let rtt = h.rtt_us.load(Ordering::Relaxed);
+            let ago = if last == 0 { -1 } else { now.saturating_sub(last) as i64 };
+            let rtt = if rtt == 0 { -1 } else { rtt as i64 };
+            out.push_str(&format!(
+                ":[{},{},{},{ago},{rtt}",
+                h.links.load(Ordering::Relaxed),
+                h.messages.load(Ordering::Relaxed),
+                h.bytes.load(Ordering::Relaxed)
+            ));
+            for s in &h.skips {
+                out.push_str(&format!(",{}", s.load(Ordering::Relaxed)));
+            }
+            out.push(']');
+        };
+        for (id, h) in &nodes {
+            push(&mut out, id, h);
+        }
+        push(&mut out, "", &self.unattributed);
+        out.push('}');
+        out
+    }
+}
+
+/// The body of a keep-alive ping (for `envelope::encode_bodies`), from
+/// the node whose `from` member is `from_json`, stamped with `now_us`.
+pub fn tick_ping(from_json: &str, stamp: u64) -> String {
+    format!("p{{\"tag\":\"{TICK_PREFIX}{stamp}\",\"from\":{from_json},\"stream\":{{\"done\":true}}}}\n")
+}
+
+/// The stamp of a keep-alive ping, when `event_raw` (the raw JSON string
+/// of a message's event) is the reply to one.
+pub fn tick_reply(event_raw: &str) -> Option<u64> {
+    let rest = event_raw.strip_prefix('"')?.strip_prefix(TICK_PREFIX)?;
+    rest.strip_suffix('"')?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tick_reply_is_recognised_by_its_tag() {
+        let ping = tick_ping("{\"id\":\"a\",\"host\":\"h\",\"port\":1}", 12345);
+        assert!(ping.starts_with("p{\"tag\":\"__clusterluck_native_tick:12345\""));
+        assert_eq!(tick_reply("\"__clusterluck_native_tick:12345\""), Some(12345));
+        assert_eq!(tick_reply("\"__clusterluck_native_tick:\""), None);
+        assert_eq!(tick_reply("\"job\""), None);
+        assert_eq!(tick_reply("\"__clusterluck_native_tick:1x\""), None);
+    }
+
+    #[test]
+    fn links_are_counted_and_idle_nodes_forgotten_past_the_limit() {
+        let hearing = Hearing::default();
+        let a = hearing.attach("a");
+        let a2 = hearing.attach("a");
+        assert!(Arc::ptr_eq(&a, &a2));
+        assert_eq!(a.links.load(Ordering::Relaxed), 2);
+        Hearing::detach(&a2);
+        assert_eq!(a.links.load(Ordering::Relaxed), 1);
+        for i in 0..MAX_NODES + 10 {
+            let h = hearing.attach(&format!("n{i}"));
+            Hearing::detach(&h);
+        }
+        assert!(hearing.lock().len() <= MAX_NODES);
+        assert!(hearing.get("a").is_some(), "a node with a link open is kept");
+        a.skip(&Skip::FrameTooLarge { limit: 1 });
+        let json = hearing.snapshot_json();
+        assert!(json.starts_with('{') && json.ends_with('}'));
+        assert!(json.contains("\"a\":[1,0,0,"), "{json}");
+        assert!(json.contains(",-1,0,0,0,1,0]"), "no round trip yet, one FRAME_TOO_LARGE: {json}");
+    }
+}
