@@ -136,7 +136,7 @@ class Member {
     child.stdout.on("data", keep);
     child.stderr.on("data", keep);
     const ready = new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(this.id + " did not become ready\n" + this.output)), 20000);
+      const timer = setTimeout(() => reject(new Error(this.id + " did not become ready\n" + this.output)), 60000);
       child.on("message", (msg) => {
         if (msg.event === "ready") {
           clearTimeout(timer);
