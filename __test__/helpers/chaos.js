@@ -428,10 +428,12 @@ function checkNodeEvents(report, problems, figures) {
   for (const caller of natives) {
     for (const life of caller.lives) {
       for (const [target, started, ended, type] of life.calls.list) {
-        // The calls fail first, then the event is emitted: `at` is a little after `ended`.
-        const down = events.find((e) => e.observer === caller.id && e.event === "nodedown" && e.node === target && e.at > started && e.at <= ended + 100);
+        // The calls fail first, then the event is emitted: a call failed by
+        // it ended a little before `at`; one still pending ended after it.
+        const down = events.find((e) => e.observer === caller.id && e.event === "nodedown" && e.node === target && e.at > started &&
+          (type === "NODE_DOWN" ? e.at >= ended && e.at - ended < 100 : e.at < ended));
         if (!down) continue;
-        if (type === "NODE_DOWN" && Math.abs(ended - down.at) < 1000) f.callsFailedNodeDown++;
+        if (type === "NODE_DOWN") f.callsFailedNodeDown++;
         else problems.push("call " + caller.id + " -> " + target + " pending at nodedown ended with " + type + " " + (ended - down.at) + " ms later");
       }
     }
