@@ -16,7 +16,7 @@ if (problem) console.log("chaos: " + problem + "; chaos test skipped");
 if (!problem && !seed.seedAvailable()) console.log("chaos: " + seed.skipReason() + "; all eight nodes are native");
 
 it("a mesh of eight nodes survives kills, partitions and stops with nothing lost", { skip: problem || false, timeout: 5 * 60 * 1000 }, async () => {
-  const report = await runChaos({ durationMs: 42000 });
+  const report = await runChaos({ durationMs: 40000 });
   const { problems, figures } = check(report);
   console.log("chaos: " + report.disruptions.map((d) => d.kind + " " + d.node + "/" + d.impl).join(", "));
   console.log("chaos: " + JSON.stringify(figures));

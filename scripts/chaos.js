@@ -3,7 +3,10 @@
 // The chaos test, long form: the harness of __test__/chaos.test.js run for
 // as long as asked (an hour by default), then checked the same way.
 //
-//   node scripts/chaos.js [--minutes N] [--json FILE]
+//   node scripts/chaos.js [--minutes N] [--json FILE] [--report FILE]
+//
+// --json keeps the summary printed, --report the whole record (every cast
+// seq received, every call, every node event) for a closer look.
 //
 // Needs root (network namespaces) and iproute2; half the nodes are seed JS
 // kernels when the seed is beside the project (../shared/seeds, or
@@ -15,10 +18,11 @@ const path = require("path");
 const { runChaos, check, namespaceProblem } = require(path.join(__dirname, "..", "__test__", "helpers", "chaos"));
 
 function parseArgs(argv) {
-  const opts = { minutes: 60, json: null };
+  const opts = { minutes: 60, json: null, report: null };
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === "--minutes") opts.minutes = Number(argv[++i]);
     else if (argv[i] === "--json") opts.json = argv[++i];
+    else if (argv[i] === "--report") opts.report = argv[++i];
     else throw new Error("unknown argument " + argv[i]);
   }
   if (!(opts.minutes > 0)) throw new Error("--minutes takes a positive number");
@@ -37,6 +41,7 @@ async function main() {
     durationMs: opts.minutes * 60000,
     log: (line) => console.log(new Date().toISOString() + " " + line),
   });
+  if (opts.report) fs.writeFileSync(opts.report, JSON.stringify(report));
   const { problems, figures } = check(report);
   const kinds = {};
   for (const d of report.disruptions) {
