@@ -37,6 +37,22 @@ fn stalled_peer(kernel: &Kernel, max_bytes: usize, high_water: usize) -> (PeerHa
     (peer, socket)
 }
 
+/// Waits until `sample` has not changed for half a second.
+fn settle<T: PartialEq>(sample: impl Fn() -> T) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut last = sample();
+    let mut since = Instant::now();
+    while since.elapsed() < Duration::from_millis(500) {
+        assert!(Instant::now() < deadline, "the peer task never settled");
+        std::thread::sleep(Duration::from_millis(20));
+        let now = sample();
+        if now != last {
+            last = now;
+            since = Instant::now();
+        }
+    }
+}
+
 /// Sends `total` casts of about 100 bytes in commands of 100 envelopes
 /// (as turns of JS would), checking the bound after each command, then a
 /// last envelope numbered `total`. Returns the most unwritten bytes seen.
@@ -111,6 +127,10 @@ fn a_stalled_peer_holds_at_most_the_bound_and_loses_the_oldest() {
     // The socket's buffers take a few MiB; the rest is held, up to the bound.
     let dropped = || peer.state.dropped.load(Ordering::Relaxed);
     wait_for("frames dropped", || dropped() > 0);
+    // Read only once the task has taken the whole flood: reading earlier
+    // ends the episode (DRAIN) while commands still wait in its channel,
+    // and those would open a second one.
+    settle(|| (dropped(), peer.state.unwritten.load(Ordering::Relaxed)));
     let numbers = read_until(&mut socket, total);
     wait_for("everything written", || peer.state.unwritten.load(Ordering::Relaxed) == 0);
     let dropped = dropped();
