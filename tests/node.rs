@@ -357,3 +357,45 @@ async fn mutual_tls_between_rust_nodes() {
     b.shutdown().await;
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// The next item of any `Stream`, read through the trait alone.
+async fn next_of<S: futures_core::Stream + Unpin>(s: &mut S) -> Option<S::Item> {
+    std::future::poll_fn(|cx| std::pin::Pin::new(&mut *s).poll_next(cx)).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streamed_reply_reads_as_a_stream() {
+    let (a, b) = pair().await;
+    // b replies with five chunks, then the end.
+    b.on("count", |m| {
+        let mut out = m.reply_stream().unwrap();
+        for i in 0..5 {
+            out.send(format!("c{i}").into_bytes()).unwrap();
+        }
+        out.end().unwrap();
+    });
+    let mut reply = a.call("b", "count", Data::null(), T).await.unwrap();
+    let mut got = Vec::new();
+    while let Some(chunk) = next_of(&mut reply).await {
+        got.push(String::from_utf8(chunk.unwrap().bytes().unwrap().to_vec()).unwrap());
+    }
+    assert_eq!(got, ["c0", "c1", "c2", "c3", "c4"]);
+    assert!(next_of(&mut reply).await.is_none(), "an ended stream stays ended");
+    assert_eq!(futures_core::Stream::size_hint(&reply), (0, Some(0)));
+
+    // The deadline holds across polls: one chunk, then the timeout, then
+    // the end.
+    b.on("stalls", |m| {
+        let mut out = m.reply_stream().unwrap();
+        out.send(vec![9]).unwrap();
+        std::mem::forget(out);
+    });
+    let started = std::time::Instant::now();
+    let mut reply = a.call("b", "stalls", Data::null(), Some(Duration::from_millis(300))).await.unwrap();
+    assert_eq!(next_of(&mut reply).await.unwrap().unwrap().bytes(), Some(&[9u8][..]));
+    assert!(matches!(next_of(&mut reply).await, Some(Err(NodeError::Timeout))));
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert!(next_of(&mut reply).await.is_none());
+    a.shutdown().await;
+    b.shutdown().await;
+}
