@@ -20,8 +20,9 @@ use crate::message::{error_json, Data, Payload, StreamOut};
 use crate::node::{Inner, Node};
 use crate::node_error::NodeError;
 
-/// One message of a stream, with its claim on the node's inbound room.
-pub(crate) type Chunk = (InMessage, Ticket);
+/// One message of a stream, with its claim on the node's inbound room; or
+/// why the stream cannot go on (the node called went down).
+pub(crate) type Chunk = Result<(InMessage, Ticket), NodeError>;
 
 /// Forgets a pending call's tag when its reader goes away, so a reply that
 /// never comes does not keep an entry.
@@ -46,7 +47,8 @@ impl Drop for PendingGuard {
 /// Empty chunks (no data, or `null`) are skipped, as the JS kernel skips
 /// them. A stream that ends with an error yields [`NodeError::Remote`]; a
 /// call's stream that is not finished by its deadline yields
-/// [`NodeError::Timeout`]. While chunks wait here unread they count against
+/// [`NodeError::Timeout`], and one whose node goes down first
+/// [`NodeError::NodeDown`]. While chunks wait here unread they count against
 /// the node's inbound memory limit, so a reader that stops reading pauses
 /// the node's inbound links rather than growing without bound.
 ///
@@ -100,9 +102,16 @@ impl Chunks {
                     return Poll::Pending;
                 }
             };
-            let Some((m, _ticket)) = got else {
-                self.ended = true;
-                return Poll::Ready(Some(Err(NodeError::Closed)));
+            let (m, _ticket) = match got {
+                Some(Ok(chunk)) => chunk,
+                Some(Err(e)) => {
+                    self.ended = true;
+                    return Poll::Ready(Some(Err(e)));
+                }
+                None => {
+                    self.ended = true;
+                    return Poll::Ready(Some(Err(NodeError::Closed)));
+                }
             };
             if m.stream.done {
                 self.ended = true;

@@ -399,3 +399,56 @@ async fn a_streamed_reply_reads_as_a_stream() {
     a.shutdown().await;
     b.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_to_a_node_that_goes_down_fail_at_once() {
+    let (a, b) = (start("a").await, start("b").await);
+    let ups = Arc::new(Mutex::new(Vec::new()));
+    let downs = Arc::new(Mutex::new(Vec::new()));
+    let (u, d) = (ups.clone(), downs.clone());
+    a.on_node_up(move |n| u.lock().unwrap().push(n.id.clone()));
+    a.on_node_down(move |n, why| d.lock().unwrap().push((n.id.clone(), why.to_string())));
+    a.connect(&b.addr()).await.unwrap();
+    b.connect(&a.addr()).await.unwrap();
+    assert_eq!(*ups.lock().unwrap(), ["b"]);
+
+    // b takes each request and never replies; it tells when it holds two.
+    let held = Arc::new(Mutex::new(Vec::new()));
+    let (both_tx, both_rx) = tokio::sync::oneshot::channel();
+    let both_tx = Mutex::new(Some(both_tx));
+    let h = held.clone();
+    b.on("hold", move |m| {
+        let mut held = h.lock().unwrap();
+        held.push(m);
+        if held.len() == 2 {
+            let _ = both_tx.lock().unwrap().take().map(|tx| tx.send(()));
+        }
+    });
+    let long = Some(Duration::from_secs(600));
+    let single = tokio::spawn({
+        let a = a.clone();
+        async move { a.call_singleton("b", "hold", Data::null(), long).await }
+    });
+    let mut streamed = a.call("b", "hold", Data::null(), long).await.unwrap();
+    both_rx.await.unwrap();
+
+    // b goes away with both calls unanswered: its socket to a closes.
+    b.shutdown().await;
+    drop(held);
+    let within = Duration::from_secs(60);
+    let r = tokio::time::timeout(within, single).await.expect("failed before its timeout").unwrap();
+    match r {
+        Err(NodeError::NodeDown { node, reason }) => {
+            assert_eq!(node, "b");
+            assert_eq!(reason, "closed");
+        }
+        other => panic!("{other:?}"),
+    }
+    let r = tokio::time::timeout(within, streamed.next()).await.expect("failed before its timeout");
+    assert!(matches!(&r, Some(Err(NodeError::NodeDown { node, .. })) if node == "b"), "{r:?}");
+    assert!(streamed.next().await.is_none());
+    assert_eq!(*downs.lock().unwrap(), [("b".to_string(), "closed".to_string())]);
+    // b is gone for good: no second node-up.
+    assert_eq!(ups.lock().unwrap().len(), 1);
+    a.shutdown().await;
+}
