@@ -551,6 +551,32 @@ impl Node {
         Ok((writer, reply))
     }
 
+    /// A call whose request is any [`Stream`](futures_core::Stream) of byte
+    /// chunks (`Vec<u8>`, `bytes::Bytes`, ...): each chunk goes out as it
+    /// comes, then the end; returns the reply to read once the whole body
+    /// is sent. `timeout` counts from the start, body included. A body that
+    /// is never finished keeps this waiting: bound it yourself.
+    ///
+    /// ```no_run
+    /// # async fn run(node: clusterluck_native::Node, body: impl futures_core::Stream<Item = Vec<u8>> + Send) -> Result<(), clusterluck_native::NodeError> {
+    /// let reply = node.call_with_body("b", "upload", body, None).await?;
+    /// let bytes = reply.collect_bytes().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn call_with_body<S, B>(&self, id: &str, event: &str, body: S, timeout: Option<Duration>) -> Result<Chunks, NodeError>
+    where
+        S: futures_core::Stream<Item = B>,
+        B: Into<Vec<u8>>,
+    {
+        let (mut writer, reply) = self.call_stream(id, event, timeout)?;
+        let mut body = std::pin::pin!(body);
+        while let Some(chunk) = std::future::poll_fn(|cx| body.as_mut().poll_next(cx)).await {
+            writer.send(chunk)?;
+        }
+        writer.end()?;
+        Ok(reply)
+    }
+
     /// Calls every node of `ids` at once and collects each reply stream
     /// into bytes (the JS kernel's `multicall`); the first error fails it.
     pub async fn multicall(&self, ids: &[&str], event: &str, data: Data, timeout: Option<Duration>) -> Result<Vec<Vec<u8>>, NodeError> {

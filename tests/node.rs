@@ -452,3 +452,49 @@ async fn calls_to_a_node_that_goes_down_fail_at_once() {
     assert_eq!(ups.lock().unwrap().len(), 1);
     a.shutdown().await;
 }
+
+/// A body stream made by hand: `n` chunks of growing size, each one only
+/// ready on the poll after the one that said Pending.
+struct Body {
+    next: usize,
+    n: usize,
+    yielded: bool,
+}
+
+impl futures_core::Stream for Body {
+    type Item = Vec<u8>;
+
+    fn poll_next(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Option<Vec<u8>>> {
+        if self.next == self.n {
+            return std::task::Poll::Ready(None);
+        }
+        if !std::mem::replace(&mut self.yielded, true) {
+            cx.waker().wake_by_ref();
+            return std::task::Poll::Pending;
+        }
+        self.yielded = false;
+        self.next += 1;
+        std::task::Poll::Ready(Some(vec![b'x'; self.next * 100]))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_is_the_body_of_a_call() {
+    let (a, b) = pair().await;
+    // b replies with the sizes of the chunks it got, comma separated.
+    b.on("sizes", |mut m| {
+        let mut chunks = m.take_chunks().expect("a stream");
+        tokio::spawn(async move {
+            let mut sizes = String::new();
+            while let Some(c) = chunks.next().await {
+                sizes.push_str(&format!("{},", c.unwrap().bytes().unwrap().len()));
+            }
+            m.reply(Data::bytes(sizes.into_bytes())).unwrap();
+        });
+    });
+    let reply = a.call_with_body("b", "sizes", Body { next: 0, n: 8, yielded: false }, T).await.unwrap();
+    let text = String::from_utf8(reply.collect_bytes().await.unwrap()).unwrap();
+    assert_eq!(text, (1..=8).map(|i| format!("{},", i * 100)).collect::<String>());
+    a.shutdown().await;
+    b.shutdown().await;
+}
