@@ -147,10 +147,14 @@ impl Builder {
         self
     }
 
-    /// net_ticktime (default 60 s, `None` off): a node that holds a link
-    /// to us and sends nothing for this long while our link to it is up is
-    /// declared down and its link dialled again; quiet links are pinged
-    /// after a quarter of it.
+    /// net_ticktime, as Erlang's: default 60 s (the JS kernel's
+    /// `netTickTime`); `None` or zero turns it off. A node that holds a
+    /// link to us and sends nothing for this long while our link to it is
+    /// up is declared down (calls waiting on it fail with
+    /// [`NodeError::NodeDown`], [`Node::on_node_down`] runs with
+    /// "tick timeout") and its link is dialled again; quiet links are
+    /// pinged after a quarter of it. A link whose socket closes is down at
+    /// once, whatever this is.
     pub fn net_tick_time(mut self, tick: Option<Duration>) -> Builder {
         self.net_tick = tick.filter(|t| !t.is_zero());
         self
@@ -181,9 +185,12 @@ impl Builder {
             peers: Mutex::new(HashMap::new()),
             waiters: Mutex::new(HashMap::new()),
             live: Mutex::new(HashSet::new()),
+            links: Mutex::new(HashMap::new()),
             closed: Notify::new(),
             ready: Mutex::new(Some(ready_tx)),
             on_skip: RwLock::new(None),
+            on_node_up: RwLock::new(None),
+            on_node_down: RwLock::new(None),
             skips: AtomicU64::new(0),
             stopped: AtomicBool::new(false),
         });
@@ -221,6 +228,15 @@ pub(crate) struct Pending {
 }
 
 type SkipHook = Arc<dyn Fn(&Skip) + Send + Sync>;
+type UpHook = Arc<dyn Fn(&NodeAddr) + Send + Sync>;
+type DownHook = Arc<dyn Fn(&NodeAddr, &str) + Send + Sync>;
+
+/// An outbound link: the node it goes to, and whether it is up.
+#[derive(Debug)]
+struct Link {
+    node: NodeAddr,
+    up: bool,
+}
 
 /// The state of a running node, shared by its handles and its dispatcher.
 pub(crate) struct Inner {
@@ -236,9 +252,13 @@ pub(crate) struct Inner {
     waiters: Mutex<HashMap<u64, Vec<oneshot::Sender<Result<(), NodeError>>>>>,
     /// Links whose task has not ended yet.
     live: Mutex<HashSet<u64>>,
+    /// Every outbound link whose task has not ended, by link id.
+    links: Mutex<HashMap<u64, Link>>,
     closed: Notify,
     ready: Mutex<Option<oneshot::Sender<Result<u16, NodeError>>>>,
     on_skip: RwLock<Option<SkipHook>>,
+    on_node_up: RwLock<Option<UpHook>>,
+    on_node_down: RwLock<Option<DownHook>>,
     skips: AtomicU64,
     stopped: AtomicBool,
 }
@@ -252,6 +272,54 @@ impl std::fmt::Debug for Inner {
 impl Inner {
     pub(crate) fn forget_pending(&self, tag: &str) {
         lock(&self.pending).remove(tag);
+    }
+
+    /// Link `link` is up: its node is up (once per time up).
+    fn link_up(&self, link: u64) {
+        let node = match lock(&self.links).get_mut(&link) {
+            Some(l) if !l.up => {
+                l.up = true;
+                l.node.clone()
+            }
+            _ => return,
+        };
+        let hook = lock_r(&self.on_node_up).clone();
+        if let Some(hook) = hook {
+            if std::panic::catch_unwind(AssertUnwindSafe(|| hook(&node))).is_err() {
+                tracing::warn!("the node-up hook panicked");
+            }
+        }
+    }
+
+    /// The live link `link` ended: the calls waiting on its node fail now,
+    /// unless a newer link to that node has taken over, as the JS kernel's
+    /// `nodedown` does.
+    fn link_down(&self, link: u64, reason: &str) {
+        let node = match lock(&self.links).get_mut(&link) {
+            Some(l) if l.up => {
+                l.up = false;
+                l.node.clone()
+            }
+            _ => return,
+        };
+        tracing::debug!(node = node.id, "node down: {reason}");
+        let current = lock(&self.peers).get(&node.id).map(|h| h.id);
+        if current.is_none() || current == Some(link) {
+            let failed: Vec<Pending> = {
+                let mut pending = lock(&self.pending);
+                let tags: Vec<String> = pending.iter().filter(|(_, p)| p.node == node.id).map(|(t, _)| t.clone()).collect();
+                tags.iter().filter_map(|t| pending.remove(t)).collect()
+            };
+            for p in failed {
+                let _ = p.tx.send(Err(NodeError::NodeDown { node: node.id.clone(), reason: reason.to_string() }));
+            }
+        }
+        let hook = lock_r(&self.on_node_down).clone();
+        if let Some(hook) = hook {
+            if std::panic::catch_unwind(AssertUnwindSafe(|| hook(&node, reason))).is_err() {
+                tracing::warn!("the node-down hook panicked");
+            }
+        }
     }
 }
 
@@ -308,6 +376,25 @@ impl Node {
         *lock_w(&self.inner.on_skip) = Some(Arc::new(hook));
     }
 
+    /// Called each time a link this node opened (by [`Node::connect`])
+    /// comes up, with the node it goes to (the JS kernel's `nodeup`). Runs
+    /// on the node's dispatcher: keep it short.
+    pub fn on_node_up(&self, hook: impl Fn(&NodeAddr) + Send + Sync + 'static) {
+        *lock_w(&self.inner.on_node_up) = Some(Arc::new(hook));
+    }
+
+    /// Called each time a link that was up ends, with its node and why:
+    /// "closed" (the socket ended), "tick timeout" (the node holds a link to
+    /// us but sent nothing for the tick time, see
+    /// [`Builder::net_tick_time`]) or "stopped" (we disconnected). The
+    /// JS kernel's `nodedown`. Before it runs, every call and ping waiting
+    /// on that node has failed with [`NodeError::NodeDown`] (unless a newer
+    /// link to it is already up). Runs on the node's dispatcher: keep it
+    /// short.
+    pub fn on_node_down(&self, hook: impl Fn(&NodeAddr, &str) + Send + Sync + 'static) {
+        *lock_w(&self.inner.on_node_down) = Some(Arc::new(hook));
+    }
+
     /// How many inbound frames were dropped as bad input so far.
     pub fn skipped(&self) -> u64 {
         self.inner.skips.load(Ordering::Relaxed)
@@ -322,6 +409,7 @@ impl Node {
             return Ok(());
         }
         let (tx, rx) = oneshot::channel();
+        let mut up_now = None;
         {
             let mut peers = lock(&self.inner.peers);
             if peers.contains_key(&peer.id) {
@@ -345,9 +433,11 @@ impl Node {
                 tls,
             });
             lock(&self.inner.live).insert(handle.id);
+            lock(&self.inner.links).insert(handle.id, Link { node: peer.clone(), up: false });
             lock(&self.inner.waiters).entry(handle.id).or_default().push(tx);
             // It may have come up before the waiter was in place.
             if handle.state.connected.load(Ordering::Acquire) {
+                up_now = Some(handle.id);
                 if let Some(w) = lock(&self.inner.waiters).remove(&handle.id) {
                     for w in w {
                         let _ = w.send(Ok(()));
@@ -355,6 +445,10 @@ impl Node {
                 }
             }
             peers.insert(peer.id.clone(), handle);
+        }
+        // Outside the lock: the hook may use the node.
+        if let Some(link) = up_now {
+            self.inner.link_up(link);
         }
         rx.await.map_err(|_| NodeError::Closed)?
     }
@@ -455,6 +549,32 @@ impl Node {
         let reply = self.expect(id, &tag, false, timeout);
         let writer = StreamWriter::new(self.clone(), id.to_string(), event.to_string(), Some(tag));
         Ok((writer, reply))
+    }
+
+    /// A call whose request is any [`Stream`](futures_core::Stream) of byte
+    /// chunks (`Vec<u8>`, `bytes::Bytes`, ...): each chunk goes out as it
+    /// comes, then the end; returns the reply to read once the whole body
+    /// is sent. `timeout` counts from the start, body included. A body that
+    /// is never finished keeps this waiting: bound it yourself.
+    ///
+    /// ```no_run
+    /// # async fn run(node: clusterluck_native::Node, body: impl futures_core::Stream<Item = Vec<u8>> + Send) -> Result<(), clusterluck_native::NodeError> {
+    /// let reply = node.call_with_body("b", "upload", body, None).await?;
+    /// let bytes = reply.collect_bytes().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn call_with_body<S, B>(&self, id: &str, event: &str, body: S, timeout: Option<Duration>) -> Result<Chunks, NodeError>
+    where
+        S: futures_core::Stream<Item = B>,
+        B: Into<Vec<u8>>,
+    {
+        let (mut writer, reply) = self.call_stream(id, event, timeout)?;
+        let mut body = std::pin::pin!(body);
+        while let Some(chunk) = std::future::poll_fn(|cx| body.as_mut().poll_next(cx)).await {
+            writer.send(chunk)?;
+        }
+        writer.end()?;
+        Ok(reply)
     }
 
     /// Calls every node of `ids` at once and collects each reply stream
@@ -615,6 +735,7 @@ async fn dispatch(node: Weak<Inner>, mut rx: mpsc::UnboundedReceiver<Delivery>) 
                 }
             }
             Event::PeerConnect { peer } => {
+                inner.link_up(peer);
                 if let Some(w) = lock(&inner.waiters).remove(&peer) {
                     for w in w {
                         let _ = w.send(Ok(()));
@@ -628,11 +749,12 @@ async fn dispatch(node: Weak<Inner>, mut rx: mpsc::UnboundedReceiver<Delivery>) 
                     }
                 }
                 lock(&inner.live).remove(&peer);
+                lock(&inner.links).remove(&peer);
                 inner.closed.notify_waiters();
             }
             Event::PeerError { peer, message } => tracing::debug!(peer, "{message}"),
             Event::PeerOverflow { peer, limit } => tracing::warn!(peer, "dropping messages over {limit}"),
-            Event::NodeDown { peer, reason } => tracing::debug!(peer, "link down: {reason}"),
+            Event::NodeDown { peer, reason } => inner.link_down(peer, &reason),
             Event::Ready { port, .. } => {
                 if let Some(tx) = lock(&inner.ready).take() {
                     let _ = tx.send(Ok(port as u16));
@@ -660,7 +782,7 @@ fn route(inner: &Arc<Inner>, streams: &mut HashMap<(String, String), mpsc::Unbou
                 return;
             }
             let finished = p.single || m.stream.done;
-            let _ = p.tx.send((m.clone(), ticket));
+            let _ = p.tx.send(Ok((m.clone(), ticket)));
             if finished {
                 pending.remove(&m.event);
             }
@@ -671,7 +793,7 @@ fn route(inner: &Arc<Inner>, streams: &mut HashMap<(String, String), mpsc::Unbou
         let key = (m.from.id.clone(), sid);
         if let Some(tx) = streams.get(&key) {
             let done = m.stream.done;
-            let _ = tx.send((m, ticket));
+            let _ = tx.send(Ok((m, ticket)));
             if done {
                 streams.remove(&key);
             }
@@ -695,7 +817,7 @@ fn route(inner: &Arc<Inner>, streams: &mut HashMap<(String, String), mpsc::Unbou
             node: Node { inner: inner.clone() },
         };
         let done = m.stream.done;
-        let _ = tx.send((m, ticket));
+        let _ = tx.send(Ok((m, ticket)));
         if !done {
             streams.insert(key, tx);
         }

@@ -26,6 +26,15 @@ pub enum NodeError {
     UnknownNode(String),
     /// No reply came in time (the JS kernel's `Timeout.`).
     Timeout,
+    /// The node called went down while the call waited (the JS kernel's
+    /// `NODE_DOWN`): its link closed, or it was silent for the tick time.
+    /// The call fails at once rather than at its timeout.
+    NodeDown {
+        /// The node's id.
+        node: String,
+        /// Why: "closed", "tick timeout" or "stopped".
+        reason: String,
+    },
     /// The other side replied with an error.
     Remote(RemoteError),
     /// A reply to a message that was a cast: it has no tag to reply to.
@@ -51,6 +60,7 @@ impl fmt::Display for NodeError {
             NodeError::Payload(e) => write!(f, "{e}"),
             NodeError::UnknownNode(id) => write!(f, "Unknown node {id}"),
             NodeError::Timeout => f.write_str("Timeout."),
+            NodeError::NodeDown { node, reason } => write!(f, "Node {node} is down ({reason})."),
             NodeError::Remote(e) => write!(f, "remote error: {}", e.message),
             NodeError::NoReplyTag => f.write_str("Cannot reply to message with no callback tag."),
             NodeError::ReplyMismatch { expected, actual } => {

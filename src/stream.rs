@@ -6,18 +6,23 @@
 //! (a streamed request a handler receives, or the reply to a call);
 //! [`StreamWriter`] writes one (a streamed request, or a streamed reply).
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Weak;
+use std::task::{Context, Poll};
 
+use futures_core::Stream;
 use tokio::sync::mpsc;
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 
 use crate::delivery::{InMessage, Ticket};
 use crate::message::{error_json, Data, Payload, StreamOut};
 use crate::node::{Inner, Node};
 use crate::node_error::NodeError;
 
-/// One message of a stream, with its claim on the node's inbound room.
-pub(crate) type Chunk = (InMessage, Ticket);
+/// One message of a stream, with its claim on the node's inbound room; or
+/// why the stream cannot go on (the node called went down).
+pub(crate) type Chunk = Result<(InMessage, Ticket), NodeError>;
 
 /// Forgets a pending call's tag when its reader goes away, so a reply that
 /// never comes does not keep an entry.
@@ -35,56 +40,88 @@ impl Drop for PendingGuard {
     }
 }
 
-/// An inbound stream of chunks: read them with [`Chunks::next`].
+/// An inbound stream of chunks: read them with [`Chunks::next`], or as a
+/// [`Stream`] (the standard trait, so `StreamExt` combinators of any crate
+/// apply).
 ///
 /// Empty chunks (no data, or `null`) are skipped, as the JS kernel skips
 /// them. A stream that ends with an error yields [`NodeError::Remote`]; a
 /// call's stream that is not finished by its deadline yields
-/// [`NodeError::Timeout`]. While chunks wait here unread they count against
+/// [`NodeError::Timeout`], and one whose node goes down first
+/// [`NodeError::NodeDown`]. While chunks wait here unread they count against
 /// the node's inbound memory limit, so a reader that stops reading pauses
 /// the node's inbound links rather than growing without bound.
+///
+/// ```no_run
+/// use std::future::poll_fn;
+/// use std::pin::Pin;
+/// use futures_core::Stream;
+/// # async fn run(node: clusterluck_native::Node) -> Result<(), clusterluck_native::NodeError> {
+/// let mut reply = node.call("b", "echo", clusterluck_native::Data::bytes(b"hi".to_vec()), None).await?;
+/// // Any `Stream` consumer works; here the trait is polled by hand.
+/// while let Some(chunk) = poll_fn(|cx| Pin::new(&mut reply).poll_next(cx)).await {
+///     println!("{:?}", chunk?);
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct Chunks {
     rx: mpsc::UnboundedReceiver<Chunk>,
-    deadline: Option<Instant>,
+    /// The call's deadline, armed once (a timer kept across polls).
+    deadline: Option<Pin<Box<Sleep>>>,
     ended: bool,
     _guard: Option<PendingGuard>,
 }
 
 impl Chunks {
     pub(crate) fn new(rx: mpsc::UnboundedReceiver<Chunk>, deadline: Option<Instant>, guard: Option<PendingGuard>) -> Chunks {
+        let deadline = deadline.map(|d| Box::pin(tokio::time::sleep_until(d)));
         Chunks { rx, deadline, ended: false, _guard: guard }
     }
 
     /// The next chunk; `None` once the stream has ended.
     pub async fn next(&mut self) -> Option<Result<Payload, NodeError>> {
+        std::future::poll_fn(|cx| self.poll_chunk(cx)).await
+    }
+
+    /// Both [`Chunks::next`] and the [`Stream`] impl read through this.
+    fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Payload, NodeError>>> {
         loop {
             if self.ended {
-                return None;
+                return Poll::Ready(None);
             }
-            let got = match self.deadline {
-                Some(deadline) => match tokio::time::timeout_at(deadline, self.rx.recv()).await {
-                    Ok(got) => got,
-                    Err(_) => {
-                        self.ended = true;
-                        return Some(Err(NodeError::Timeout));
+            let got = match self.rx.poll_recv(cx) {
+                Poll::Ready(got) => got,
+                Poll::Pending => {
+                    if let Some(deadline) = self.deadline.as_mut() {
+                        if deadline.as_mut().poll(cx).is_ready() {
+                            self.ended = true;
+                            return Poll::Ready(Some(Err(NodeError::Timeout)));
+                        }
                     }
-                },
-                None => self.rx.recv().await,
+                    return Poll::Pending;
+                }
             };
-            let Some((m, _ticket)) = got else {
-                self.ended = true;
-                return Some(Err(NodeError::Closed));
+            let (m, _ticket) = match got {
+                Some(Ok(chunk)) => chunk,
+                Some(Err(e)) => {
+                    self.ended = true;
+                    return Poll::Ready(Some(Err(e)));
+                }
+                None => {
+                    self.ended = true;
+                    return Poll::Ready(Some(Err(NodeError::Closed)));
+                }
             };
             if m.stream.done {
                 self.ended = true;
             }
             if let Some(e) = m.stream.remote_error() {
                 self.ended = true;
-                return Some(Err(NodeError::Remote(e)));
+                return Poll::Ready(Some(Err(NodeError::Remote(e))));
             }
             if !m.data.is_empty() {
-                return Some(Ok(m.data));
+                return Poll::Ready(Some(Ok(m.data)));
             }
         }
     }
@@ -105,6 +142,22 @@ impl Chunks {
             }
         }
         Ok(out)
+    }
+}
+
+impl Stream for Chunks {
+    type Item = Result<Payload, NodeError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().poll_chunk(cx)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        if self.ended {
+            (0, Some(0))
+        } else {
+            (0, None)
+        }
     }
 }
 

@@ -357,3 +357,144 @@ async fn mutual_tls_between_rust_nodes() {
     b.shutdown().await;
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// The next item of any `Stream`, read through the trait alone.
+async fn next_of<S: futures_core::Stream + Unpin>(s: &mut S) -> Option<S::Item> {
+    std::future::poll_fn(|cx| std::pin::Pin::new(&mut *s).poll_next(cx)).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streamed_reply_reads_as_a_stream() {
+    let (a, b) = pair().await;
+    // b replies with five chunks, then the end.
+    b.on("count", |m| {
+        let mut out = m.reply_stream().unwrap();
+        for i in 0..5 {
+            out.send(format!("c{i}").into_bytes()).unwrap();
+        }
+        out.end().unwrap();
+    });
+    let mut reply = a.call("b", "count", Data::null(), T).await.unwrap();
+    let mut got = Vec::new();
+    while let Some(chunk) = next_of(&mut reply).await {
+        got.push(String::from_utf8(chunk.unwrap().bytes().unwrap().to_vec()).unwrap());
+    }
+    assert_eq!(got, ["c0", "c1", "c2", "c3", "c4"]);
+    assert!(next_of(&mut reply).await.is_none(), "an ended stream stays ended");
+    assert_eq!(futures_core::Stream::size_hint(&reply), (0, Some(0)));
+
+    // The deadline holds across polls: one chunk, then the timeout, then
+    // the end.
+    b.on("stalls", |m| {
+        let mut out = m.reply_stream().unwrap();
+        out.send(vec![9]).unwrap();
+        std::mem::forget(out);
+    });
+    let started = std::time::Instant::now();
+    let mut reply = a.call("b", "stalls", Data::null(), Some(Duration::from_millis(300))).await.unwrap();
+    assert_eq!(next_of(&mut reply).await.unwrap().unwrap().bytes(), Some(&[9u8][..]));
+    assert!(matches!(next_of(&mut reply).await, Some(Err(NodeError::Timeout))));
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert!(next_of(&mut reply).await.is_none());
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_to_a_node_that_goes_down_fail_at_once() {
+    let (a, b) = (start("a").await, start("b").await);
+    let ups = Arc::new(Mutex::new(Vec::new()));
+    let downs = Arc::new(Mutex::new(Vec::new()));
+    let (u, d) = (ups.clone(), downs.clone());
+    a.on_node_up(move |n| u.lock().unwrap().push(n.id.clone()));
+    a.on_node_down(move |n, why| d.lock().unwrap().push((n.id.clone(), why.to_string())));
+    a.connect(&b.addr()).await.unwrap();
+    b.connect(&a.addr()).await.unwrap();
+    assert_eq!(*ups.lock().unwrap(), ["b"]);
+
+    // b takes each request and never replies; it tells when it holds two.
+    let held = Arc::new(Mutex::new(Vec::new()));
+    let (both_tx, both_rx) = tokio::sync::oneshot::channel();
+    let both_tx = Mutex::new(Some(both_tx));
+    let h = held.clone();
+    b.on("hold", move |m| {
+        let mut held = h.lock().unwrap();
+        held.push(m);
+        if held.len() == 2 {
+            let _ = both_tx.lock().unwrap().take().map(|tx| tx.send(()));
+        }
+    });
+    let long = Some(Duration::from_secs(600));
+    let single = tokio::spawn({
+        let a = a.clone();
+        async move { a.call_singleton("b", "hold", Data::null(), long).await }
+    });
+    let mut streamed = a.call("b", "hold", Data::null(), long).await.unwrap();
+    both_rx.await.unwrap();
+
+    // b goes away with both calls unanswered: its socket to a closes.
+    b.shutdown().await;
+    drop(held);
+    let within = Duration::from_secs(60);
+    let r = tokio::time::timeout(within, single).await.expect("failed before its timeout").unwrap();
+    match r {
+        Err(NodeError::NodeDown { node, reason }) => {
+            assert_eq!(node, "b");
+            assert_eq!(reason, "closed");
+        }
+        other => panic!("{other:?}"),
+    }
+    let r = tokio::time::timeout(within, streamed.next()).await.expect("failed before its timeout");
+    assert!(matches!(&r, Some(Err(NodeError::NodeDown { node, .. })) if node == "b"), "{r:?}");
+    assert!(streamed.next().await.is_none());
+    assert_eq!(*downs.lock().unwrap(), [("b".to_string(), "closed".to_string())]);
+    // b is gone for good: no second node-up.
+    assert_eq!(ups.lock().unwrap().len(), 1);
+    a.shutdown().await;
+}
+
+/// A body stream made by hand: `n` chunks of growing size, each one only
+/// ready on the poll after the one that said Pending.
+struct Body {
+    next: usize,
+    n: usize,
+    yielded: bool,
+}
+
+impl futures_core::Stream for Body {
+    type Item = Vec<u8>;
+
+    fn poll_next(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Option<Vec<u8>>> {
+        if self.next == self.n {
+            return std::task::Poll::Ready(None);
+        }
+        if !std::mem::replace(&mut self.yielded, true) {
+            cx.waker().wake_by_ref();
+            return std::task::Poll::Pending;
+        }
+        self.yielded = false;
+        self.next += 1;
+        std::task::Poll::Ready(Some(vec![b'x'; self.next * 100]))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_is_the_body_of_a_call() {
+    let (a, b) = pair().await;
+    // b replies with the sizes of the chunks it got, comma separated.
+    b.on("sizes", |mut m| {
+        let mut chunks = m.take_chunks().expect("a stream");
+        tokio::spawn(async move {
+            let mut sizes = String::new();
+            while let Some(c) = chunks.next().await {
+                sizes.push_str(&format!("{},", c.unwrap().bytes().unwrap().len()));
+            }
+            m.reply(Data::bytes(sizes.into_bytes())).unwrap();
+        });
+    });
+    let reply = a.call_with_body("b", "sizes", Body { next: 0, n: 8, yielded: false }, T).await.unwrap();
+    let text = String::from_utf8(reply.collect_bytes().await.unwrap()).unwrap();
+    assert_eq!(text, (1..=8).map(|i| format!("{},", i * 100)).collect::<String>());
+    a.shutdown().await;
+    b.shutdown().await;
+}
