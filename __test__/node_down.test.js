@@ -8,6 +8,7 @@
 "use strict";
 
 const assert = require("node:assert/strict");
+const fs = require("node:fs");
 const { describe, it, before, after } = require("node:test");
 
 const { createKernel, Node } = require("..");
@@ -36,6 +37,31 @@ async function localKernel(opts = {}) {
 
 function connect(k, node) {
   return new Promise((r) => k.connect(node, r));
+}
+
+// Resolves once every thread of process `pid` is stopped (Linux: state T in
+// /proc; elsewhere, after a moment).
+async function waitStopped(pid) {
+  const deadline = Date.now() + 10000;
+  for (;;) {
+    let tasks;
+    try {
+      tasks = fs.readdirSync("/proc/" + pid + "/task");
+    } catch (err) {
+      return sleep(100);
+    }
+    const stopped = tasks.every((t) => {
+      try {
+        const stat = fs.readFileSync("/proc/" + pid + "/task/" + t + "/stat", "utf8");
+        return /^\S+ \(.*\) [tT] /s.test(stat);
+      } catch (err) {
+        return true; // the thread is gone
+      }
+    });
+    if (stopped) return;
+    assert.ok(Date.now() < deadline, "process " + pid + " did not stop");
+    await sleep(5);
+  }
 }
 
 // A callback's outcome as a promise (never rejects).
@@ -76,6 +102,9 @@ for (const impl of impls) {
         const streamed = outcome((cb) => k.call(node, "count", { i: 2 }, cb));
         await sleep(100);
         process.kill(peer.child.pid, "SIGSTOP");
+        // SIGSTOP takes effect as each of the peer's threads is next
+        // scheduled: a ping sent before then could still be answered.
+        await waitStopped(peer.child.pid);
         const pinged = outcome((cb) => k.ping(node, cb));
         const [a, b, c] = await Promise.all([single, streamed, pinged]);
         for (const { err } of [a, b, c]) {
