@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use crate::error::Skip;
+use crate::handover::Turn;
 use crate::json;
 
 /// Kinds of [`Skip`], for counters indexed by [`Skip::index`].
@@ -48,6 +49,11 @@ pub struct Heard {
     pub skips: [AtomicU64; 6],
     /// The round trip of the last keep-alive ping answered (0: none yet).
     pub rtt_us: AtomicU64,
+    /// Socket reads with anything in them, on all the node's links: a link
+    /// waiting for its turn watches the older ones by it.
+    pub reads: AtomicU64,
+    /// Which of the node's links delivers (see `handover.rs`).
+    pub turn: Turn,
 }
 
 impl Heard {

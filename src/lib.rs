@@ -60,7 +60,9 @@
 //! messages, `events` holds what the network side reports (batched for JS,
 //! or delivered to Rust as typed events by `delivery`), `server` and `peer`
 //! own the sockets (`connection` splits a plain or TLS link into the halves
-//! they use, `tls` configures rustls), and `kernel` ties them together. The
+//! they use, `tls` configures rustls, `handover` keeps a node's messages in
+//! order when it dials us again while its old connection still holds
+//! frames), and `kernel` ties them together. The
 //! core modules are public for the addon, the tests and the benches, and
 //! hidden from these docs: they are not a stable API. `debug_log` prints
 //! this crate's tracing events where `DEBUG` (as clusterluck apps set it)
@@ -96,6 +98,9 @@ pub mod events;
 pub mod frame;
 pub mod gen_server;
 pub mod handler;
+#[doc(hidden)]
+#[allow(missing_docs)]
+pub mod handover;
 #[doc(hidden)]
 #[allow(missing_docs)]
 pub mod health;

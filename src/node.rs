@@ -238,6 +238,9 @@ struct Link {
     up: bool,
 }
 
+/// A caller of `connect`, told when the link comes up or fails.
+type ConnectWaiter = oneshot::Sender<Result<(), NodeError>>;
+
 /// The state of a running node, shared by its handles and its dispatcher.
 pub(crate) struct Inner {
     kernel: Kernel,
@@ -249,7 +252,7 @@ pub(crate) struct Inner {
     /// Outbound links, by node id.
     peers: Mutex<HashMap<String, PeerHandle>>,
     /// Callers of `connect` waiting for a link (by link id) to come up.
-    waiters: Mutex<HashMap<u64, Vec<oneshot::Sender<Result<(), NodeError>>>>>,
+    waiters: Mutex<HashMap<u64, Vec<ConnectWaiter>>>,
     /// Links whose task has not ended yet.
     live: Mutex<HashSet<u64>>,
     /// Every outbound link whose task has not ended, by link id.

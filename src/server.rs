@@ -17,12 +17,13 @@ use crate::connection::{self, Reader, Writer};
 use std::sync::atomic::Ordering;
 
 use crate::envelope::{self, Inbound, Message, Ping};
+use crate::handover;
 use crate::health::{self, now_us, Heard, Hearing};
 use crate::error::Skip;
 use crate::events::kind;
 use crate::frame::{Decoded, FrameDecoder};
 use crate::json;
-use crate::kernel::Shared;
+use crate::kernel::{Config, Shared};
 
 /// A running listener.
 #[derive(Debug)]
@@ -60,6 +61,13 @@ impl Source {
     pub fn close(&self) {
         self.reader.abort();
         self.write_task.abort();
+    }
+
+    /// Closes the socket and returns once its reader has ended, so that
+    /// nothing more of it reaches JS.
+    pub async fn close_and_wait(self) {
+        self.close();
+        let _ = self.reader.await;
     }
 }
 
@@ -198,20 +206,40 @@ const READ_SIZE: usize = 256 * 1024;
 const CHECK_FRAMES: usize = 1024;
 const CHECK_BYTES: usize = 1024 * 1024;
 
+/// What a reader holds of the kernel's shared state, given back however the
+/// reader ends: when it returns, and when its task is aborted (a stop of the
+/// kernel, or a newer link of its node closing it).
+struct LinkGuard {
+    shared: Arc<Shared>,
+    id: u64,
+    /// The node the link carries, once its first message said so.
+    heard: Option<Arc<Heard>>,
+    /// Bytes of a partial frame the link holds (in `inbound_held`).
+    held: usize,
+}
+
+impl Drop for LinkGuard {
+    fn drop(&mut self) {
+        if let Some(h) = &self.heard {
+            Hearing::detach(h);
+            h.turn.leave(self.id);
+        }
+        self.shared.inbound_held.fetch_sub(self.held, Ordering::Relaxed);
+    }
+}
+
 async fn read_loop(shared: Arc<Shared>, id: u64, mut rd: Reader) {
     let mut decoder = FrameDecoder::new(shared.config().max_frame);
-    // The node this link carries, once its first message said so.
-    let mut heard: Option<Arc<Heard>> = None;
-    // Bytes of a partial frame this connection holds (in `inbound_held`).
-    let mut held = 0usize;
-    loop {
+    let mut link = LinkGuard { shared: shared.clone(), id, heard: None, held: 0 };
+    'reads: loop {
         // Large reads: a stream chunk is a frame of about 234 KB.
         match decoder.read_from(&mut rd, READ_SIZE).await {
             Ok(0) | Err(_) => break,
             Ok(_) => {}
         }
-        if let Some(h) = &heard {
+        if let Some(h) = &link.heard {
             h.last_us.store(now_us(), Ordering::Relaxed);
+            h.reads.fetch_add(1, Ordering::Relaxed);
         }
         let (mut messages, mut bytes) = (0u64, 0u64);
         // One read can hold many frames, and a bad frame of one byte makes
@@ -224,11 +252,27 @@ async fn read_loop(shared: Arc<Shared>, id: u64, mut rd: Reader) {
                     bytes_in += frame.len();
                     bytes += frame.len() as u64 + 1;
                     messages += 1;
-                    handle_frame(&shared, id, frame, &mut heard);
+                    // Invalid UTF-8 becomes U+FFFD, as a JS receiver decoding utf8 does.
+                    let text = match std::str::from_utf8(frame) {
+                        Ok(text) => std::borrow::Cow::Borrowed(text),
+                        Err(_) => String::from_utf8_lossy(frame),
+                    };
+                    let cfg = shared.config();
+                    let decoded = envelope::decode(&text, cfg.cookie.as_ref());
+                    if link.heard.is_none() {
+                        if let Some(node) = sender(&decoded) {
+                            let h = shared.hearing.attach(node);
+                            link.heard = Some(h.clone());
+                            if !h.turn.join(id) && !take_turn(&shared, id, &h).await {
+                                break 'reads;
+                            }
+                        }
+                    }
+                    route(&shared, id, &cfg, decoded, link.heard.as_deref());
                 }
                 Decoded::TooLarge { limit } => {
                     let skip = Skip::FrameTooLarge { limit };
-                    heard.as_deref().unwrap_or(&shared.hearing.unattributed).skip(&skip);
+                    link.heard.as_deref().unwrap_or(&shared.hearing.unattributed).skip(&skip);
                     shared.outbox.skip(id, &skip);
                 }
             }
@@ -242,26 +286,26 @@ async fn read_loop(shared: Arc<Shared>, id: u64, mut rd: Reader) {
                 }
             }
         }
-        if let Some(h) = &heard {
+        if let Some(h) = &link.heard {
             h.messages.fetch_add(messages, Ordering::Relaxed);
             h.bytes.fetch_add(bytes, Ordering::Relaxed);
         }
         // The budget of all connections' partial frames together: a
         // connection whose partial frame takes the total over it is closed.
         let now_held = decoder.pending();
-        if now_held != held {
-            if now_held > held {
-                shared.inbound_held.fetch_add(now_held - held, Ordering::Relaxed);
+        if now_held != link.held {
+            if now_held > link.held {
+                shared.inbound_held.fetch_add(now_held - link.held, Ordering::Relaxed);
             } else {
-                shared.inbound_held.fetch_sub(held - now_held, Ordering::Relaxed);
+                shared.inbound_held.fetch_sub(link.held - now_held, Ordering::Relaxed);
             }
-            held = now_held;
+            link.held = now_held;
         }
         let budget = shared.inbound_budget.load(Ordering::Relaxed);
-        if held > 0 && shared.inbound_held.load(Ordering::Relaxed) > budget {
+        if link.held > 0 && shared.inbound_held.load(Ordering::Relaxed) > budget {
             let skip = Skip::InboundBudget { limit: budget };
             tracing::debug!(socket = id, "closing an inbound connection: {skip}");
-            heard.as_deref().unwrap_or(&shared.hearing.unattributed).skip(&skip);
+            link.heard.as_deref().unwrap_or(&shared.hearing.unattributed).skip(&skip);
             shared.outbox.skip(id, &skip);
             shared.outbox.wake_if_due();
             break;
@@ -270,31 +314,50 @@ async fn read_loop(shared: Arc<Shared>, id: u64, mut rd: Reader) {
         shared.outbox.wake_if_due();
         shared.outbox.wait_room().await;
     }
-    if let Some(h) = &heard {
-        Hearing::detach(h);
-    }
-    shared.inbound_held.fetch_sub(held, Ordering::Relaxed);
+    drop(link);
     drop(decoder);
     tracing::debug!(socket = id, "inbound connection closed");
-    shared.remove_source(id);
-    shared.outbox.simple(kind::SOCKET_CLOSE, &[id]);
+    shared.outbox.wake_if_due();
+    if shared.remove_source(id).is_some() {
+        shared.outbox.simple(kind::SOCKET_CLOSE, &[id]);
+    }
 }
 
-/// Routes one frame: messages to JS, pings answered here, bad frames skipped.
-/// `heard` is the node the link carries, learnt from its first message.
-pub fn handle_frame(shared: &Arc<Shared>, socket: u64, bytes: &[u8], heard: &mut Option<Arc<Heard>>) {
-    // Invalid UTF-8 becomes U+FFFD, as a JS receiver decoding utf8 does.
-    let text = match std::str::from_utf8(bytes) {
-        Ok(text) => std::borrow::Cow::Borrowed(text),
-        Err(_) => String::from_utf8_lossy(bytes),
+/// The node a decoded frame comes from, if it says.
+fn sender<'a>(decoded: &'a Result<Inbound<'_>, Skip>) -> Option<&'a str> {
+    match decoded {
+        Ok(Inbound::Message(Message { from, .. }) | Inbound::Ping(Ping { from, .. })) => Some(&from.id),
+        _ => None,
+    }
+}
+
+/// Another link of the node that link `id` carries is open: waits for this
+/// one's turn to deliver (see `handover.rs`), and closes the links the node
+/// gave up. False when a newer link of the node took over first, and this
+/// one is to be closed.
+async fn take_turn(shared: &Arc<Shared>, id: u64, h: &Arc<Heard>) -> bool {
+    tracing::debug!(socket = id, "an older link of this node is open: delivering once it is done");
+    let reads = || h.reads.load(Ordering::Relaxed);
+    // Its frames wait in our buffers: the node is not silent.
+    let refresh = || h.last_us.store(now_us(), Ordering::Relaxed);
+    let Some(older) = handover::wait(&h.turn, id, reads, refresh).await else {
+        tracing::debug!(socket = id, "a newer link of this node took over: closing this one");
+        return false;
     };
-    let cfg = shared.config();
-    let decoded = envelope::decode(&text, cfg.cookie.as_ref());
-    if heard.is_none() {
-        if let Ok(Inbound::Message(Message { from, .. }) | Inbound::Ping(Ping { from, .. })) = &decoded {
-            *heard = Some(shared.hearing.attach(&from.id));
+    for old in older {
+        if let Some(source) = shared.remove_source(old) {
+            tracing::debug!(socket = old, "closing a link its node gave up: socket {id} replaces it");
+            source.close_and_wait().await;
+            shared.outbox.simple(kind::SOCKET_CLOSE, &[old]);
         }
     }
+    true
+}
+
+/// Routes one decoded frame of inbound socket `socket`: messages to JS,
+/// pings answered here, bad frames skipped. `heard` is the node the link
+/// carries, once known.
+fn route(shared: &Arc<Shared>, socket: u64, cfg: &Arc<Config>, decoded: Result<Inbound<'_>, Skip>, heard: Option<&Heard>) {
     match decoded {
         Ok(Inbound::Message(m)) => match health::tick_reply(m.event_raw) {
             // The answer to one of our keep-alive pings: its round trip.
@@ -316,12 +379,12 @@ pub fn handle_frame(shared: &Arc<Shared>, socket: u64, bytes: &[u8], heard: &mut
                 body.push_str(",\"tag\":null,\"from\":");
                 body.push_str(&cfg.from_json);
                 body.push_str(",\"stream\":{\"done\":true},\"data\":\"pong\"}");
-                peer.send_bodies(body, cfg, true);
+                peer.send_bodies(body, cfg.clone(), true);
             }
         }
         Ok(Inbound::Other(kind)) => tracing::debug!("ignoring a frame of type {kind:?}"),
         Err(skip) => {
-            heard.as_deref().unwrap_or(&shared.hearing.unattributed).skip(&skip);
+            heard.unwrap_or(&shared.hearing.unattributed).skip(&skip);
             shared.outbox.skip(socket, &skip)
         }
     }

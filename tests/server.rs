@@ -140,3 +140,137 @@ fn partial_frames_of_all_connections_share_one_budget() {
     }
     kernel.close();
 }
+
+/// A cast of `{"q": seq}` from node `from`, as a frame on the wire.
+fn cast_frame(from: &str, seq: u64) -> Vec<u8> {
+    let data = format!(
+        "{{\"id\":\"order\",\"tag\":null,\"from\":{{\"id\":\"{from}\",\"host\":\"127.0.0.1\",\"port\":1}},\"stream\":{{\"done\":true}},\"data\":{{\"q\":{seq}}}}}"
+    );
+    let mut out = Vec::new();
+    clusterluck_native::frame::encode_frame(&mut out, "message", &data);
+    out
+}
+
+fn cast_frames(from: &str, seqs: std::ops::Range<u64>) -> Vec<u8> {
+    seqs.flat_map(|q| cast_frame(from, q)).collect()
+}
+
+/// The seqs of the casts JS was handed, in the order it was handed them.
+fn seqs(text: &str) -> Vec<u64> {
+    text.split("{\"q\":").skip(1).map(|rest| rest[..rest.find('}').unwrap()].parse().unwrap()).collect()
+}
+
+/// Collects what JS is handed until `n` casts arrived (or `wait` passed).
+fn collect_casts(kernel: &Kernel, n: usize, wait: Duration) -> (Vec<u64>, String) {
+    let mut text = String::new();
+    let deadline = Instant::now() + wait;
+    while seqs(&text).len() < n && Instant::now() < deadline {
+        text.push_str(&kernel.shared().outbox.take().text);
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    (seqs(&text), text)
+}
+
+fn listening_kernel() -> (Kernel, u16) {
+    let kernel = Kernel::new(Box::new(|| {})).expect("the network runtime");
+    kernel.configure("me", "127.0.0.1", 0.0, None, None);
+    let port = free_port();
+    let generation = kernel.listen("127.0.0.1".into(), port, None);
+    assert!(listen_result(&kernel, generation).starts_with("[8,"));
+    (kernel, port)
+}
+
+/// A node that dials again while its old connection still holds frames (we
+/// were stopped, or its close is still on the way): the new connection's
+/// frames come after all of the old one's, never between them.
+#[test]
+fn a_new_link_of_a_node_delivers_after_the_old_one_has_finished() {
+    let (kernel, port) = listening_kernel();
+    let mut old = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    old.write_all(&cast_frames("x", 0..200)).unwrap();
+    let (got, _) = collect_casts(&kernel, 200, Duration::from_secs(10));
+    assert_eq!(got, (0..200).collect::<Vec<_>>());
+    // The new link sends at once; the old one goes on for a while (reads
+    // close together, each well within the grace), then closes.
+    let mut new = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    new.write_all(&cast_frames("x", 1000..1200)).unwrap();
+    for chunk in 0..10u64 {
+        std::thread::sleep(Duration::from_millis(30));
+        old.write_all(&cast_frames("x", 200 + chunk * 20..220 + chunk * 20)).unwrap();
+    }
+    drop(old);
+    let (got, _) = collect_casts(&kernel, 400, Duration::from_secs(10));
+    let want: Vec<u64> = (200..400).chain(1000..1200).collect();
+    assert_eq!(got, want, "the old link's frames first, then the new one's");
+    kernel.close();
+}
+
+/// A node's old connection that has gone silent (it gave it up: a
+/// partition, a tick timeout) is closed once the node's new connection has
+/// waited `GRACE`; what the old one would still bring is not delivered.
+#[test]
+fn a_silent_old_link_is_closed_by_the_new_one() {
+    use std::io::Read;
+    let (kernel, port) = listening_kernel();
+    let mut old = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    old.write_all(&cast_frames("x", 0..10)).unwrap();
+    let (got, _) = collect_casts(&kernel, 10, Duration::from_secs(10));
+    assert_eq!(got, (0..10).collect::<Vec<_>>());
+    // Another node's link is not held back by this handover.
+    let mut other = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    other.write_all(&cast_frame("y", 7)).unwrap();
+    let mut new = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let started = Instant::now();
+    new.write_all(&cast_frames("x", 100..110)).unwrap();
+    let (got, text) = collect_casts(&kernel, 11, Duration::from_secs(10));
+    let waited = started.elapsed();
+    assert_eq!(got, [7].into_iter().chain(100..110).collect::<Vec<_>>());
+    assert!(waited >= clusterluck_native::handover::GRACE, "the new link waited only {waited:?}");
+    assert!(waited < clusterluck_native::handover::GRACE * 5, "the new link waited {waited:?}");
+    // The old socket was closed on us (JS is told: SOCKET_CLOSE, kind 4),
+    // and what it sends from now on is never delivered.
+    assert!(text.contains("[4,"), "no SOCKET_CLOSE: {text:.300}");
+    old.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut buf = [0u8; 16];
+    assert!(matches!(old.read(&mut buf), Ok(0) | Err(_)), "the old link is still open");
+    let _ = old.write_all(&cast_frames("x", 10..20));
+    new.write_all(&cast_frames("x", 110..120)).unwrap();
+    let (got, _) = collect_casts(&kernel, 10, Duration::from_secs(10));
+    assert_eq!(got, (110..120).collect::<Vec<_>>());
+    let shared = kernel.shared();
+    assert_eq!(shared.hearing.get("x").unwrap().turn.open(), 1);
+    drop(other);
+    kernel.close();
+}
+
+/// Closing the listener (a stop) ends every reader by aborting its task:
+/// what they held is given back all the same, so a restarted kernel starts
+/// from a clean slate (no phantom links, no budget used).
+#[test]
+fn a_stop_gives_back_what_the_inbound_links_held() {
+    let (kernel, port) = listening_kernel();
+    let mut a = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    a.write_all(&cast_frame("x", 1)).unwrap();
+    // Half a frame: held by the reader, and charged to the budget.
+    a.write_all(&cast_frame("x", 2)[..40]).unwrap();
+    let (got, _) = collect_casts(&kernel, 1, Duration::from_secs(10));
+    assert_eq!(got, [1]);
+    let shared = kernel.shared().clone();
+    let x = shared.hearing.get("x").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while shared.inbound_held.load(std::sync::atomic::Ordering::Relaxed) == 0 {
+        assert!(Instant::now() < deadline, "the partial frame was not read");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert_eq!(x.links.load(std::sync::atomic::Ordering::Relaxed), 1);
+    kernel.close();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while x.links.load(std::sync::atomic::Ordering::Relaxed) != 0
+        || x.turn.open() != 0
+        || shared.inbound_held.load(std::sync::atomic::Ordering::Relaxed) != 0
+    {
+        assert!(Instant::now() < deadline, "a stopped kernel still counts the links it closed");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    drop(a);
+}
