@@ -62,7 +62,8 @@
 //! own the sockets (`connection` splits a plain or TLS link into the halves
 //! they use, `tls` configures rustls, `handover` keeps a node's messages in
 //! order when it dials us again while its old connection still holds
-//! frames), and `kernel` ties them together. The
+//! frames, `unacked` keeps what a link wrote until its node acknowledges
+//! it), and `kernel` ties them together. The
 //! core modules are public for the addon, the tests and the benches, and
 //! hidden from these docs: they are not a stable API. `debug_log` prints
 //! this crate's tracing events where `DEBUG` (as clusterluck apps set it)
@@ -123,6 +124,9 @@ pub mod server;
 pub mod stream;
 #[allow(missing_docs)]
 pub mod tls;
+#[doc(hidden)]
+#[allow(missing_docs)]
+pub mod unacked;
 
 #[cfg(feature = "napi")]
 mod bindings;

@@ -35,6 +35,7 @@ use crate::envelope;
 use crate::events::kind;
 use crate::health::{self, now_us};
 use crate::kernel::{Config, Shared};
+use crate::unacked::{self, Unacked};
 
 /// Work for a peer task, in the order JS issued it.
 #[derive(Debug)]
@@ -154,6 +155,45 @@ struct Lane {
     link: u64,
     /// The task has work in hand or in its channel: new work queues behind it.
     busy: bool,
+    /// What the link wrote that its node has not acknowledged, kept when
+    /// the socket can say how much that is (see `unacked.rs`). Every write
+    /// to the socket is recorded here, in the order of the bytes on the
+    /// wire: callers write only while the lane is open, the task only
+    /// while it is closed.
+    unacked: Unacked,
+    keep: bool,
+}
+
+impl Lane {
+    /// Keeps frames written whole (moved: no copy).
+    fn wrote(&mut self, text: String, ends: Vec<usize>) {
+        if self.keep {
+            self.unacked.push(text, ends);
+            self.trim();
+        }
+    }
+
+    /// Keeps a copy of the frames of `text` from `from` to `to`, written whole.
+    fn wrote_copy(&mut self, text: &str, ends: &[usize], from: usize, to: usize) {
+        if self.keep {
+            self.unacked.push_copy(text, ends, from, to);
+            self.trim();
+        }
+    }
+
+    /// Every `TRIM_EVERY` bytes, forgets what the node has acknowledged.
+    fn trim(&mut self) {
+        if !self.unacked.trim_due() {
+            return;
+        }
+        match self.tcp.as_deref().and_then(unacked::unacked_bytes) {
+            Some(n) => self.unacked.trim(n),
+            None => {
+                self.keep = false;
+                self.unacked.clear();
+            }
+        }
+    }
 }
 
 /// State JS can read without a round trip to the task.
@@ -217,9 +257,13 @@ impl PeerHandle {
                 self.state.direct.fetch_add(1, Ordering::Relaxed);
                 self.state.sent_frames.fetch_add(ends.len() as u64, Ordering::Relaxed);
                 self.state.sent_bytes.fetch_add(buf.len() as u64, Ordering::Relaxed);
+                lane.wrote(buf, ends);
                 return true;
             }
-            let (whole, _) = frame_start(&ends, written);
+            let (whole, start) = frame_start(&ends, written);
+            // The frames before the one the socket cut; the task finishes
+            // that one and keeps it.
+            lane.wrote_copy(&buf, &ends, 0, start);
             self.state.sent_frames.fetch_add(whole as u64, Ordering::Relaxed);
             self.state.sent_bytes.fetch_add(written as u64, Ordering::Relaxed);
             self.state.handoffs.fetch_add(1, Ordering::Relaxed);
@@ -312,6 +356,7 @@ impl Drop for Peer {
         let mut lane = self.state.lane();
         lane.tcp = None;
         lane.busy = true;
+        lane.unacked.clear();
         drop(lane);
         self.state.connected.store(false, Ordering::Release);
     }
@@ -731,18 +776,45 @@ impl Peer {
         }
     }
 
-    /// Publishes (or withdraws) the socket of the current link.
-    fn set_lane(&self, wr: Option<&LinkWriter>) {
+    /// Publishes the socket of a new link.
+    fn open_lane(&self, wr: &LinkWriter) {
         let mut lane = self.state.lane();
-        lane.tcp = wr.and_then(|w| w.shared_tcp().cloned());
+        lane.tcp = wr.shared_tcp().cloned();
         lane.link = self.links;
         lane.busy = true;
+        lane.unacked.clear();
+        lane.keep = lane.tcp.as_deref().and_then(unacked::unacked_bytes).is_some();
+    }
+
+    /// Withdraws the socket of the link that ended. When its node was
+    /// declared down, returns the frames it wrote that the node has not
+    /// acknowledged (keep-alive pings left out; see `unacked.rs`). One
+    /// lock: no caller writes in between. The socket is still closed
+    /// gracefully: a reset would also discard, at a receiver that was
+    /// stopped, what it had acknowledged and not read yet.
+    fn close_lane(&self, wr: &LinkWriter) -> Vec<String> {
+        let mut lane = self.state.lane();
+        let mut replay = Vec::new();
+        if self.down_reason == "tick timeout" && lane.keep {
+            if let Some(tcp) = wr.shared_tcp() {
+                if let Some(n) = unacked::unacked_bytes(tcp) {
+                    replay = lane.unacked.take_last(n);
+                    replay.retain(|f| !(f.starts_with("{\"type\":\"ping\"") && f.contains(health::TICK_PREFIX)));
+                }
+            }
+        }
+        lane.tcp = None;
+        lane.link = self.links;
+        lane.busy = true;
+        lane.unacked.clear();
+        lane.keep = false;
+        replay
     }
 
     /// Runs a live link until it breaks (`Reconnect`) or we are told to stop.
     async fn connected(&mut self, mut rd: LinkReader, mut wr: LinkWriter) -> Next {
         self.links += 1;
-        self.set_lane(Some(&wr));
+        self.open_lane(&wr);
         self.down_reason = "closed";
         self.up_at = now_us();
         self.ticker = self.opts.net_tick.map(|t| {
@@ -752,7 +824,13 @@ impl Peer {
         });
         let mut next = self.serve(&mut rd, &mut wr).await;
         self.ticker = None;
-        self.set_lane(None);
+        let replay = self.close_lane(&wr);
+        if !replay.is_empty() {
+            // Ahead of the frames of a write the timeout cut short (already
+            // back at the front of the queue): they were written before.
+            tracing::debug!(peer = self.id, "{} frame(s) not acknowledged by {}: written again on the next link", replay.len(), self.opts.node_id);
+            self.requeue(replay);
+        }
         self.state.connected.store(false, Ordering::Release);
         self.shared.outbox.with_strings(kind::NODE_DOWN, &[self.id], &[self.down_reason]);
         // What arrived during the last write waits for the next link, behind
@@ -862,6 +940,7 @@ impl Peer {
                                 self.requeue(Self::frames_from(&buf, &ends, written));
                                 return Next::Reconnect;
                             }
+                            self.state.lane().wrote_copy(&buf, &ends, start, rest_end);
                             batch.buf.push_str(&buf[rest_end..]);
                             batch.ends.extend(ends[first + 1..].iter().map(|e| e - rest_end));
                         } else {
@@ -931,6 +1010,7 @@ impl Peer {
                 self.requeue(Self::frames_from(&batch.buf, &batch.ends, start));
                 return false;
             }
+            self.state.lane().wrote_copy(&batch.buf, &batch.ends, start, end);
             self.state.sent_frames.fetch_add((i - first) as u64, Ordering::Relaxed);
             self.state.sent_bytes.fetch_add((end - start) as u64, Ordering::Relaxed);
             start = end;

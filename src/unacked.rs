@@ -1,0 +1,229 @@
+//! What a link wrote that its node may not have received.
+//!
+//! A node declared down for its silence (cut off, hung, stopped) may not
+//! have received what our socket still holds: frames the system has sent
+//! and not had acknowledged, or not sent at all. Closed with the socket
+//! they are lost; left to the system's retransmission they would arrive,
+//! once the path heals, on the old connection, after the newer frames of
+//! the link that replaced it. So a plain TCP link keeps a copy of what it
+//! wrote recently, trimmed as the node acknowledges it (the socket's
+//! `SIOCOUTQ`: bytes written and not acknowledged), and when the node is
+//! declared down those frames go back to the front of the link's queue and
+//! are written again, first, on the next link. The old socket is still
+//! closed gracefully (a reset would make a receiver that was stopped
+//! discard what it had acknowledged and not yet read), so what it held may
+//! arrive from it too: a frame can arrive twice, none is lost, and at a
+//! receiver of ours none arrives out of order (its handover delivers a
+//! node's connections one after the other).
+//!
+//! The copy costs a move or a copy of each write, never a system call per
+//! message: the socket is asked what it still holds once every
+//! [`TRIM_EVERY`] bytes written, so the copy stays within what the socket
+//! holds plus that much. Where the system cannot say (not Linux), or on a
+//! TLS link (whose socket holds ciphertext), nothing is kept and what the
+//! socket held is lost at a `nodedown`, as in Erlang.
+
+use std::collections::VecDeque;
+
+use tokio::net::TcpStream;
+
+/// How many bytes are written between two looks at what the socket holds.
+pub const TRIM_EVERY: usize = 256 * 1024;
+
+/// Whole frames written, oldest first.
+#[derive(Debug, Default)]
+pub struct Unacked {
+    chunks: VecDeque<Chunk>,
+    bytes: usize,
+    /// `bytes` after the last trim.
+    trimmed_at: usize,
+}
+
+/// Frames written together: their text and where each ends in it.
+#[derive(Debug)]
+struct Chunk {
+    text: String,
+    ends: Vec<usize>,
+}
+
+impl Unacked {
+    /// Bytes kept.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Forgets everything (a new link).
+    pub fn clear(&mut self) {
+        self.chunks.clear();
+        self.bytes = 0;
+        self.trimmed_at = 0;
+    }
+
+    /// Keeps frames just written, whole: `text` ends with the last of them,
+    /// and `ends` says where each ends in it.
+    pub fn push(&mut self, text: String, ends: Vec<usize>) {
+        if text.is_empty() {
+            return;
+        }
+        self.bytes += text.len();
+        self.chunks.push_back(Chunk { text, ends });
+    }
+
+    /// Keeps a copy of the frames of `text` between `from` and `to` (frame
+    /// boundaries), where `ends` are the ends of the frames of `text`.
+    pub fn push_copy(&mut self, text: &str, ends: &[usize], from: usize, to: usize) {
+        if to <= from {
+            return;
+        }
+        let first = ends.partition_point(|&e| e <= from);
+        let last = ends.partition_point(|&e| e <= to);
+        let ends = ends[first..last].iter().map(|&e| e - from).collect();
+        self.push(text[from..to].to_string(), ends);
+    }
+
+    /// True once `TRIM_EVERY` bytes were kept since the last trim.
+    pub fn trim_due(&self) -> bool {
+        self.bytes >= self.trimmed_at + TRIM_EVERY
+    }
+
+    /// Forgets the oldest chunks the node has acknowledged, `unacked` being
+    /// the bytes of the newest ones it has not.
+    pub fn trim(&mut self, unacked: usize) {
+        while let Some(front) = self.chunks.front() {
+            if self.bytes - front.text.len() < unacked {
+                break;
+            }
+            self.bytes -= front.text.len();
+            self.chunks.pop_front();
+        }
+        self.trimmed_at = self.bytes;
+    }
+
+    /// The frames holding the newest `unacked` bytes, each whole and in
+    /// order (the first of them perhaps received in part), leaving nothing
+    /// kept.
+    pub fn take_last(&mut self, unacked: usize) -> Vec<String> {
+        let mut skip = self.bytes.saturating_sub(unacked);
+        let mut out = Vec::new();
+        for chunk in self.chunks.drain(..) {
+            if skip >= chunk.text.len() {
+                skip -= chunk.text.len();
+                continue;
+            }
+            let mut start = 0;
+            for &end in &chunk.ends {
+                if end > skip {
+                    out.push(chunk.text[start..end].to_string());
+                }
+                start = end;
+            }
+            skip = 0;
+        }
+        self.clear();
+        out
+    }
+}
+
+/// Bytes written on `tcp` that the other end has not acknowledged, sent
+/// or not; `None` where the system does not say.
+#[cfg(target_os = "linux")]
+pub fn unacked_bytes(tcp: &TcpStream) -> Option<usize> {
+    use std::os::fd::AsRawFd;
+    let mut n: libc::c_int = 0;
+    // SIOCOUTQ, which Linux defines as TIOCOUTQ: for a TCP socket, the
+    // bytes from the oldest unacknowledged one to the last written.
+    // SAFETY: the request writes one int through the pointer, which is
+    // valid for the call; the descriptor is the socket `tcp` keeps open.
+    let rc = unsafe { libc::ioctl(tcp.as_raw_fd(), libc::TIOCOUTQ, &mut n as *mut libc::c_int) };
+    (rc == 0 && n >= 0).then_some(n as usize)
+}
+
+/// Bytes written on `tcp` that the other end has not acknowledged, sent
+/// or not; `None` where the system does not say.
+#[cfg(not(target_os = "linux"))]
+pub fn unacked_bytes(_tcp: &TcpStream) -> Option<usize> {
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frames(texts: &[&str]) -> (String, Vec<usize>) {
+        let mut text = String::new();
+        let mut ends = Vec::new();
+        for t in texts {
+            text.push_str(t);
+            ends.push(text.len());
+        }
+        (text, ends)
+    }
+
+    #[test]
+    fn the_frames_of_the_unacknowledged_bytes_come_back_whole_and_in_order() {
+        let mut u = Unacked::default();
+        let (t, e) = frames(&["aaaa\x0c", "bb\x0c"]);
+        u.push(t, e);
+        let (t, e) = frames(&["x\x0c", "cccccc\x0c", "dd\x0c", "y\x0c"]);
+        // Only the middle two of these were written.
+        u.push_copy(&t, &e, 2, 12);
+        assert_eq!(u.bytes(), 8 + 10);
+        // The last 11 bytes: the end of "bb" and all after it.
+        assert_eq!(u.take_last(11), vec!["bb\x0c", "cccccc\x0c", "dd\x0c"]);
+        assert_eq!(u.bytes(), 0);
+        assert!(u.take_last(100).is_empty());
+    }
+
+    #[test]
+    fn nothing_unacknowledged_gives_nothing_back_and_all_of_it_everything() {
+        let mut u = Unacked::default();
+        let (t, e) = frames(&["a\x0c", "b\x0c"]);
+        u.push(t.clone(), e.clone());
+        assert!(u.take_last(0).is_empty());
+        u.push(t, e);
+        assert_eq!(u.take_last(1000), vec!["a\x0c", "b\x0c"]);
+    }
+
+    #[test]
+    fn trimming_keeps_every_chunk_that_holds_unacknowledged_bytes() {
+        let mut u = Unacked::default();
+        for i in 0..4 {
+            let (t, e) = frames(&[&format!("{i}{i}{i}\x0c")]);
+            u.push(t, e);
+        }
+        assert!(!u.trim_due());
+        u.trim(5);
+        // "2222" holds one unacknowledged byte: it stays.
+        assert_eq!(u.bytes(), 8);
+        assert_eq!(u.take_last(5), vec!["222\x0c", "333\x0c"]);
+        let big = "z".repeat(TRIM_EVERY);
+        u.push(big.clone(), vec![big.len()]);
+        assert!(u.trim_due());
+        u.trim(0);
+        assert_eq!(u.bytes(), 0);
+        assert!(!u.trim_due());
+    }
+
+    #[tokio::test]
+    async fn a_socket_says_what_the_other_end_has_not_acknowledged() {
+        use tokio::io::AsyncWriteExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        if unacked_bytes(&client).is_none() {
+            eprintln!("this system does not report unacknowledged bytes; nothing to check");
+            return;
+        }
+        // The other end reads nothing: past its buffers, what we write
+        // stays with us, unacknowledged.
+        let chunk = vec![b'x'; 1 << 20];
+        let mut written = 0usize;
+        while tokio::time::timeout(std::time::Duration::from_millis(200), client.write_all(&chunk)).await.is_ok() {
+            written += chunk.len();
+            assert!(written < 1 << 30, "the socket never filled");
+        }
+        let held = unacked_bytes(&client).unwrap();
+        assert!(held > 0, "a full socket holds nothing unacknowledged");
+        drop(server);
+    }
+}
