@@ -180,16 +180,22 @@ fn listening_kernel() -> (Kernel, u16) {
     (kernel, port)
 }
 
+/// Node x's first link to `port`, having delivered casts 0..n.
+fn first_link(kernel: &Kernel, port: u16, n: u64) -> TcpStream {
+    let mut old = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    old.write_all(&cast_frames("x", 0..n)).unwrap();
+    let (got, _) = collect_casts(kernel, n as usize, Duration::from_secs(10));
+    assert_eq!(got, (0..n).collect::<Vec<_>>());
+    old
+}
+
 /// A node that dials again while its old connection still holds frames (we
 /// were stopped, or its close is still on the way): the new connection's
 /// frames come after all of the old one's, never between them.
 #[test]
 fn a_new_link_of_a_node_delivers_after_the_old_one_has_finished() {
     let (kernel, port) = listening_kernel();
-    let mut old = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    old.write_all(&cast_frames("x", 0..200)).unwrap();
-    let (got, _) = collect_casts(&kernel, 200, Duration::from_secs(10));
-    assert_eq!(got, (0..200).collect::<Vec<_>>());
+    let mut old = first_link(&kernel, port, 200);
     // The new link sends at once; the old one goes on for a while (reads
     // close together, each well within the grace), then closes.
     let mut new = TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -212,10 +218,7 @@ fn a_new_link_of_a_node_delivers_after_the_old_one_has_finished() {
 fn a_silent_old_link_is_closed_by_the_new_one() {
     use std::io::Read;
     let (kernel, port) = listening_kernel();
-    let mut old = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    old.write_all(&cast_frames("x", 0..10)).unwrap();
-    let (got, _) = collect_casts(&kernel, 10, Duration::from_secs(10));
-    assert_eq!(got, (0..10).collect::<Vec<_>>());
+    let mut old = first_link(&kernel, port, 10);
     // Another node's link is not held back by this handover.
     let mut other = TcpStream::connect(("127.0.0.1", port)).unwrap();
     other.write_all(&cast_frame("y", 7)).unwrap();
