@@ -294,14 +294,7 @@ export interface KernelStats {
   /** By node id. */
   peers: Record<string, PeerStats>;
   /** Sums over all nodes (skips include links that never said which node they carry). */
-  totals: {
-    sent: { messages: number; bytes: number };
-    received: { messages: number; bytes: number };
-    queued: number;
-    unwritten: number;
-    dropped: number;
-    skips: Record<string, number>;
-  };
+  totals: Pick<PeerStats, "sent" | "received" | "queued" | "unwritten" | "dropped" | "skips">;
 }
 
 /** Options of {@link createKernel} (clusterluck's kernel options). */
