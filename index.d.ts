@@ -233,9 +233,11 @@ export interface StartOptions {
   maxFrameLength?: number;
   /**
    * net_ticktime in milliseconds (default 60000; 0 turns it off): a node that
-   * holds a link to us and from which nothing arrives for this long, while
-   * our link to it is up, is declared down (`nodedown` with "tick timeout");
-   * quiet links are pinged after a quarter of it. Applies to links opened after.
+   * holds a link to us, from which nothing arrives for this long and which
+   * acknowledges nothing of what we had written to it meanwhile, is declared
+   * down (`nodedown` with "tick timeout"); quiet links are pinged after a
+   * quarter of it, and pings go out ahead of any backlog. Applies to links
+   * opened after.
    */
   netTickTime?: number;
   /** Default of {@link ConnectOptions.maxQueueBytes} for links opened after (64 MiB). */
@@ -267,8 +269,13 @@ export interface ConnectOptions {
 
 /** One node's health in {@link NetKernel.stats}. */
 export interface PeerStats {
-  /** Our outbound link to it: "up", "connecting", "closed", or null if we have none. */
-  state: "up" | "connecting" | "closed" | null;
+  /**
+   * Our outbound link to it: "up" (the node showed that it runs), "down" (declared down for
+   * its silence; the link is kept and what it carries arrives once the node runs again),
+   * "connecting" (no link yet, or a link to a node that has not shown that it runs), "closed",
+   * or null if we have none.
+   */
+  state: "up" | "down" | "connecting" | "closed" | null;
   /** Messages (frames, pings included) and bytes written on our link to it. */
   sent: { messages: number; bytes: number };
   /** Messages (frames) and bytes read from its links to us. */
@@ -287,6 +294,22 @@ export interface PeerStats {
   lastHeard: number | null;
   /** Round trip of the last keep-alive ping it answered, in ms, or null. */
   rtt: number | null;
+  /**
+   * Ms since its last sign of life (anything from it, or its acknowledging what we had
+   * written and it had not yet acknowledged) while it is up or down; null otherwise.
+   */
+  quiet: number | null;
+  /** Keep-alive pings written on our link to it. */
+  pings: number;
+  /** Pings that went a quarter of the tick time with nothing heard or acknowledged since. */
+  ticksMissed: number;
+  /**
+   * Silences of a whole tick time during which it kept acknowledging what we wrote: a node
+   * busy reading, not declared down (a nodedown the acknowledgements avoided).
+   */
+  ackSaves: number;
+  /** `nodedown`s of it so far, by reason. */
+  nodedowns: { "tick timeout": number; closed: number; stopped: number };
 }
 
 /** What {@link NetKernel.stats} returns. */
@@ -552,12 +575,20 @@ export declare class NetKernel<TIpc extends Ipc | null = Ipc | null> extends Eve
   on(event: "_ready", listener: () => void): this;
   /** The kernel was stopped. */
   on(event: "_stop", listener: () => void): this;
-  /** Our link to `node` came up. */
+  /**
+   * `node` showed that it runs, on our link to it: something came from it since the link came
+   * up or since its `nodedown` (a connection alone is not that: a stopped process's system
+   * accepts one). A node that holds no link to us is up once it sends us something. With
+   * `netTickTime: 0`, a node is up with its link.
+   */
   on(event: "nodeup", listener: (node: Node) => void): this;
   /**
-   * Our live link to `node` ended: "tick timeout", "closed" or "stopped".
-   * Calls, callSingletons and pings waiting on it have failed with an Error
-   * whose `type` is `NODE_DOWN`; the link reconnects with its queue (unless stopped).
+   * `node` is down: "tick timeout" (nothing came from it and nothing we wrote was acknowledged
+   * for the tick time; the link is kept, and the node is up again with its first sign of
+   * life), "closed" (the link ended; it reconnects with its queue) or "stopped" (disconnected).
+   * Calls, callSingletons and pings waiting on it have failed with an Error whose `type` is
+   * `NODE_DOWN`; until the next `nodeup`, those made with no timeout fail at once the same way,
+   * and those with a timeout are sent and wait for the node up to it.
    */
   on(event: "nodedown", listener: (node: Node, reason: string) => void): this;
   /** An inbound message was dropped (INVALID_CHECKSUM, INVALID_JSON, INVALID_MESSAGE, FRAME_TOO_LARGE, INVALID_REPLY). */

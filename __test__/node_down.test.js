@@ -151,6 +151,10 @@ for (const impl of impls) {
         // Traffic both ways, more often than a quarter of the tick time:
         // neither side pings (nor, so, answers a ping).
         const me = { id: k.id(), host: "127.0.0.1", port: k.port() };
+        // Up once it answers a ping (the first goes out as the link comes up).
+        await waitFor(() => k.ups.includes(node.id()), { what: "nodeup" });
+        const pingsBefore = k.stats().peers[node.id()].pings;
+        const sentBefore = k.stats().peers[node.id()].sent.messages;
         const deadline = Date.now() + 3 * TICK;
         let casts = 0;
         while (Date.now() < deadline) {
@@ -161,7 +165,8 @@ for (const impl of impls) {
         }
         await sleep(20);
         const stats = k.stats().peers[node.id()];
-        assert.equal(stats.sent.messages, casts, "only the casts went out: no ping, no pong");
+        assert.equal(stats.pings, pingsBefore, "no keep-alive ping on the busy link");
+        assert.equal(stats.sent.messages - sentBefore, casts, "only the casts went out: no ping, no pong");
         assert.ok(stats.received.messages >= 20, JSON.stringify(stats.received));
         assert.deepEqual(k.downsOf(node.id()), []);
 
@@ -186,6 +191,8 @@ describe("nodedown on disconnect", () => {
     try {
       const node = new Node(peer.node.id, peer.node.host, peer.node.port);
       await connect(k, node);
+      await peer.request("connect", { id: k.id(), host: "127.0.0.1", port: k.port() });
+      await waitFor(() => k.ups.includes(node.id()), { what: "nodeup" });
       const waiting = outcome((cb) => k.callSingleton(node, "count", { i: 4 }, cb));
       await sleep(100);
       k.disconnect(node);
@@ -194,6 +201,27 @@ describe("nodedown on disconnect", () => {
       assert.deepEqual(k.downsOf(node.id()), [{ id: node.id(), reason: "stopped" }]);
     } finally {
       // The peer's process is unref'd: wait for its exit while k keeps the loop alive.
+      await peer.kill();
+      k.stop();
+    }
+  });
+
+  it("a node that never showed it runs is not announced down, but what waited on it fails", { timeout: 30000 }, async () => {
+    const k = await localKernel();
+    const peer = await spawnPeer("native", { cookie: COOKIE });
+    try {
+      // A link one way only: the node cannot answer a ping, so it is not up.
+      const node = new Node(peer.node.id, peer.node.host, peer.node.port);
+      await connect(k, node);
+      const waiting = outcome((cb) => k.callSingleton(node, "count", { i: 5 }, cb));
+      await sleep(3 * TICK);
+      assert.deepEqual(k.ups, [], "no nodeup without a sign of life");
+      assert.equal(k.stats().peers[node.id()].state, "connecting");
+      k.disconnect(node);
+      const { err } = await waiting;
+      assert.equal(err && err.type, "NODE_DOWN");
+      assert.deepEqual(k.downs, [], "no nodedown without a nodeup");
+    } finally {
       await peer.kill();
       k.stop();
     }

@@ -70,8 +70,10 @@ const EV = {
   MESSAGE: 0, SKIP: 1, NODE: 2, SOCKET_OPEN: 3, SOCKET_CLOSE: 4,
   PEER_CONNECT: 5, PEER_DISCONNECT: 6, PEER_DRAINED: 7, READY: 8,
   LISTEN_ERROR: 9, PEER_ERROR: 10, PEER_CLOSED: 11, PEER_BUSY: 12, PEER_DRAIN: 13,
-  PEER_OVERFLOW: 14, NODE_DOWN: 15,
+  PEER_OVERFLOW: 14, NODE_DOWN: 15, NODE_UP: 16,
 };
+// The reasons of nodedown, in the order of the counters of a peer's stats().
+const DOWN_REASONS = ["tick timeout", "closed", "stopped"];
 // Kinds of _skip, in the order of the counters of inboundStats().
 const SKIP_TYPES = ["INVALID_JSON", "INVALID_CHECKSUM", "INVALID_MESSAGE", "FRAME_TOO_LARGE", "TLS_HANDSHAKE",
   "INBOUND_BUDGET"];
@@ -307,6 +309,8 @@ class NetKernel extends EventEmitter {
     checkNode(node);
     if (node.id() === this._id) return cb(null, "pong");
     if (!this._sinks.has(node.id())) return cb(new Error("Unknown node " + node.id()));
+    const down = this._downError(node, timeout);
+    if (down !== null) return cb(down);
     const id = this._generateToken();
     const t = this._setupSingletonReply(node, id, timeout, cb);
     const out = this.connection(node)._sendPing(id);
@@ -324,6 +328,9 @@ class NetKernel extends EventEmitter {
       process.nextTick(() => this._streamLocal(event, id, data));
     } else if (!this._sinks.has(node.id())) {
       process.nextTick(() => rstream.emit("error", new Error("Unknown node " + node.id())));
+    } else if (this._downError(node, timeout) !== null) {
+      const down = this._downError(node, timeout);
+      process.nextTick(() => rstream.emit("error", down));
     } else {
       let err;
       try {
@@ -346,6 +353,9 @@ class NetKernel extends EventEmitter {
     } else if (!this._sinks.has(node.id())) {
       this._teardownSingletonReply(id, t);
       return cb(new Error("Unknown node " + node.id()));
+    } else if (this._downError(node, timeout) !== null) {
+      this._teardownSingletonReply(id, t);
+      return cb(this._downError(node, timeout));
     } else {
       let err;
       try {
@@ -399,12 +409,21 @@ class NetKernel extends EventEmitter {
     const entry = (id) => peers[id] || (peers[id] = {
       state: null, sent: {messages: 0, bytes: 0}, received: {messages: 0, bytes: 0},
       queued: 0, unwritten: 0, dropped: 0, skips: zeroSkips(), inbound: 0, lastHeard: null, rtt: null,
+      quiet: null, pings: 0, ticksMissed: 0, ackSaves: 0,
+      nodedowns: Object.fromEntries(DOWN_REASONS.map((r) => [r, 0])),
     });
     for (const [id, conn] of this._sinks) {
       if (!conn._peer) continue;
       const s = conn._peer.stats();
       const peer = entry(id);
-      peer.state = s[5] === 1 ? "up" : (conn.active() ? "connecting" : "closed");
+      // up: shown to run; down: declared down for its silence, the link
+      // kept; connecting: no link, or a link to a node not shown to run yet.
+      peer.state = s[6] === 2 ? "up" : s[6] === 3 ? "down" : (conn.active() ? "connecting" : "closed");
+      peer.quiet = s[7] < 0 ? null : Math.round(s[7]);
+      peer.pings = s[8];
+      peer.ticksMissed = s[9];
+      peer.ackSaves = s[10];
+      DOWN_REASONS.forEach((r, i) => { peer.nodedowns[r] = s[11 + i]; });
       peer.sent = {messages: s[0], bytes: s[1]};
       peer.queued = s[2];
       peer.unwritten = s[3];
@@ -751,17 +770,24 @@ class NetKernel extends EventEmitter {
         this._sockets.delete(e[1]);
         this._disconnectSocket(null, e[1]);
         return;
-      case EV.PEER_CONNECT:
+      case EV.PEER_CONNECT: return this._withPeer(e[1], (c) => c._handleConnect());
+      // The node showed that it runs (not merely that its system accepts
+      // connections): after the link came up, or after a nodedown.
+      case EV.NODE_UP:
         return this._withPeer(e[1], (c) => {
+          if (c._up) return;
           c._up = true;
-          c._handleConnect();
+          c._downReason = null;
           this.emit("nodeup", c.node());
         });
+      // A node that was up is down, or a link ended (then what waited on
+      // it fails, but a node never shown up is not announced down).
       case EV.NODE_DOWN:
         return this._withPeer(e[1], (c) => {
-          if (!c._up) return;
+          const announce = c._up === true;
           c._up = false;
-          this._nodeDown(c, e[2]);
+          if (announce) c._downReason = e[2];
+          this._nodeDown(c, e[2], announce);
         });
       case EV.PEER_DISCONNECT: return this._withPeer(e[1], (c) => c._handleDisconnect());
       case EV.PEER_DRAINED: return this._withPeer(e[1], (c) => c._handleDrained());
@@ -797,9 +823,23 @@ class NetKernel extends EventEmitter {
     }
   }
 
+  // Between a node's nodedown and its next nodeup, a call or ping with no
+  // timeout would wait forever: it fails at once with NODE_DOWN, as in
+  // Erlang. One with a timeout is sent, and waits for the node up to it.
+  _downError(node, timeout) {
+    if (typeof timeout === "number" && timeout !== Infinity) return null;
+    const conn = this._sinks.get(node.id());
+    if (!conn || typeof conn._downReason !== "string") return null;
+    return this._nodeDownError(node.id(), conn._downReason);
+  }
+
+  _nodeDownError(id, reason) {
+    return Object.assign(new Error("Node " + id + " is down (" + reason + ")."), {type: "NODE_DOWN", node: id, reason});
+  }
+
   // A live link ended (e[2] says why): calls waiting on its node fail now
   // instead of at their timeout, unless a newer link to it took over.
-  _nodeDown(conn, reason) {
+  _nodeDown(conn, reason, announce) {
     const node = conn.node();
     const id = node.id();
     const current = this._sinks.get(id);
@@ -807,11 +847,10 @@ class NetKernel extends EventEmitter {
       for (const [tag, w] of this._waiting) {
         if (w.node !== id) continue;
         this._waiting.delete(tag);
-        w.fail(Object.assign(new Error("Node " + id + " is down (" + reason + ")."),
-          {type: "NODE_DOWN", node: id, reason}));
+        w.fail(this._nodeDownError(id, reason));
       }
     }
-    this.emit("nodedown", node, reason);
+    if (announce) this.emit("nodedown", node, reason);
   }
 
   _withPeer(id, fn) {

@@ -303,12 +303,22 @@ impl NativePeer {
         vec![s.direct.load(std::sync::atomic::Ordering::Relaxed) as f64, s.handoffs.load(std::sync::atomic::Ordering::Relaxed) as f64]
     }
 
-    /// `[framesSent, bytesSent, queued, unwrittenBytes, dropped, connected]`:
-    /// atomics read on demand, for `stats()`.
+    /// `[framesSent, bytesSent, queued, unwrittenBytes, dropped, connected,
+    /// life, quietMs, pings, ticksMissed, ackSaves, downsTick, downsClosed,
+    /// downsStopped]`: atomics read on demand, for `stats()`. `life` is
+    /// `peer::Life` (0: no link); `quietMs` the time since the node's last
+    /// sign of life while it is up or down (-1 otherwise).
     #[napi]
     pub fn stats(&self) -> Vec<f64> {
         use std::sync::atomic::Ordering::Relaxed;
         let s = &self.handle.state;
+        let life = s.life.load(Relaxed);
+        let alive = s.alive_at.load(Relaxed);
+        let quiet = if life >= crate::peer::Life::Up as u8 && alive > 0 {
+            crate::health::now_us().saturating_sub(alive) as f64 / 1000.0
+        } else {
+            -1.0
+        };
         vec![
             s.sent_frames.load(Relaxed) as f64,
             s.sent_bytes.load(Relaxed) as f64,
@@ -316,6 +326,14 @@ impl NativePeer {
             s.unwritten.load(Relaxed) as f64,
             s.dropped.load(Relaxed) as f64,
             if s.connected.load(Relaxed) { 1.0 } else { 0.0 },
+            life as f64,
+            quiet,
+            s.pings.load(Relaxed) as f64,
+            s.ticks_missed.load(Relaxed) as f64,
+            s.ack_saves.load(Relaxed) as f64,
+            s.downs[0].load(Relaxed) as f64,
+            s.downs[1].load(Relaxed) as f64,
+            s.downs[2].load(Relaxed) as f64,
         ]
     }
 

@@ -20,7 +20,7 @@ use tracing::subscriber::Interest;
 use tracing::{Event, Metadata, Subscriber};
 
 /// The crate's modules that emit events, for "does DEBUG enable any of them".
-const MODULES: &[&str] = &["peer", "server", "kernel", "events", "connection", "tls", "envelope", "frame"];
+const MODULES: &[&str] = &["peer", "health", "server", "kernel", "events", "connection", "tls", "envelope", "frame"];
 
 /// One name pattern of DEBUG: `*` matches any run of characters.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -106,6 +106,9 @@ pub enum Event {
     /// holds a link to us, was silent for the tick time), "closed" or
     /// "stopped".
     NodeDown { peer: u64, reason: String },
+    /// The node of outbound link `peer` showed that it runs, after the
+    /// link came up or after it was declared down.
+    NodeUp { peer: u64 },
     /// The listener of start number `generation` is bound to `port`.
     Ready { generation: u64, port: u64 },
     /// The listener of start number `generation` could not bind.
@@ -132,6 +135,7 @@ impl Event {
             kind::PEER_DRAIN => int(0).map(|peer| Event::PeerDrain { peer }),
             kind::PEER_OVERFLOW => int(0).zip(string(0)).map(|(peer, limit)| Event::PeerOverflow { peer, limit }),
             kind::NODE_DOWN => int(0).zip(string(0)).map(|(peer, reason)| Event::NodeDown { peer, reason }),
+            kind::NODE_UP => int(0).map(|peer| Event::NodeUp { peer }),
             kind::PEER_ERROR => int(0).zip(string(0)).map(|(peer, message)| Event::PeerError { peer, message }),
             kind::READY => int(0).zip(int(1)).map(|(generation, port)| Event::Ready { generation, port }),
             kind::LISTEN_ERROR => int(0)

@@ -44,6 +44,9 @@ pub mod kind {
     /// A live link to a node ended, with why: "tick timeout" (nothing heard
     /// for the tick time), "closed" or "stopped".
     pub const NODE_DOWN: u8 = 15;
+    /// The node of outbound link `peer` showed that it runs: something came
+    /// from it since the link came up, or since it was declared down.
+    pub const NODE_UP: u8 = 16;
 }
 
 /// Payload modes of a MESSAGE entry.

@@ -14,9 +14,11 @@
 //! gives the round trip, and never reaches JS.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
+
+use tokio::sync::Notify;
 
 use crate::error::Skip;
 use crate::handover::Turn;
@@ -54,9 +56,27 @@ pub struct Heard {
     pub reads: AtomicU64,
     /// Which of the node's links delivers (see `handover.rs`).
     pub turn: Turn,
+    /// Set by our link to the node while it waits for a sign of life
+    /// (`nodeup`): the next read from the node wakes it. One relaxed load
+    /// per read otherwise.
+    pub watch: AtomicBool,
+    pub wake: Notify,
 }
 
 impl Heard {
+    /// Something came from the node: wakes our link to it if it watches.
+    pub fn heard_now(&self) {
+        self.last_us.store(now_us(), Ordering::Relaxed);
+        if self.watch.load(Ordering::Relaxed) && self.watch.swap(false, Ordering::AcqRel) {
+            self.wake.notify_one();
+        }
+    }
+
+    /// Asks to be woken by the next sign of life (see `watch`).
+    pub fn watch_for_life(&self) {
+        self.watch.store(true, Ordering::Release);
+    }
+
     /// Counts a frame skipped on a link of this node.
     pub fn skip(&self, skip: &Skip) {
         self.skips[skip.index()].fetch_add(1, Ordering::Relaxed);
@@ -83,13 +103,24 @@ impl Hearing {
     /// and heard now. Once per link.
     pub fn attach(&self, node: &str) -> Arc<Heard> {
         let mut nodes = self.lock();
-        if !nodes.contains_key(node) && nodes.len() >= MAX_NODES {
-            nodes.retain(|_, h| h.links.load(Ordering::Relaxed) > 0);
-        }
-        let heard = nodes.entry(node.to_string()).or_default().clone();
+        let heard = Self::entry(&mut nodes, node);
         heard.links.fetch_add(1, Ordering::Relaxed);
-        heard.last_us.store(now_us(), Ordering::Relaxed);
+        heard.heard_now();
         heard
+    }
+
+    /// The [`Heard`] of `node`, made if it has none yet: our link to a
+    /// node holds it from the start, to see the node's first link to us.
+    pub fn watch(&self, node: &str) -> Arc<Heard> {
+        Self::entry(&mut self.lock(), node)
+    }
+
+    fn entry(nodes: &mut HashMap<String, Arc<Heard>>, node: &str) -> Arc<Heard> {
+        if !nodes.contains_key(node) && nodes.len() >= MAX_NODES {
+            // Kept: nodes with a link to us, and those our links watch.
+            nodes.retain(|_, h| h.links.load(Ordering::Relaxed) > 0 || Arc::strong_count(h) > 1);
+        }
+        nodes.entry(node.to_string()).or_default().clone()
     }
 
     /// A link attached with [`Hearing::attach`] closed.
@@ -142,6 +173,19 @@ impl Hearing {
 /// the node whose `from` member is `from_json`, stamped with `now_us`.
 pub fn tick_ping(from_json: &str, stamp: u64) -> String {
     format!("p{{\"tag\":\"{TICK_PREFIX}{stamp}\",\"from\":{from_json},\"stream\":{{\"done\":true}}}}\n")
+}
+
+/// Whether a frame (as written, without its delimiter or with it) is one
+/// of our keep-alive pings: those are never written again on a new link.
+pub fn is_tick_ping(frame: &str) -> bool {
+    frame.starts_with("{\"type\":\"ping\"") && frame.contains(TICK_PREFIX)
+}
+
+/// The early warning (`DEBUG=clusterluck:native:health`): a node that has
+/// been silent for half its window, as Erlang warns of missed ticks before
+/// it drops a node. Once per silence.
+pub fn warn_quiet(node: &str, quiet_ms: u64, window_ms: u64) {
+    tracing::debug!("nothing from {node} for {quiet_ms} ms, nothing it was sent acknowledged: down at {window_ms} ms");
 }
 
 /// The stamp of a keep-alive ping, when `event_raw` (the raw JSON string

@@ -149,12 +149,13 @@ impl Builder {
 
     /// net_ticktime, as Erlang's: default 60 s (the JS kernel's
     /// `netTickTime`); `None` or zero turns it off. A node that holds a
-    /// link to us and sends nothing for this long while our link to it is
-    /// up is declared down (calls waiting on it fail with
-    /// [`NodeError::NodeDown`], [`Node::on_node_down`] runs with
-    /// "tick timeout") and its link is dialled again; quiet links are
-    /// pinged after a quarter of it. A link whose socket closes is down at
-    /// once, whatever this is.
+    /// link to us, from which nothing comes for this long and which
+    /// acknowledges nothing of what we sent it meanwhile, is declared down
+    /// (calls waiting on it fail with [`NodeError::NodeDown`],
+    /// [`Node::on_node_down`] runs with "tick timeout"); its link is kept,
+    /// and it is up again ([`Node::on_node_up`]) with its first sign of
+    /// life. Quiet links are pinged after a quarter of it. A link whose
+    /// socket closes is down at once, whatever this is.
     pub fn net_tick_time(mut self, tick: Option<Duration>) -> Builder {
         self.net_tick = tick.filter(|t| !t.is_zero());
         self
@@ -297,13 +298,12 @@ impl Inner {
     /// The live link `link` ended: the calls waiting on its node fail now,
     /// unless a newer link to that node has taken over, as the JS kernel's
     /// `nodedown` does.
+    /// A link whose node was never shown up ends with no `nodedown` (up
+    /// and down come in pairs), but what waited on it fails all the same.
     fn link_down(&self, link: u64, reason: &str) {
-        let node = match lock(&self.links).get_mut(&link) {
-            Some(l) if l.up => {
-                l.up = false;
-                l.node.clone()
-            }
-            _ => return,
+        let (node, announce) = match lock(&self.links).get_mut(&link) {
+            Some(l) => (l.node.clone(), std::mem::replace(&mut l.up, false)),
+            None => return,
         };
         tracing::debug!(node = node.id, "node down: {reason}");
         let current = lock(&self.peers).get(&node.id).map(|h| h.id);
@@ -317,7 +317,7 @@ impl Inner {
                 let _ = p.tx.send(Err(NodeError::NodeDown { node: node.id.clone(), reason: reason.to_string() }));
             }
         }
-        let hook = lock_r(&self.on_node_down).clone();
+        let hook = lock_r(&self.on_node_down).clone().filter(|_| announce);
         if let Some(hook) = hook {
             if std::panic::catch_unwind(AssertUnwindSafe(|| hook(&node, reason))).is_err() {
                 tracing::warn!("the node-down hook panicked");
@@ -379,17 +379,24 @@ impl Node {
         *lock_w(&self.inner.on_skip) = Some(Arc::new(hook));
     }
 
-    /// Called each time a link this node opened (by [`Node::connect`])
-    /// comes up, with the node it goes to (the JS kernel's `nodeup`). Runs
-    /// on the node's dispatcher: keep it short.
+    /// Called each time the node of a link this node opened (by
+    /// [`Node::connect`]) shows that it runs, with the node (the JS
+    /// kernel's `nodeup`): something came from it since the link came up,
+    /// or since it was declared down. A TCP connection alone is not that
+    /// (a stopped process's system accepts connections): a node that holds
+    /// no link to us is up once it sends us something. With
+    /// `net_tick_time(None)` the node is up with its link. Runs on the
+    /// node's dispatcher: keep it short.
     pub fn on_node_up(&self, hook: impl Fn(&NodeAddr) + Send + Sync + 'static) {
         *lock_w(&self.inner.on_node_up) = Some(Arc::new(hook));
     }
 
     /// Called each time a link that was up ends, with its node and why:
     /// "closed" (the socket ended), "tick timeout" (the node holds a link to
-    /// us but sent nothing for the tick time, see
-    /// [`Builder::net_tick_time`]) or "stopped" (we disconnected). The
+    /// us but nothing came from it and nothing we sent was acknowledged for
+    /// the tick time, see [`Builder::net_tick_time`]) or "stopped" (we
+    /// disconnected). Until the next `nodeup`, calls to the node with no
+    /// timeout fail at once with [`NodeError::NodeDown`]. The
     /// JS kernel's `nodedown`. Before it runs, every call and ping waiting
     /// on that node has failed with [`NodeError::NodeDown`] (unless a newer
     /// link to it is already up). Runs on the node's dispatcher: keep it
@@ -440,7 +447,9 @@ impl Node {
             lock(&self.inner.waiters).entry(handle.id).or_default().push(tx);
             // It may have come up before the waiter was in place.
             if handle.state.connected.load(Ordering::Acquire) {
-                up_now = Some(handle.id);
+                if handle.state.life.load(Ordering::Relaxed) == crate::peer::Life::Up as u8 {
+                    up_now = Some(handle.id);
+                }
                 if let Some(w) = lock(&self.inner.waiters).remove(&handle.id) {
                     for w in w {
                         let _ = w.send(Ok(()));
@@ -488,7 +497,7 @@ impl Node {
     /// that node's own link to us, so it must be connected to us too.
     pub async fn ping(&self, id: &str, timeout: Option<Duration>) -> Result<Duration, NodeError> {
         let started = std::time::Instant::now();
-        let handle = self.peer(id)?;
+        let handle = self.peer_for_call(id, timeout)?;
         let tag = random_id();
         let mut reply = self.expect(id, &tag, true, timeout);
         let cfg = self.inner.kernel.shared().config();
@@ -523,7 +532,7 @@ impl Node {
     /// Sends `data` and waits for a single reply (the JS kernel's
     /// `callSingleton`). An error reply is [`NodeError::Remote`].
     pub async fn call_singleton(&self, id: &str, event: &str, data: Data, timeout: Option<Duration>) -> Result<Payload, NodeError> {
-        self.peer(id)?;
+        self.peer_for_call(id, timeout)?;
         let tag = random_id();
         let mut reply = self.expect(id, &tag, true, timeout);
         self.send_message(id, event, Some(&tag), StreamOut { done: true, ..StreamOut::default() }, data)?;
@@ -537,7 +546,7 @@ impl Node {
     /// Sends `data` and returns the reply as a stream of chunks (the JS
     /// kernel's `call`); `timeout` bounds the whole reply.
     pub async fn call(&self, id: &str, event: &str, data: Data, timeout: Option<Duration>) -> Result<Chunks, NodeError> {
-        self.peer(id)?;
+        self.peer_for_call(id, timeout)?;
         let tag = random_id();
         let reply = self.expect(id, &tag, false, timeout);
         self.send_message(id, event, Some(&tag), StreamOut { done: true, ..StreamOut::default() }, data)?;
@@ -547,7 +556,7 @@ impl Node {
     /// Starts a call whose request is a stream: write the chunks to the
     /// returned writer, end it, then read the reply.
     pub fn call_stream(&self, id: &str, event: &str, timeout: Option<Duration>) -> Result<(StreamWriter, Chunks), NodeError> {
-        self.peer(id)?;
+        self.peer_for_call(id, timeout)?;
         let tag = random_id();
         let reply = self.expect(id, &tag, false, timeout);
         let writer = StreamWriter::new(self.clone(), id.to_string(), event.to_string(), Some(tag));
@@ -679,6 +688,19 @@ impl Node {
         lock(&self.inner.peers).get(id).cloned().ok_or_else(|| NodeError::UnknownNode(id.to_string()))
     }
 
+    /// The link to node `id`, for a call that waits for a reply: between
+    /// the node's `nodedown` and its next `nodeup`, a call with no timeout
+    /// fails at once (it would wait forever), as Erlang's calls to a node
+    /// that is down do; one with a timeout is sent and waits for the node
+    /// up to its timeout.
+    fn peer_for_call(&self, id: &str, timeout: Option<Duration>) -> Result<PeerHandle, NodeError> {
+        let handle = self.peer(id)?;
+        match handle.state.down_reason() {
+            Some(reason) if timeout.is_none() => Err(NodeError::NodeDown { node: id.to_string(), reason: reason.to_string() }),
+            _ => Ok(handle),
+        }
+    }
+
     /// Registers a reply tag; the returned chunks read its replies.
     fn expect(&self, node: &str, tag: &str, single: bool, timeout: Option<Duration>) -> Chunks {
         let (tx, rx) = mpsc::unbounded_channel();
@@ -737,8 +759,8 @@ async fn dispatch(node: Weak<Inner>, mut rx: mpsc::UnboundedReceiver<Delivery>) 
                     }
                 }
             }
+            Event::NodeUp { peer } => inner.link_up(peer),
             Event::PeerConnect { peer } => {
-                inner.link_up(peer);
                 if let Some(w) = lock(&inner.waiters).remove(&peer) {
                     for w in w {
                         let _ = w.send(Ok(()));

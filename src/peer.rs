@@ -23,7 +23,7 @@
 //! and falling back to half of it (DRAIN), so an app can slow down first.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -33,9 +33,9 @@ use tokio::sync::mpsc;
 use crate::connection::{self, LinkReader, LinkWriter};
 use crate::envelope;
 use crate::events::kind;
-use crate::health::{self, now_us};
+use crate::health::{self, now_us, Heard};
 use crate::kernel::{Config, Shared};
-use crate::unacked::{self, Unacked};
+use crate::unacked::{self, RawSocket, Unacked};
 
 /// Work for a peer task, in the order JS issued it.
 #[derive(Debug)]
@@ -84,6 +84,19 @@ pub struct PeerOptions {
     pub tls: Option<(Arc<rustls::ClientConfig>, rustls::pki_types::ServerName<'static>)>,
 }
 
+/// The reasons of `nodedown`, by their index in [`PeerState::downs`].
+pub const DOWN_REASONS: [&str; 3] = ["tick timeout", "closed", "stopped"];
+
+impl PeerState {
+    /// Why the node is down now, between a `nodedown` and the next `nodeup`.
+    pub fn down_reason(&self) -> Option<&'static str> {
+        match self.down.load(Ordering::Relaxed) {
+            0 => None,
+            n => DOWN_REASONS.get(n as usize - 1).copied(),
+        }
+    }
+}
+
 /// Default of [`PeerOptions::max_bytes`].
 pub const DEFAULT_MAX_BYTES: usize = 64 * 1024 * 1024;
 
@@ -124,15 +137,24 @@ enum ConnectError {
     Tls(std::io::Error),
 }
 
-async fn dial(opts: &PeerOptions) -> Result<(LinkReader, LinkWriter), ConnectError> {
+/// A link just made: its halves, and its socket's handle, through which
+/// failure detection sees what the node acknowledges (TLS links too).
+type Dialled = (LinkReader, LinkWriter, RawSocket);
+
+async fn dial(opts: &PeerOptions) -> Result<Dialled, ConnectError> {
     let tcp = TcpStream::connect((opts.host.as_str(), opts.port)).await.map_err(ConnectError::Tcp)?;
     let _ = tcp.set_nodelay(true);
+    let raw = unacked::raw_socket(&tcp);
     match &opts.tls {
-        None => Ok(connection::share_tcp(tcp)),
+        None => {
+            let (rd, wr) = connection::share_tcp(tcp);
+            Ok((rd, wr, raw))
+        }
         Some((config, name)) => {
             let connector = tokio_rustls::TlsConnector::from(config.clone());
             let tls = connector.connect(name.clone(), tcp).await.map_err(ConnectError::Tls)?;
-            Ok(connection::boxed(tls))
+            let (rd, wr) = connection::boxed(tls);
+            Ok((rd, wr, raw))
         }
     }
 }
@@ -162,6 +184,9 @@ struct Lane {
     /// while it is closed.
     unacked: Unacked,
     keep: bool,
+    /// Bytes on the socket that `unacked` does not hold yet: the beginning
+    /// of a frame a direct write left to the task to finish.
+    partial: usize,
 }
 
 impl Lane {
@@ -212,7 +237,40 @@ pub struct PeerState {
     /// Frames and bytes written to the socket.
     pub sent_frames: AtomicU64,
     pub sent_bytes: AtomicU64,
+    /// What the link knows of its node's life: [`Life`] as a number (0: no
+    /// link now).
+    pub life: AtomicU8,
+    /// [`now_us`] of the node's last sign of life: something came from it,
+    /// or it acknowledged what we wrote while it had something to (0: none).
+    pub alive_at: AtomicU64,
+    /// Keep-alive pings written.
+    pub pings: AtomicU64,
+    /// Pings that went a tick (a quarter of the tick time) with nothing
+    /// heard from the node and nothing acknowledged since.
+    pub ticks_missed: AtomicU64,
+    /// Silences of a whole tick time that the node's acknowledgements showed
+    /// to be a node busy reading, not a dead one: nodedowns avoided.
+    pub ack_saves: AtomicU64,
+    /// `nodedown`s by reason: [tick timeout, closed, stopped].
+    pub downs: [AtomicU64; 3],
+    /// Between a `nodedown` and the next `nodeup`: 1 + the index in
+    /// `downs` of the reason (0: not down). A call with no timeout fails
+    /// at once meanwhile.
+    pub down: AtomicU8,
     lane: Mutex<Lane>,
+}
+
+/// What a link knows of its node's life. `nodeup` is the step to `Up`,
+/// `nodedown` the step from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Life {
+    /// Linked, and nothing has shown yet that the node runs.
+    Unproven = 1,
+    /// Shown to run since the link came up or since it was declared down.
+    Up = 2,
+    /// Declared down for its silence; the link is kept, and what it
+    /// carries arrives once the node runs again.
+    Down = 3,
 }
 
 impl PeerState {
@@ -264,6 +322,7 @@ impl PeerHandle {
             // The frames before the one the socket cut; the task finishes
             // that one and keeps it.
             lane.wrote_copy(&buf, &ends, 0, start);
+            lane.partial = written - start;
             self.state.sent_frames.fetch_add(whole as u64, Ordering::Relaxed);
             self.state.sent_bytes.fetch_add(written as u64, Ordering::Relaxed);
             self.state.handoffs.fetch_add(1, Ordering::Relaxed);
@@ -301,6 +360,17 @@ pub fn spawn(shared: &Arc<Shared>, id: u64, opts: PeerOptions) -> PeerHandle {
         down_reason: "closed",
         stopping: false,
         links: 0,
+        heard: shared.hearing.watch(&handle.node_id),
+        life: Life::Unproven,
+        proof_after: 0,
+        alive_from: 0,
+        ping_due: false,
+        ping_out: false,
+        raw: None,
+        acks: Acks::default(),
+        partial: 0,
+        warned: false,
+        saved: false,
     };
     shared.runtime.spawn(task.run());
     handle
@@ -308,7 +378,7 @@ pub fn spawn(shared: &Arc<Shared>, id: u64, opts: PeerOptions) -> PeerHandle {
 
 /// How a phase of the task ended.
 enum Next {
-    Connected(LinkReader, LinkWriter),
+    Connected(LinkReader, LinkWriter, RawSocket),
     Reconnect,
     Exit,
 }
@@ -346,6 +416,37 @@ struct Peer {
     stopping: bool,
     /// Links made so far: the number of the current one.
     links: u64,
+    /// What we hear from the node (on its links to us).
+    heard: Arc<Heard>,
+    life: Life,
+    /// A sign of life later than this (`now_us`) makes the node up.
+    proof_after: u64,
+    /// When the node was last shown up.
+    alive_from: u64,
+    /// A keep-alive ping is to be written at the next frame boundary.
+    ping_due: bool,
+    /// A ping was written and nothing has come since.
+    ping_out: bool,
+    /// The socket of the current link, to read what the node acknowledged.
+    raw: Option<RawSocket>,
+    acks: Acks,
+    /// Bytes of the frame being written that are on the socket and not
+    /// yet in the lane's `unacked` (see `close_lane`).
+    partial: usize,
+    /// The early warning of this silence was given.
+    warned: bool,
+    /// This silence was counted as a nodedown avoided by acknowledgements.
+    saved: bool,
+}
+
+/// What the node had acknowledged at the last tick.
+#[derive(Debug, Default)]
+struct Acks {
+    acked: u64,
+    outq: usize,
+    /// `now_us` of the last tick that saw the node acknowledge something it
+    /// had been holding unacknowledged at the tick before.
+    at: u64,
 }
 
 /// However the task ends (its loop returning, the runtime shutting down, or
@@ -415,10 +516,10 @@ impl Peer {
         loop {
             let next = if gave_up { self.offline_forever().await } else { self.connect().await };
             match next {
-                Next::Connected(rd, wr) => {
+                Next::Connected(rd, wr, raw) => {
                     failures = 0;
                     tracing::debug!(peer = self.id, "connected to {}:{}", self.opts.host, self.opts.port);
-                    match self.connected(rd, wr).await {
+                    match self.connected(rd, wr, raw).await {
                         Next::Exit => break,
                         _ => {
                             tracing::debug!(peer = self.id, "link to {}:{} lost, reconnecting", self.opts.host, self.opts.port);
@@ -582,42 +683,161 @@ impl Peer {
         true
     }
 
-    /// A tick of a live link: true when the node is to be declared down
-    /// (it holds a link to us, yet nothing came from it for `net_tick`
-    /// since our link came up); otherwise pings it if it has been quiet
-    /// for a quarter of that. A node with no link to us cannot answer a
-    /// ping, so it is never declared down for its silence.
-    ///
-    /// A link tells which node it carries only with its first message, so
-    /// a node that has sent nothing yet is pinged too: its answer, if it
-    /// has a link to us, makes that link known.
-    fn tick(&mut self) -> bool {
-        let Some(window) = self.opts.net_tick else { return false };
+    /// A tick of a live link, every quarter of `net_tick`: failure
+    /// detection. Signs of life are anything read from the node (on its
+    /// links to us) and, while it holds some of what we wrote
+    /// unacknowledged, its acknowledging more of it: a node busy reading a
+    /// backlog answers our pings late, yet it reads. A node that is up is
+    /// declared down when neither came for a whole `net_tick` (so either
+    /// nothing we wrote was acknowledged while something was outstanding,
+    /// or the pings of a link with nothing outstanding went unanswered).
+    /// The link is kept: what it holds arrives, once, when the node runs
+    /// again (a stopped node, a partition that heals), and the node is up
+    /// again with its first sign of life. A node not shown up yet (no
+    /// sign of life since the link came up or since it was declared down)
+    /// is pinged every tick until one comes. A node with no link to us
+    /// cannot answer a ping: it is up only once it sends us something.
+    fn tick(&mut self) {
+        let Some(window) = self.opts.net_tick else { return };
         let window = window.as_micros() as u64;
-        let heard = self.shared.hearing.get(&self.opts.node_id);
-        let linked = heard.as_ref().is_some_and(|h| h.links.load(Ordering::Relaxed) > 0);
-        let last = heard.as_ref().map_or(0, |h| h.last_us.load(Ordering::Relaxed));
         let now = now_us();
-        let quiet = now.saturating_sub(last.max(self.up_at));
-        if linked && quiet >= window {
-            tracing::debug!(peer = self.id, "nothing from {} for {} ms: down", self.opts.node_id, quiet / 1000);
-            self.down_reason = "tick timeout";
-            return true;
+        let heard_at = self.heard.last_us.load(Ordering::Relaxed);
+        if let Some(p) = self.raw.and_then(unacked::progress) {
+            if self.acks.outq > 0 && p.acked > self.acks.acked {
+                self.acks.at = now;
+            }
+            self.acks.outq = p.outq;
+            self.acks.acked = p.acked;
         }
-        if quiet >= window / 4 && now.saturating_sub(self.last_ping) >= window / 4 {
+        if self.life != Life::Up {
+            self.check_proof();
+        }
+        let heard_from = heard_at.max(self.alive_from);
+        if self.life == Life::Up {
+            let alive = heard_from.max(self.acks.at);
+            self.state.alive_at.store(alive, Ordering::Relaxed);
+            if self.ping_out {
+                if alive >= self.last_ping {
+                    self.ping_out = false;
+                } else {
+                    self.state.ticks_missed.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            let quiet = now.saturating_sub(alive);
+            if quiet < window / 2 {
+                self.warned = false;
+            } else if !self.warned {
+                self.warned = true;
+                health::warn_quiet(&self.opts.node_id, quiet / 1000, window / 1000);
+            }
+            let silent = now.saturating_sub(heard_from);
+            if silent < window {
+                self.saved = false;
+            } else if quiet < window && !self.saved {
+                self.saved = true;
+                self.state.ack_saves.fetch_add(1, Ordering::Relaxed);
+            }
+            if quiet >= window && self.heard.links.load(Ordering::Relaxed) > 0 {
+                tracing::debug!(peer = self.id, "nothing from {} for {} ms: down", self.opts.node_id, quiet / 1000);
+                self.declare_down(now);
+            }
+        }
+        let silent = now.saturating_sub(heard_from);
+        if (self.life != Life::Up || silent >= window / 4) && now.saturating_sub(self.last_ping) >= window / 4 {
             self.last_ping = now;
             // Close the lane first: then no caller writes meanwhile, and
             // whatever one handed over (the rest of a frame it began,
-            // perhaps) is in the channel, ahead of the ping.
+            // perhaps) is in the stash, ahead of what comes later; the
+            // ping itself goes out at the next frame boundary.
             self.state.lane().busy = true;
             while let Ok(cmd) = self.rx.try_recv() {
                 self.hold(cmd);
             }
-            let cfg = self.shared.config();
-            let ping = health::tick_ping(&cfg.from_json, now);
-            self.hold(Command::Bodies { text: ping, cfg });
+            self.ping_due = true;
         }
-        false
+    }
+
+    /// A new link, or a node declared down: waiting for a sign of life
+    /// newer than `after`. With failure detection off there is nothing to
+    /// wait for: the node is up with its link.
+    fn await_life(&mut self, after: u64) {
+        self.proof_after = after;
+        if self.opts.net_tick.is_none() {
+            self.declare_up(after);
+            return;
+        }
+        self.life = Life::Unproven;
+        self.state.life.store(Life::Unproven as u8, Ordering::Relaxed);
+        self.heard.watch_for_life();
+        // The first ping at once: a node that runs answers it within a
+        // round trip.
+        self.last_ping = 0;
+        self.tick();
+    }
+
+    /// The node is up once something came from it since we began waiting.
+    fn check_proof(&mut self) {
+        if self.life == Life::Up {
+            return;
+        }
+        if self.heard.last_us.load(Ordering::Relaxed) > self.proof_after {
+            self.declare_up(now_us());
+        } else {
+            self.heard.watch_for_life();
+        }
+    }
+
+    fn declare_up(&mut self, now: u64) {
+        self.life = Life::Up;
+        self.state.life.store(Life::Up as u8, Ordering::Relaxed);
+        self.state.alive_at.store(now, Ordering::Relaxed);
+        self.alive_from = now;
+        self.ping_out = false;
+        self.warned = false;
+        self.saved = false;
+        self.heard.watch.store(false, Ordering::Relaxed);
+        self.state.down.store(0, Ordering::Relaxed);
+        self.emit(kind::NODE_UP);
+    }
+
+    /// A node that is up went silent for a whole window: `nodedown`, with
+    /// the link kept (see `tick`).
+    fn declare_down(&mut self, now: u64) {
+        self.down_reason = "tick timeout";
+        self.state.downs[0].fetch_add(1, Ordering::Relaxed);
+        self.state.down.store(1, Ordering::Relaxed);
+        self.shared.outbox.with_strings(kind::NODE_DOWN, &[self.id], &[self.down_reason]);
+        self.down_reason = "closed";
+        self.life = Life::Down;
+        self.state.life.store(Life::Down as u8, Ordering::Relaxed);
+        self.proof_after = now;
+        self.heard.watch_for_life();
+    }
+
+    /// True when the stash begins with the rest of a frame the socket holds
+    /// the beginning of: that goes out before anything else.
+    fn rest_first(&self) -> bool {
+        matches!(self.stash.front(), Some(Command::Encoded { buf, ends, written, link })
+            if *link == self.links && *written < buf.len() && frame_start(ends, *written).1 < *written)
+    }
+
+    /// Writes a keep-alive ping now (at a frame boundary), stamped for its
+    /// round trip. Kept like any frame, so what the socket holds maps onto
+    /// what was written; it is left out when frames are written again.
+    async fn write_ping(&mut self, wr: &mut LinkWriter) -> std::io::Result<()> {
+        self.ping_due = false;
+        let cfg = self.shared.config();
+        let mut ping = Batch::default();
+        let stamp = now_us();
+        self.encode(Command::Bodies { text: health::tick_ping(&cfg.from_json, stamp), cfg }, &mut ping);
+        self.write_out(wr, ping.buf.as_bytes()).await?;
+        self.partial = 0;
+        self.ping_out = true;
+        self.state.pings.fetch_add(1, Ordering::Relaxed);
+        self.state.sent_frames.fetch_add(1, Ordering::Relaxed);
+        self.state.sent_bytes.fetch_add(ping.buf.len() as u64, Ordering::Relaxed);
+        self.state.lane().wrote(ping.buf, ping.ends);
+        Ok(())
     }
 
     /// The oldest stashed command.
@@ -743,7 +963,7 @@ impl Peer {
         loop {
             tokio::select! {
                 res = &mut connect => return match res {
-                    Ok((rd, wr)) => Next::Connected(rd, wr),
+                    Ok((rd, wr, raw)) => Next::Connected(rd, wr, raw),
                     Err(ConnectError::Tcp(e)) => {
                         tracing::debug!(peer = self.id, "connect to {}:{} failed: {e}", self.opts.host, self.opts.port);
                         Next::Reconnect
@@ -786,21 +1006,22 @@ impl Peer {
         lane.keep = lane.tcp.as_deref().and_then(unacked::unacked_bytes).is_some();
     }
 
-    /// Withdraws the socket of the link that ended. When its node was
-    /// declared down, returns the frames it wrote that the node has not
-    /// acknowledged (keep-alive pings left out; see `unacked.rs`). One
-    /// lock: no caller writes in between. The socket is still closed
-    /// gracefully: a reset would also discard, at a receiver that was
-    /// stopped, what it had acknowledged and not read yet.
-    fn close_lane(&self, wr: &LinkWriter) -> Vec<String> {
+    /// Withdraws the socket of the link that ended, and returns the frames
+    /// it wrote that the node never acknowledged (keep-alive pings left
+    /// out; see `unacked.rs`): written again first on the next link, they
+    /// arrive once. The socket says how many bytes those are even after a
+    /// reset. The frames of a write that failed are already back in the
+    /// queue, so the bytes of it on the socket (`partial`) are not counted
+    /// twice. One lock: no caller writes in between. Nothing is written
+    /// again after a stop, which waited for its writes.
+    fn close_lane(&mut self, wr: &LinkWriter) -> Vec<String> {
         let mut lane = self.state.lane();
         let mut replay = Vec::new();
-        if self.down_reason == "tick timeout" && lane.keep {
-            if let Some(tcp) = wr.shared_tcp() {
-                if let Some(n) = unacked::unacked_bytes(tcp) {
-                    replay = lane.unacked.take_last(n);
-                    replay.retain(|f| !(f.starts_with("{\"type\":\"ping\"") && f.contains(health::TICK_PREFIX)));
-                }
+        if self.down_reason != "stopped" && lane.keep {
+            if let Some(n) = wr.shared_tcp().and_then(|tcp| unacked::unacked_bytes(tcp)) {
+                let unrecorded = lane.partial + self.partial;
+                replay = lane.unacked.take_last(n.saturating_sub(unrecorded));
+                replay.retain(|f| !health::is_tick_ping(f));
             }
         }
         lane.tcp = None;
@@ -808,13 +1029,17 @@ impl Peer {
         lane.busy = true;
         lane.unacked.clear();
         lane.keep = false;
+        lane.partial = 0;
+        self.partial = 0;
         replay
     }
 
     /// Runs a live link until it breaks (`Reconnect`) or we are told to stop.
-    async fn connected(&mut self, mut rd: LinkReader, mut wr: LinkWriter) -> Next {
+    async fn connected(&mut self, mut rd: LinkReader, mut wr: LinkWriter, raw: RawSocket) -> Next {
         self.links += 1;
         self.open_lane(&wr);
+        self.raw = Some(raw);
+        self.acks = Acks::default();
         self.down_reason = "closed";
         self.up_at = now_us();
         self.ticker = self.opts.net_tick.map(|t| {
@@ -824,15 +1049,30 @@ impl Peer {
         });
         let mut next = self.serve(&mut rd, &mut wr).await;
         self.ticker = None;
+        self.raw = None;
         let replay = self.close_lane(&wr);
         if !replay.is_empty() {
-            // Ahead of the frames of a write the timeout cut short (already
-            // back at the front of the queue): they were written before.
+            // Ahead of the frames of a write that failed (already back at
+            // the front of the queue): they were written before.
             tracing::debug!(peer = self.id, "{} frame(s) not acknowledged by {}: written again on the next link", replay.len(), self.opts.node_id);
             self.requeue(replay);
         }
         self.state.connected.store(false, Ordering::Release);
+        self.state.life.store(0, Ordering::Relaxed);
+        self.heard.watch.store(false, Ordering::Relaxed);
+        // Sent whatever the node's life: calls waiting on a link that ended
+        // fail now. Only a node that was up is announced down (`nodedown`):
+        // up and down come in pairs.
+        if self.life == Life::Up {
+            let i = match self.down_reason {
+                "stopped" => 2,
+                _ => 1,
+            };
+            self.state.downs[i].fetch_add(1, Ordering::Relaxed);
+            self.state.down.store(i as u8 + 1, Ordering::Relaxed);
+        }
         self.shared.outbox.with_strings(kind::NODE_DOWN, &[self.id], &[self.down_reason]);
+        self.life = Life::Unproven;
         // What arrived during the last write waits for the next link, behind
         // the frames of that write (already back in the queue).
         self.inflight = 0;
@@ -852,6 +1092,7 @@ impl Peer {
         self.state.connected.store(true, Ordering::Release);
         self.overflowing = false;
         self.emit(kind::PEER_CONNECT);
+        self.await_life(self.up_at);
 
         let mut batch = Batch::default();
         // Flush what waited for the link, oldest first.
@@ -876,6 +1117,12 @@ impl Peer {
 
         let mut scratch = vec![0u8; 4096];
         loop {
+            // A keep-alive ping goes out at the next frame boundary, ahead
+            // of any backlog, unless the socket holds the beginning of a
+            // frame whose rest waits in the stash.
+            if self.ping_due && !self.rest_first() && self.write_ping(wr).await.is_err() {
+                return Next::Reconnect;
+            }
             let held = self.next_held();
             let first = match held.or_else(|| self.idle(wr)) {
                 Some(cmd) => cmd,
@@ -902,9 +1149,12 @@ impl Peer {
                         Ok(_) => continue,
                     },
                     _ = next_tick(&mut self.ticker) => {
-                        if self.tick() {
-                            return Next::Reconnect;
-                        }
+                        self.tick();
+                        continue;
+                    }
+                    // A sign of life from a node not shown up yet.
+                    _ = self.heard.wake.notified(), if self.life != Life::Up => {
+                        self.check_proof();
                         continue;
                     }
                 },
@@ -940,7 +1190,11 @@ impl Peer {
                                 self.requeue(Self::frames_from(&buf, &ends, written));
                                 return Next::Reconnect;
                             }
-                            self.state.lane().wrote_copy(&buf, &ends, start, rest_end);
+                            self.partial = 0;
+                            let mut lane = self.state.lane();
+                            lane.partial = 0;
+                            lane.wrote_copy(&buf, &ends, start, rest_end);
+                            drop(lane);
                             batch.buf.push_str(&buf[rest_end..]);
                             batch.ends.extend(ends[first + 1..].iter().map(|e| e - rest_end));
                         } else {
@@ -997,6 +1251,14 @@ impl Peer {
         self.inflight = batch.buf.len();
         self.account();
         while i < batch.ends.len() {
+            if self.ping_due {
+                if let Err(e) = self.write_ping(wr).await {
+                    tracing::debug!(peer = self.id, "write failed, requeueing: {e}");
+                    self.inflight = 0;
+                    self.requeue(Self::frames_from(&batch.buf, &batch.ends, start));
+                    return false;
+                }
+            }
             let first = i;
             let mut end = batch.ends[i];
             i += 1;
@@ -1010,6 +1272,7 @@ impl Peer {
                 self.requeue(Self::frames_from(&batch.buf, &batch.ends, start));
                 return false;
             }
+            self.partial = 0;
             self.state.lane().wrote_copy(&batch.buf, &batch.ends, start, end);
             self.state.sent_frames.fetch_add((i - first) as u64, Ordering::Relaxed);
             self.state.sent_bytes.fetch_add((end - start) as u64, Ordering::Relaxed);
@@ -1023,18 +1286,22 @@ impl Peer {
     /// Writes all of `bytes`, taking commands into the stash whenever the
     /// socket makes the write wait, so a peer that does not read holds
     /// back at most `max_bytes`, not everything JS sends it.
+    /// What the socket took counts in `partial` until the caller records
+    /// the frames whole.
     async fn write_out(&mut self, wr: &mut LinkWriter, mut bytes: &[u8]) -> std::io::Result<()> {
         while !bytes.is_empty() {
             tokio::select! {
                 biased;
-                n = wr.write_some(bytes) => bytes = &bytes[n?..],
+                n = wr.write_some(bytes) => {
+                    let n = n?;
+                    self.partial += n;
+                    bytes = &bytes[n..];
+                }
                 cmd = self.rx.recv(), if self.rx_open => match cmd {
                     Some(cmd) => self.hold(cmd),
                     None => self.rx_open = false,
                 },
-                _ = next_tick(&mut self.ticker) => if self.tick() {
-                    return Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "tick timeout"));
-                },
+                _ = next_tick(&mut self.ticker) => self.tick(),
             }
         }
         loop {

@@ -238,7 +238,7 @@ async fn read_loop(shared: Arc<Shared>, id: u64, mut rd: Reader) {
             Ok(_) => {}
         }
         if let Some(h) = &link.heard {
-            h.last_us.store(now_us(), Ordering::Relaxed);
+            h.heard_now();
             h.reads.fetch_add(1, Ordering::Relaxed);
         }
         let (mut messages, mut bytes) = (0u64, 0u64);

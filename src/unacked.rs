@@ -138,6 +138,77 @@ pub fn unacked_bytes(tcp: &TcpStream) -> Option<usize> {
     (rc == 0 && n >= 0).then_some(n as usize)
 }
 
+/// How far the other end of a socket has acknowledged what we wrote: the
+/// evidence that a node reads, which failure detection counts as life
+/// (`peer.rs`), on plain TCP and TLS links alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Bytes acknowledged since the connection opened.
+    pub acked: u64,
+    /// Bytes written and not acknowledged yet, sent or not.
+    pub outq: usize,
+}
+
+/// The start of Linux's `struct tcp_info`, up to `tcpi_bytes_acked` (in
+/// every kernel since 4.1). Declared here rather than taken from `libc`,
+/// whose declaration differs between C libraries; the kernel fills as much
+/// of it as it is given.
+#[cfg(target_os = "linux")]
+#[repr(C)]
+#[derive(Default)]
+struct TcpInfoHead {
+    bytes: [u8; 8],
+    words: [u32; 24],
+    pacing_rate: u64,
+    max_pacing_rate: u64,
+    bytes_acked: u64,
+}
+
+/// Where the other end of the socket `fd` stands; `None` where the system
+/// does not say (not Linux, or a kernel without `tcpi_bytes_acked`).
+#[cfg(target_os = "linux")]
+pub fn progress(fd: RawSocket) -> Option<Progress> {
+    let mut info = TcpInfoHead::default();
+    let mut len = std::mem::size_of::<TcpInfoHead>() as libc::socklen_t;
+    // SAFETY: the kernel writes at most `len` bytes into `info`, which is
+    // plain data of that size, and sets `len` to what it wrote; `fd` is a
+    // socket the caller keeps open for the call.
+    let rc = unsafe {
+        libc::getsockopt(fd, libc::IPPROTO_TCP, libc::TCP_INFO, &mut info as *mut TcpInfoHead as *mut libc::c_void, &mut len)
+    };
+    if rc != 0 || (len as usize) < std::mem::size_of::<TcpInfoHead>() {
+        return None;
+    }
+    let mut n: libc::c_int = 0;
+    // SAFETY: as in `unacked_bytes`.
+    let rc = unsafe { libc::ioctl(fd, libc::TIOCOUTQ, &mut n as *mut libc::c_int) };
+    (rc == 0 && n >= 0).then_some(Progress { acked: info.bytes_acked, outq: n as usize })
+}
+
+/// Where the other end of the socket `fd` stands; `None` where the system
+/// does not say.
+#[cfg(not(target_os = "linux"))]
+pub fn progress(_fd: RawSocket) -> Option<Progress> {
+    None
+}
+
+/// The system's handle of a socket, for [`progress`]: a TLS link's socket
+/// is owned by its session, and only looked at through this.
+#[cfg(unix)]
+pub type RawSocket = std::os::fd::RawFd;
+#[cfg(windows)]
+pub type RawSocket = std::os::windows::io::RawSocket;
+
+/// The handle of `tcp`, valid while `tcp` (or what owns it) is open.
+#[cfg(unix)]
+pub fn raw_socket(tcp: &TcpStream) -> RawSocket {
+    std::os::fd::AsRawFd::as_raw_fd(tcp)
+}
+#[cfg(windows)]
+pub fn raw_socket(tcp: &TcpStream) -> RawSocket {
+    std::os::windows::io::AsRawSocket::as_raw_socket(tcp)
+}
+
 /// Bytes written on `tcp` that the other end has not acknowledged, sent
 /// or not; `None` where the system does not say.
 #[cfg(not(target_os = "linux"))]

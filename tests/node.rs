@@ -410,6 +410,13 @@ async fn calls_to_a_node_that_goes_down_fail_at_once() {
     a.on_node_down(move |n, why| d.lock().unwrap().push((n.id.clone(), why.to_string())));
     a.connect(&b.addr()).await.unwrap();
     b.connect(&a.addr()).await.unwrap();
+    // Up once b answers a ping, which it can now that it links to a.
+    for _ in 0..500 {
+        if !ups.lock().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     assert_eq!(*ups.lock().unwrap(), ["b"]);
 
     // b takes each request and never replies; it tells when it holds two.
