@@ -439,13 +439,22 @@ struct Peer {
     saved: bool,
 }
 
+/// A link has a backlog when the socket would not take all we had for it,
+/// or holds at least this much unacknowledged. Only then is the node's
+/// acknowledging more a sign that it reads: the system of a stopped process
+/// acknowledges small writes too, until its buffer is full, and a light
+/// load (a few casts a second, their acknowledgements delayed) never leaves
+/// this much outstanding.
+const BACKLOG: usize = 64 * 1024;
+
 /// What the node had acknowledged at the last tick.
 #[derive(Debug, Default)]
 struct Acks {
     acked: u64,
-    outq: usize,
-    /// `now_us` of the last tick that saw the node acknowledge something it
-    /// had been holding unacknowledged at the tick before.
+    /// The link had a backlog at the last tick (see [`BACKLOG`]).
+    backlog: bool,
+    /// `now_us` of the last tick that saw the node acknowledge more of a
+    /// backlog the link had at the tick before.
     at: u64,
 }
 
@@ -685,12 +694,11 @@ impl Peer {
 
     /// A tick of a live link, every quarter of `net_tick`: failure
     /// detection. Signs of life are anything read from the node (on its
-    /// links to us) and, while it holds some of what we wrote
-    /// unacknowledged, its acknowledging more of it: a node busy reading a
-    /// backlog answers our pings late, yet it reads. A node that is up is
-    /// declared down when neither came for a whole `net_tick` (so either
-    /// nothing we wrote was acknowledged while something was outstanding,
-    /// or the pings of a link with nothing outstanding went unanswered).
+    /// links to us) and, while the link has a backlog ([`BACKLOG`]), its
+    /// acknowledging more of it: a node busy reading a backlog answers our
+    /// pings late, yet it reads. A node that is up is declared down when
+    /// neither came for a whole `net_tick` (so either nothing of a backlog
+    /// was acknowledged, or the pings of a link with none went unanswered).
     /// The link is kept: what it holds arrives, once, when the node runs
     /// again (a stopped node, a partition that heals), and the node is up
     /// again with its first sign of life. A node not shown up yet (no
@@ -703,10 +711,10 @@ impl Peer {
         let now = now_us();
         let heard_at = self.heard.last_us.load(Ordering::Relaxed);
         if let Some(p) = self.raw.and_then(unacked::progress) {
-            if self.acks.outq > 0 && p.acked > self.acks.acked {
+            if self.acks.backlog && p.acked > self.acks.acked {
                 self.acks.at = now;
             }
-            self.acks.outq = p.outq;
+            self.acks.backlog = self.unwritten() > 0 || p.outq >= BACKLOG;
             self.acks.acked = p.acked;
         }
         if self.life != Life::Up {

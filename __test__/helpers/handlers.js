@@ -2,6 +2,7 @@
 // the record of what arrived, which the parent reads back with the `received` command.
 "use strict";
 
+const fs = require("fs");
 const { Readable } = require("stream");
 const { pattern, patternStream, sha256 } = require("./bytes");
 
@@ -59,6 +60,7 @@ function intactPad(sender, i, size) {
 
 // Creates the handler set for one kernel; `notify(note)` pushes to the parent.
 function createHandlers(kernel, notify) {
+  let recordFile = null;
   const partial = new Map(); // stream id -> Buffer[] still arriving
   const received = new Map(); // event -> {count, records, order}
 
@@ -155,6 +157,17 @@ function createHandlers(kernel, notify) {
       }
       (rec.bySender[d.s] = rec.bySender[d.s] || []).push(d.i);
     },
+    // Numbered casts (a Buffer whose first 4 bytes are the number, or
+    // {i}): the numbers in the order they arrived, and, when `record(file)`
+    // named a file, each appended to it at once, so what a process killed
+    // outright had taken in is known.
+    numbered(msg) {
+      const d = msg.data;
+      const i = Buffer.isBuffer(d) && d.length >= 4 ? d.readUInt32BE(0) : d && typeof d === "object" ? d.i : undefined;
+      if (typeof i !== "number") return;
+      recordFor("numbered").order.push(i);
+      if (recordFile !== null) fs.appendFileSync(recordFile, i + "\n");
+    },
     bigreply(msg) {
       if (!canReply(msg)) return;
       kernel.reply(msg.from, patternStream(msg.data.bytes, CHUNK));
@@ -177,6 +190,9 @@ function createHandlers(kernel, notify) {
     },
     received(event) {
       return received.get(event) || { count: 0, records: [], order: [] };
+    },
+    recordTo(file) {
+      recordFile = file;
     }
   };
 }

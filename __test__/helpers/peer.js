@@ -162,6 +162,17 @@ const commands = {
     return handlers.received(args.event);
   },
 
+  // Numbered casts are appended to this file as they arrive.
+  record(args) {
+    handlers.recordTo(args.file);
+    return { recording: args.file };
+  },
+
+  // Its own stats(), for the parent.
+  stats() {
+    return typeof kernel.stats === "function" ? kernel.stats() : null;
+  },
+
   listen(args) {
     handlers.listen(args.event);
     return { listening: args.event };

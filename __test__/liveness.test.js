@@ -1,0 +1,302 @@
+// A cluster whose view of itself is true under load, against a native and
+// (when the seed is present) a JS peer, with netTickTime 1000 ms:
+//
+// - a link kept busy for several tick windows (paced by busy/drain) toward
+//   a node that reads and sends nothing of its own is never declared down,
+//   and every cast arrives once, in order;
+// - a stopped node gives one nodedown, no nodeup while it stays stopped
+//   (its system still accepts connections), and one nodeup once it runs;
+//   meanwhile a call with no timeout fails at once, one with a timeout waits
+//   for the node and is answered;
+// - numbered casts at a steady rate across repeated stops long enough to be
+//   declared down arrive once each, in order, none lost;
+// - across kills and restarts of the receiver, none arrives twice and none
+//   is lost but what the killed process had taken in.
+"use strict";
+
+const assert = require("node:assert/strict");
+const fs = require("node:fs");
+const os = require("node:os");
+const path = require("node:path");
+const { describe, it, before, after } = require("node:test");
+
+const { createKernel, Node } = require("..");
+const { spawnPeer, waitFor } = require("./helpers/cluster");
+const { freePort } = require("./helpers/ports");
+const seed = require("./helpers/seed");
+
+const COOKIE = "liveness-secret";
+const TICK = 1000;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function localKernel(opts = {}) {
+  const k = createKernel("live-" + process.pid + "-" + Math.random().toString(36).slice(2, 7), "127.0.0.1", await freePort());
+  const ready = new Promise((r) => k.once("_ready", r));
+  k.start({ cookie: COOKIE, retry: 100, netTickTime: TICK, ...opts });
+  await ready;
+  k.downs = [];
+  k.ups = [];
+  k.on("nodedown", (node, reason) => k.downs.push({ id: node.id(), reason, at: Date.now() }));
+  k.on("nodeup", (node) => k.ups.push({ id: node.id(), at: Date.now() }));
+  return k;
+}
+
+// Resolves once every thread of process `pid` is stopped (Linux: state T in
+// /proc; elsewhere, after a moment).
+async function waitStopped(pid) {
+  const deadline = Date.now() + 10000;
+  for (;;) {
+    let tasks;
+    try {
+      tasks = fs.readdirSync("/proc/" + pid + "/task");
+    } catch (err) {
+      return sleep(100);
+    }
+    const stopped = tasks.every((t) => {
+      try {
+        return /^\S+ \(.*\) [tT] /s.test(fs.readFileSync("/proc/" + pid + "/task/" + t + "/stat", "utf8"));
+      } catch (err) {
+        return true;
+      }
+    });
+    if (stopped) return;
+    assert.ok(Date.now() < deadline, "process " + pid + " did not stop");
+    await sleep(5);
+  }
+}
+
+function outcome(fn) {
+  return new Promise((resolve) => fn((err, value) => resolve({ err, value })));
+}
+
+// A peer linked both ways with k, and up as k sees it.
+async function linkedPeer(k, impl, opts = {}) {
+  const peer = await spawnPeer(impl, { cookie: COOKIE, netTickTime: TICK, retry: 100, ...opts });
+  const node = new Node(peer.node.id, peer.node.host, peer.node.port);
+  await new Promise((r) => k.connect(node, r));
+  await peer.request("connect", { id: k.id(), host: "127.0.0.1", port: k.port() });
+  await waitFor(() => k.ups.some((u) => u.id === node.id()), { what: "nodeup of " + node.id(), timeout: 15000 });
+  return { peer, node };
+}
+
+// Each number from 0 to n-1 once, in order: the first problem, or null.
+function orderProblem(order, n) {
+  const seen = new Set();
+  for (let j = 0; j < order.length; j++) {
+    if (seen.has(order[j])) return "cast " + order[j] + " arrived twice";
+    if (j > 0 && order[j] < order[j - 1]) return "cast " + order[j] + " arrived after " + order[j - 1];
+    seen.add(order[j]);
+  }
+  for (let i = 0; i < n; i++) if (!seen.has(i)) return "cast " + i + " never arrived (of " + n + ")";
+  return order.length === n ? null : order.length + " arrivals for " + n + " casts";
+}
+
+const impls = ["native"];
+if (seed.seedAvailable()) impls.push("seed");
+else console.log(seed.skipReason() + " (the JS peer is left out)");
+
+for (const impl of impls) {
+  describe("a true view of a " + impl + " peer under load", () => {
+    let k;
+    before(async () => {
+      k = await localKernel();
+    });
+    after(() => k.stop());
+
+    it("a link kept busy for several tick windows stays up; every cast once, in order", { timeout: 120000 }, async (t) => {
+      const { peer, node } = await linkedPeer(k, impl);
+      try {
+        const conn = k.connection(node);
+        let busy = false;
+        let busyEvents = 0;
+        let drained = null;
+        conn.on("busy", () => {
+          busy = true;
+          busyEvents++;
+        });
+        conn.on("drain", () => {
+          busy = false;
+          if (drained) drained();
+        });
+        // 256 KiB Buffer casts for four tick windows, as fast as the link
+        // takes them (the seed reads far more slowly than a native node).
+        const size = 256 * 1024;
+        const until = Date.now() + 4 * TICK;
+        let n = 0;
+        while (Date.now() < until) {
+          if (busy) {
+            await new Promise((r) => {
+              drained = r;
+              setTimeout(r, 200);
+            });
+            drained = null;
+            continue;
+          }
+          for (let j = 0; j < 8; j++) {
+            const buf = Buffer.allocUnsafe(size);
+            buf.fill(n & 0xff, 4);
+            buf.writeUInt32BE(n, 0);
+            k.cast(node, "numbered", buf);
+            n++;
+          }
+          await new Promise((r) => setImmediate(r));
+        }
+        await waitFor(async () => (await peer.request("received", { event: "numbered" })).order.length >= n,
+          { timeout: 90000, interval: 200, what: "all " + n + " casts at the " + impl + " peer" });
+        const { order } = await peer.request("received", { event: "numbered" });
+        const stats = k.stats().peers[node.id()];
+        t.diagnostic(`${n} casts of 256 KiB (${(n * size / 1048576).toFixed(0)} MiB), busy ${busyEvents} times; ` +
+          `ticksMissed ${stats.ticksMissed}, ackSaves ${stats.ackSaves}, pings ${stats.pings}`);
+        assert.ok(busyEvents > 0, "the flood filled the link past its high-water mark");
+        assert.deepEqual(k.downs, [], "a node that reads is not declared down");
+        assert.equal(stats.state, "up");
+        assert.equal(orderProblem(order, n), null);
+      } finally {
+        k.disconnect(node, true);
+        await peer.kill();
+      }
+    });
+
+    it("a stopped node: one nodedown, no nodeup until it runs, one nodeup after; calls fail fast or wait", { timeout: 60000 }, async () => {
+      const { peer, node } = await linkedPeer(k, impl);
+      const ups = () => k.ups.filter((u) => u.id === node.id()).length;
+      const downs = () => k.downs.filter((d) => d.id === node.id());
+      try {
+        assert.equal(ups(), 1);
+        process.kill(peer.child.pid, "SIGSTOP");
+        await waitStopped(peer.child.pid);
+        const stoppedAt = Date.now();
+        await waitFor(() => downs().length > 0, { timeout: 4 * TICK, what: "nodedown" });
+        const downAfter = Date.now() - stoppedAt;
+        // Well past the tick time, still stopped: its system accepts
+        // connections, but nothing shows it runs.
+        await sleep(3 * TICK);
+        assert.deepEqual(downs().map((d) => d.reason), ["tick timeout"], "declared down once, after " + downAfter + " ms");
+        assert.equal(ups(), 1, "no nodeup while it is stopped");
+        assert.equal(k.stats().peers[node.id()].state, "down");
+        assert.equal(k.stats().peers[node.id()].nodedowns["tick timeout"], 1);
+
+        // A call with no timeout fails at once; one with a timeout is sent
+        // and waits for the node.
+        const started = Date.now();
+        const fast = await outcome((cb) => k.callSingleton(node, "echo", { n: 1 }, cb));
+        assert.equal(fast.err && fast.err.type, "NODE_DOWN");
+        assert.ok(Date.now() - started < 500, "failed at once");
+        const pinged = await outcome((cb) => k.ping(node, cb));
+        assert.equal(pinged.err && pinged.err.type, "NODE_DOWN");
+        const patient = outcome((cb) => k.callSingleton(node, "echo", { n: 2 }, cb, 20000));
+
+        process.kill(peer.child.pid, "SIGCONT");
+        await waitFor(() => ups() === 2, { timeout: 4 * TICK, what: "nodeup after SIGCONT" });
+        const { err, value } = await patient;
+        assert.ifError(err);
+        assert.deepEqual(value, { n: 2 });
+        await sleep(2 * TICK);
+        assert.equal(ups(), 2, "one nodeup after it runs again");
+        assert.equal(downs().length, 1);
+        assert.equal(k.stats().peers[node.id()].state, "up");
+      } finally {
+        process.kill(peer.child.pid, "SIGCONT");
+        k.disconnect(node, true);
+        await peer.kill();
+      }
+    });
+
+    it("numbered casts across three stops long enough to be declared down: each once, in order", { timeout: 90000 }, async (t) => {
+      const { peer, node } = await linkedPeer(k, impl);
+      const downs = () => k.downs.filter((d) => d.id === node.id()).length;
+      try {
+        let n = 0;
+        const timer = setInterval(() => k.cast(node, "numbered", { i: n++ }), 10);
+        try {
+          for (let round = 1; round <= 3; round++) {
+            await sleep(TICK / 2);
+            process.kill(peer.child.pid, "SIGSTOP");
+            await waitFor(() => downs() === round, { timeout: 5 * TICK, what: "nodedown " + round });
+            await sleep(TICK / 2);
+            process.kill(peer.child.pid, "SIGCONT");
+            await waitFor(() => k.ups.filter((u) => u.id === node.id()).length === round + 1,
+              { timeout: 5 * TICK, what: "nodeup " + round });
+          }
+          await sleep(TICK / 2);
+        } finally {
+          clearInterval(timer);
+          process.kill(peer.child.pid, "SIGCONT");
+        }
+        await waitFor(async () => (await peer.request("received", { event: "numbered" })).order.length >= n,
+          { timeout: 30000, interval: 100, what: "all " + n + " casts" });
+        await sleep(300);
+        const { order } = await peer.request("received", { event: "numbered" });
+        t.diagnostic(n + " casts, " + downs() + " nodedowns");
+        assert.equal(orderProblem(order, n), null);
+      } finally {
+        k.disconnect(node, true);
+        await peer.kill();
+      }
+    });
+
+    it("numbered casts across kills and restarts of the receiver: none twice, none lost but what it had taken in", { timeout: 120000 }, async (t) => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cllive-"));
+      const id = impl + "-victim-" + process.pid;
+      const port = await freePort();
+      const lives = [];
+      const start = async () => {
+        const file = path.join(dir, "life" + lives.length);
+        fs.writeFileSync(file, "");
+        const peer = await spawnPeer(impl, { id, port, cookie: COOKIE, netTickTime: TICK, retry: 100 });
+        await peer.request("record", { file });
+        await peer.request("connect", { id: k.id(), host: "127.0.0.1", port: k.port() });
+        lives.push({ peer, file });
+        return peer;
+      };
+      const node = new Node(id, "127.0.0.1", port);
+      let peer = await start();
+      await new Promise((r) => k.connect(node, r));
+      let n = 0;
+      const timer = setInterval(() => k.cast(node, "numbered", { i: n++ }), 10);
+      try {
+        for (let round = 0; round < 3; round++) {
+          await sleep(TICK);
+          peer.child.kill("SIGKILL");
+          await peer.kill();
+          await sleep(TICK / 2);
+          peer = await start();
+        }
+        await sleep(TICK);
+      } finally {
+        clearInterval(timer);
+      }
+      try {
+        await waitFor(async () => {
+          const got = (await peer.request("received", { event: "numbered" })).order;
+          return got.length > 0 && got[got.length - 1] === n - 1;
+        }, { timeout: 30000, interval: 100, what: "the last cast at the last life" });
+        const records = lives.map((l) => fs.readFileSync(l.file, "utf8").split("\n").filter(Boolean).map(Number));
+        const seen = new Set();
+        for (const [life, got] of records.entries()) {
+          for (let j = 0; j < got.length; j++) {
+            assert.ok(!seen.has(got[j]), "cast " + got[j] + " arrived twice (life " + life + ")");
+            if (j > 0) assert.ok(got[j] > got[j - 1], "life " + life + ": " + got[j] + " after " + got[j - 1]);
+            seen.add(got[j]);
+          }
+        }
+        // What a killed life had taken in and not handled is lost with it:
+        // only numbers between its last and the next life's first.
+        const lost = [];
+        for (let i = 0; i < n; i++) {
+          if (seen.has(i)) continue;
+          const excused = records.some((got, life) => life + 1 < records.length && got.length > 0 &&
+            i > got[got.length - 1] && (records[life + 1].length === 0 || i < records[life + 1][0]));
+          if (!excused) lost.push(i);
+        }
+        const gaps = records.slice(0, -1).map((got, life) => (records[life + 1][0] || 0) - (got[got.length - 1] || 0) - 1);
+        t.diagnostic(n + " casts over " + records.length + " lives; lost with the killed lives: " + gaps.join(", "));
+        assert.deepEqual(lost, [], "lost outside what a killed life had taken in");
+      } finally {
+        k.disconnect(node, true);
+        await peer.kill();
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  });
+}
