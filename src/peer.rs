@@ -232,6 +232,11 @@ pub struct PeerState {
     pub handoffs: AtomicU64,
     /// Bytes of frames handed to the task and not yet written.
     pub unwritten: AtomicUsize,
+    /// Bytes of what was handed to the task that it has not taken from its
+    /// channel yet (a Buffer by the most its JSON digits can take). Counted toward
+    /// `busy`, so a sender pacing itself by busy/drain sees a backlog the
+    /// task has not even encoded yet.
+    pub handed: AtomicUsize,
     /// Frames dropped unwritten (the queue's `max_len`, or `max_bytes`).
     pub dropped: AtomicU64,
     /// Frames and bytes written to the socket.
@@ -293,7 +298,17 @@ impl PeerHandle {
     pub fn send(&self, cmd: Command) -> bool {
         let mut lane = self.state.lane();
         lane.busy = true;
-        self.tx.send(cmd).is_ok()
+        self.hand(cmd)
+    }
+
+    fn hand(&self, cmd: Command) -> bool {
+        let size = handed_bytes(&cmd);
+        self.state.handed.fetch_add(size, Ordering::Relaxed);
+        if self.tx.send(cmd).is_ok() {
+            return true;
+        }
+        self.state.handed.fetch_sub(size, Ordering::Relaxed);
+        false
     }
 
     /// Sends envelopes serialised by JS (`envelope::encode_bodies`), to be
@@ -328,10 +343,50 @@ impl PeerHandle {
             self.state.handoffs.fetch_add(1, Ordering::Relaxed);
             let link = lane.link;
             lane.busy = true;
-            return self.tx.send(Command::Encoded { buf, ends, written, link }).is_ok();
+            return self.hand(Command::Encoded { buf, ends, written, link });
         }
         lane.busy = true;
-        self.tx.send(Command::Bodies { text, cfg }).is_ok()
+        self.hand(Command::Bodies { text, cfg })
+    }
+}
+
+/// What a command weighs in [`PeerState::handed`].
+fn handed_bytes(cmd: &Command) -> usize {
+    match cmd {
+        Command::Bodies { text, .. } => text.len(),
+        // Written as JSON digits: at most four bytes per byte.
+        Command::Buffer { head, bytes, .. } => head.len() + 4 * bytes.len(),
+        Command::Encoded { buf, written, .. } => buf.len().saturating_sub(*written),
+        Command::Raw { json, .. } => json.len(),
+        Command::MaxLen(_) | Command::Stop { .. } | Command::Flush(_) => 0,
+    }
+}
+
+/// The task's end of its channel: what it takes leaves
+/// [`PeerState::handed`].
+struct Inbox {
+    rx: mpsc::UnboundedReceiver<Command>,
+    state: Arc<PeerState>,
+}
+
+impl Inbox {
+    /// Cancel safe, as `mpsc::UnboundedReceiver::recv`.
+    async fn recv(&mut self) -> Option<Command> {
+        let cmd = self.rx.recv().await;
+        self.took(cmd)
+    }
+
+    fn try_recv(&mut self) -> Result<Command, mpsc::error::TryRecvError> {
+        let cmd = self.rx.try_recv()?;
+        self.state.handed.fetch_sub(handed_bytes(&cmd), Ordering::Relaxed);
+        Ok(cmd)
+    }
+
+    fn took(&self, cmd: Option<Command>) -> Option<Command> {
+        if let Some(c) = &cmd {
+            self.state.handed.fetch_sub(handed_bytes(c), Ordering::Relaxed);
+        }
+        cmd
     }
 }
 
@@ -344,7 +399,7 @@ pub fn spawn(shared: &Arc<Shared>, id: u64, opts: PeerOptions) -> PeerHandle {
         id,
         opts,
         shared: shared.clone(),
-        rx,
+        rx: Inbox { rx, state: state.clone() },
         state,
         queue: VecDeque::new(),
         queue_bytes: 0,
@@ -387,7 +442,7 @@ struct Peer {
     id: u64,
     opts: PeerOptions,
     shared: Arc<Shared>,
-    rx: mpsc::UnboundedReceiver<Command>,
+    rx: Inbox,
     state: Arc<PeerState>,
     /// Encoded frames waiting for a link.
     queue: VecDeque<String>,
@@ -589,7 +644,7 @@ impl Peer {
     /// mark (BUSY) and falling back to half of it (DRAIN). An overflow
     /// episode ends there too, on a live link.
     fn account(&mut self) {
-        let held = self.unwritten();
+        let held = self.unwritten() + self.state.handed.load(Ordering::Relaxed);
         self.state.unwritten.store(held, Ordering::Relaxed);
         let high = self.opts.high_water;
         let low = high.min(self.opts.max_bytes) / 2;
