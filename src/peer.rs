@@ -420,6 +420,7 @@ pub fn spawn(shared: &Arc<Shared>, id: u64, opts: PeerOptions) -> PeerHandle {
         proof_after: 0,
         alive_from: 0,
         ping_due: false,
+        proof_gap: 0,
         ping_out: false,
         raw: None,
         acks: Acks::default(),
@@ -480,6 +481,9 @@ struct Peer {
     alive_from: u64,
     /// A keep-alive ping is to be written at the next frame boundary.
     ping_due: bool,
+    /// While waiting for a sign of life: the time between two pings (µs),
+    /// doubled after each up to a quarter of `net_tick`.
+    proof_gap: u64,
     /// A ping was written and nothing has come since.
     ping_out: bool,
     /// The socket of the current link, to read what the node acknowledged.
@@ -502,10 +506,22 @@ struct Peer {
 /// this much outstanding.
 const BACKLOG: usize = 64 * 1024;
 
+/// The first pause between pings to a node not shown up yet.
+const PROOF_GAP: Duration = Duration::from_millis(100);
+
+/// More than the receive buffer Linux gives a socket at most by default
+/// (6 MiB): a node that acknowledged this much since it last sent us
+/// anything has read at least the rest.
+const BUFFERS: u64 = 8 * 1024 * 1024;
+
 /// What the node had acknowledged at the last tick.
 #[derive(Debug, Default)]
 struct Acks {
     acked: u64,
+    /// The last time we heard from the node, as seen by a tick, and what
+    /// it had acknowledged then.
+    heard_at: u64,
+    at_heard: u64,
     /// The link had a backlog at the last tick (see [`BACKLOG`]).
     backlog: bool,
     /// `now_us` of the last tick that saw the node acknowledge more of a
@@ -644,8 +660,9 @@ impl Peer {
     /// mark (BUSY) and falling back to half of it (DRAIN). An overflow
     /// episode ends there too, on a live link.
     fn account(&mut self) {
+        self.state.unwritten.store(self.unwritten(), Ordering::Relaxed);
+        // What waits in the channel counts toward busy, not toward the bound.
         let held = self.unwritten() + self.state.handed.load(Ordering::Relaxed);
-        self.state.unwritten.store(held, Ordering::Relaxed);
         let high = self.opts.high_water;
         let low = high.min(self.opts.max_bytes) / 2;
         if !self.busy && high > 0 && held >= high {
@@ -749,9 +766,11 @@ impl Peer {
 
     /// A tick of a live link, every quarter of `net_tick`: failure
     /// detection. Signs of life are anything read from the node (on its
-    /// links to us) and, while the link has a backlog ([`BACKLOG`]), its
-    /// acknowledging more of it: a node busy reading a backlog answers our
-    /// pings late, yet it reads. A node that is up is declared down when
+    /// links to us) and its acknowledging more of what we wrote, while the
+    /// link has a backlog ([`BACKLOG`]) or once it has acknowledged more
+    /// since it last sent anything than its system can hold unread
+    /// ([`BUFFERS`]): a node busy reading a flood answers our pings late,
+    /// yet it reads. A node that is up is declared down when
     /// neither came for a whole `net_tick` (so either nothing of a backlog
     /// was acknowledged, or the pings of a link with none went unanswered).
     /// The link is kept: what it holds arrives, once, when the node runs
@@ -766,7 +785,14 @@ impl Peer {
         let now = now_us();
         let heard_at = self.heard.last_us.load(Ordering::Relaxed);
         if let Some(p) = self.raw.and_then(unacked::progress) {
-            if self.acks.backlog && p.acked > self.acks.acked {
+            if heard_at > self.acks.heard_at {
+                self.acks.heard_at = heard_at;
+                self.acks.at_heard = p.acked;
+            }
+            // More acknowledged since we last heard from the node than its
+            // system can hold unread: its process reads.
+            let read = p.acked.saturating_sub(self.acks.at_heard) >= BUFFERS;
+            if (self.acks.backlog || read) && p.acked > self.acks.acked {
                 self.acks.at = now;
             }
             self.acks.backlog = self.unwritten() > 0 || p.outq >= BACKLOG;
@@ -806,7 +832,19 @@ impl Peer {
             }
         }
         let silent = now.saturating_sub(heard_from);
-        if (self.life != Life::Up || silent >= window / 4) && now.saturating_sub(self.last_ping) >= window / 4 {
+        let due = if self.life == Life::Up {
+            silent >= window / 4 && now.saturating_sub(self.last_ping) >= window / 4
+        } else {
+            // Waiting for a sign of life: pinged soon and then less and less
+            // often, so a node that links back to us a moment after our link
+            // came up is up a moment after.
+            let due = now.saturating_sub(self.last_ping) >= self.proof_gap;
+            if due && self.last_ping != 0 {
+                self.proof_gap = (self.proof_gap * 2).min(window / 4);
+            }
+            due
+        };
+        if due {
             self.last_ping = now;
             // Close the lane first: then no caller writes meanwhile, and
             // whatever one handed over (the rest of a frame it began,
@@ -825,10 +863,12 @@ impl Peer {
     /// wait for: the node is up with its link.
     fn await_life(&mut self, after: u64) {
         self.proof_after = after;
-        if self.opts.net_tick.is_none() {
+        let Some(window) = self.opts.net_tick else {
             self.declare_up(after);
             return;
-        }
+        };
+        self.proof_gap = (PROOF_GAP.as_micros() as u64).min(window.as_micros() as u64 / 4);
+        self.set_ticker(true);
         self.life = Life::Unproven;
         self.state.life.store(Life::Unproven as u8, Ordering::Relaxed);
         self.heard.watch_for_life();
@@ -851,6 +891,7 @@ impl Peer {
     }
 
     fn declare_up(&mut self, now: u64) {
+        self.set_ticker(false);
         self.life = Life::Up;
         self.state.life.store(Life::Up as u8, Ordering::Relaxed);
         self.state.alive_at.store(now, Ordering::Relaxed);
@@ -875,6 +916,20 @@ impl Peer {
         self.state.life.store(Life::Down as u8, Ordering::Relaxed);
         self.proof_after = now;
         self.heard.watch_for_life();
+        self.proof_gap = (PROOF_GAP.as_micros() as u64).min(self.opts.net_tick.map_or(u64::MAX, |w| w.as_micros() as u64 / 4));
+        self.set_ticker(true);
+    }
+
+    /// Ticks every quarter of `net_tick`, or, while waiting for a sign of
+    /// life, often enough to ping every [`PROOF_GAP`] at first.
+    fn set_ticker(&mut self, waiting: bool) {
+        self.ticker = self.opts.net_tick.map(|t| {
+            let quarter = (t / 4).max(Duration::from_millis(1));
+            let every = if waiting { quarter.min(PROOF_GAP) } else { quarter };
+            let mut every = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            every
+        });
     }
 
     /// True when the stash begins with the rest of a frame the socket holds
@@ -1105,11 +1160,7 @@ impl Peer {
         self.acks = Acks::default();
         self.down_reason = "closed";
         self.up_at = now_us();
-        self.ticker = self.opts.net_tick.map(|t| {
-            let mut every = tokio::time::interval((t / 4).max(Duration::from_millis(1)));
-            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            every
-        });
+        self.set_ticker(false);
         let mut next = self.serve(&mut rd, &mut wr).await;
         self.ticker = None;
         self.raw = None;

@@ -1,27 +1,25 @@
-//! What a link wrote that its node may not have received.
+//! What a link wrote that its node may not have received, and how far the
+//! node has acknowledged what we wrote.
 //!
-//! A node declared down for its silence (cut off, hung, stopped) may not
-//! have received what our socket still holds: frames the system has sent
-//! and not had acknowledged, or not sent at all. Closed with the socket
-//! they are lost; left to the system's retransmission they would arrive,
-//! once the path heals, on the old connection, after the newer frames of
-//! the link that replaced it. So a plain TCP link keeps a copy of what it
-//! wrote recently, trimmed as the node acknowledges it (the socket's
-//! `SIOCOUTQ`: bytes written and not acknowledged), and when the node is
-//! declared down those frames go back to the front of the link's queue and
-//! are written again, first, on the next link. The old socket is still
-//! closed gracefully (a reset would make a receiver that was stopped
-//! discard what it had acknowledged and not yet read), so what it held may
-//! arrive from it too: a frame can arrive twice, none is lost, and at a
-//! receiver of ours none arrives out of order (its handover delivers a
-//! node's connections one after the other).
+//! A node declared down for its silence keeps its link (see `peer.rs`):
+//! what the socket holds arrives, once, when the node runs again. When a
+//! link really ends (the node was killed, its kernel stopped, a write
+//! failed), the frames the node's system never acknowledged did not reach
+//! it: a plain TCP link keeps a copy of what it wrote recently, trimmed as
+//! the node acknowledges it (the socket's `SIOCOUTQ`: bytes written and not
+//! acknowledged, which it still reports after a reset), and those frames go
+//! back to the front of the link's queue, to be written again, first, on
+//! the next link. Exactly those: none the node had received arrives twice.
 //!
 //! The copy costs a move or a copy of each write, never a system call per
 //! message: the socket is asked what it still holds once every
 //! [`TRIM_EVERY`] bytes written, so the copy stays within what the socket
 //! holds plus that much. Where the system cannot say (not Linux), or on a
-//! TLS link (whose socket holds ciphertext), nothing is kept and what the
-//! socket held is lost at a `nodedown`, as in Erlang.
+//! TLS link (whose socket holds ciphertext), nothing is kept, and what the
+//! socket held when the link ended is lost, as in Erlang.
+//!
+//! [`progress`] reads how much the node has acknowledged in all: failure
+//! detection counts a backlog's acknowledgements as a sign of life.
 
 use std::collections::VecDeque;
 
