@@ -3,7 +3,11 @@
 // The chaos test, long form: the harness of __test__/chaos.test.js run for
 // as long as asked (an hour by default), then checked the same way.
 //
-//   node scripts/chaos.js [--minutes N] [--json FILE] [--report FILE]
+//   node scripts/chaos.js [--minutes N] [--heavy] [--json FILE] [--report FILE]
+//
+// --heavy adds a sustained flood (8 MiB/s of 64 KiB casts, paced by
+// busy/drain) on two links, native to native and native to seed, beside
+// the light load.
 //
 // --json keeps the summary printed, --report the whole record (every cast
 // seq received, every call, every node event) for a closer look.
@@ -18,9 +22,10 @@ const path = require("path");
 const { runChaos, check, namespaceProblem } = require(path.join(__dirname, "..", "__test__", "helpers", "chaos"));
 
 function parseArgs(argv) {
-  const opts = { minutes: 60, json: null, report: null };
+  const opts = { minutes: 60, heavy: false, json: null, report: null };
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === "--minutes") opts.minutes = Number(argv[++i]);
+    else if (argv[i] === "--heavy") opts.heavy = true;
     else if (argv[i] === "--json") opts.json = argv[++i];
     else if (argv[i] === "--report") opts.report = argv[++i];
     else throw new Error("unknown argument " + argv[i]);
@@ -39,6 +44,7 @@ async function main() {
   const started = new Date();
   const report = await runChaos({
     durationMs: opts.minutes * 60000,
+    heavy: opts.heavy,
     log: (line) => console.log(new Date().toISOString() + " " + line),
   });
   if (opts.report) fs.writeFileSync(opts.report, JSON.stringify(report));
@@ -51,6 +57,7 @@ async function main() {
   const summary = {
     started: started.toISOString(),
     minutes: opts.minutes,
+    heavy: opts.heavy,
     nodes: report.impls,
     disruptions: kinds,
     nodeEvents: report.nodeEvents.length,

@@ -95,6 +95,11 @@ fn read_until(socket: &mut TcpStream, last: u64) -> Vec<u64> {
         let whole = got.iter().rposition(|&b| b == 0x0C).map_or(0, |i| i + 1);
         for frame in got[..whole].split(|&b| b == 0x0C).filter(|f| !f.is_empty()) {
             let text = std::str::from_utf8(frame).expect("whole UTF-8 frames");
+            // Our keep-alive pings (the node cannot answer them) go out
+            // between frames.
+            if text.starts_with("{\"type\":\"ping\"") && text.contains("__clusterluck_native_tick:") {
+                continue;
+            }
             assert!(text.contains(PAD), "a frame lost part of its text");
             let n = text.split("\"n\":").nth(1).and_then(|r| r.split(',').next()).and_then(|n| n.parse().ok());
             numbers.push(n.unwrap_or_else(|| panic!("a frame without its number: {text:.80}")));
@@ -145,7 +150,8 @@ fn a_stalled_peer_holds_at_most_the_bound_and_loses_the_oldest() {
     let busy = events.iter().position(|&k| k == 12).expect("BUSY reported");
     let drain = events.iter().rposition(|&k| k == 13).expect("DRAIN reported");
     assert!(busy < drain, "BUSY before DRAIN: {events:?}");
-    assert_eq!(peer.state.sent_frames.load(Ordering::Relaxed), numbers.len() as u64);
+    let pings = peer.state.pings.load(Ordering::Relaxed);
+    assert_eq!(peer.state.sent_frames.load(Ordering::Relaxed), numbers.len() as u64 + pings, "the casts and the keep-alive pings");
 }
 
 #[test]

@@ -1,13 +1,16 @@
-//! What a link held when its node was declared down is written again on the
-//! next link: nothing is lost, and the receiver can keep the order.
+//! A node declared down keeps its link; when a link really ends, what it
+//! wrote and the node's system never acknowledged is written again, first,
+//! on the next link: exactly that, so nothing is lost and nothing arrives
+//! twice.
 //!
 //! The receiver here is raw sockets, so the test sees each connection's
 //! bytes: a node that stops reading (its buffers fill, our socket holds
 //! the rest, unacknowledged) and stays silent is declared down after the
-//! tick time. Its old connection is then reset, losing what the sender's
-//! system still held for it, as a long partition does; the new connection
-//! must begin at or before the first cast the node had not acknowledged,
-//! and bring every cast after it, in order.
+//! tick time, and its link is kept (no new connection). Then it resets
+//! the connection, which discards what the sender's system still held for
+//! it (as a node killed with unread data does); the new connection must
+//! begin with the first cast it had not received whole, and bring every
+//! cast after it, in order.
 
 use std::time::Duration;
 
@@ -48,8 +51,9 @@ async fn read_to_end(socket: &mut TcpStream, quiet: Duration) -> Vec<u8> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn what_a_link_held_at_a_tick_timeout_is_written_again_first() {
+async fn what_a_link_held_when_it_ended_is_written_again_first_and_only_that() {
     let tick = Duration::from_millis(400);
+    let downs = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let sender = Node::builder("s", "127.0.0.1", 0)
         .retry(Duration::from_millis(50))
         .net_tick_time(Some(tick))
@@ -58,6 +62,8 @@ async fn what_a_link_held_at_a_tick_timeout_is_written_again_first() {
         .start()
         .await
         .unwrap();
+    let d = downs.clone();
+    sender.on_node_down(move |n, why| d.lock().unwrap().push((n.id.clone(), why.to_string())));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let r_port = listener.local_addr().unwrap().port();
 
@@ -71,6 +77,8 @@ async fn what_a_link_held_at_a_tick_timeout_is_written_again_first() {
     };
     let (old, _) = listener.accept().await.unwrap();
     connecting.await.unwrap().unwrap();
+    // Something from r after the link came up: r is up.
+    r_link.write_all(&cast_from_r(r_port)).await.unwrap();
 
     // Far more than the sockets' buffers hold: the rest waits with the sender.
     let pad = "x".repeat(1000);
@@ -79,11 +87,9 @@ async fn what_a_link_held_at_a_tick_timeout_is_written_again_first() {
         sender.cast("r", "order", Data::json(&serde_json::json!({"q": q, "pad": pad})).unwrap()).unwrap();
     }
     // r reads nothing and says nothing: after the tick time it is declared
-    // down, and the sender dials again.
-    let (mut new, _) = tokio::time::timeout(Duration::from_secs(20), listener.accept())
-        .await
-        .expect("the sender never dialled again")
-        .unwrap();
+    // down, and the link is kept: no new connection.
+    assert!(tokio::time::timeout(tick * 4, listener.accept()).await.is_err(), "the sender dialled again");
+
     // r is alive again: it talks, so the new link stays up.
     let talk = tokio::spawn(async move {
         loop {
@@ -100,10 +106,17 @@ async fn what_a_link_held_at_a_tick_timeout_is_written_again_first() {
     // held for it, as a partition that outlasts the sender's retries does.
     let mut peeked = vec![0u8; 64 * 1024 * 1024];
     let held = old.peek(&mut peeked).await.unwrap();
-    let acked = seqs(&peeked[..held]);
+    // The casts it holds whole (the last frame may be cut).
+    let whole = peeked[..held].iter().rposition(|&b| b == 0x0C).map_or(0, |i| i + 1);
+    let acked = seqs(&peeked[..whole]);
     drop(peeked);
+    let reset_at = clusterluck_native::health::now_us();
     socket2::SockRef::from(&old).set_linger(Some(Duration::ZERO)).unwrap();
     drop(old);
+    let (mut new, _) = tokio::time::timeout(Duration::from_secs(20), listener.accept())
+        .await
+        .expect("the sender never dialled again after the reset")
+        .unwrap();
     let new_bytes = read_to_end(&mut new, Duration::from_secs(3)).await;
     let new_seqs = seqs(&new_bytes);
     talk.abort();
@@ -114,16 +127,26 @@ async fn what_a_link_held_at_a_tick_timeout_is_written_again_first() {
     let resumed = *new_seqs.first().expect("the new connection delivered nothing");
     let last_acked = *acked.last().unwrap();
     eprintln!("old connection: seqs 0..={last_acked} acknowledged; new connection: {} casts from {resumed}", new_seqs.len());
-    // The new connection begins with what the node had not acknowledged:
-    // at or before the seq after the last one it holds.
+    // The new connection begins with the first cast the node did not hold
+    // whole: nothing lost, nothing twice.
+    assert_eq!(
+        resumed,
+        last_acked + 1,
+        "the old connection's acknowledged part ended at {last_acked}, the new one began at {resumed}"
+    );
     assert!(
-        resumed <= last_acked + 1,
-        "lost {} casts between the connections (the old one's acknowledged part ended at {last_acked}, the new one began at {resumed})",
-        resumed - last_acked - 1
+        downs.lock().unwrap().iter().any(|(id, why)| id == "r" && why == "tick timeout"),
+        "r was declared down while it did not read: {:?}",
+        downs.lock().unwrap()
     );
     assert!(new_seqs.windows(2).all(|w| w[1] == w[0] + 1), "the new connection is out of order");
     assert_eq!(*new_seqs.last().unwrap(), n - 1, "not every cast arrived");
-    // Keep-alive pings of the old link are not written again.
-    assert!(!String::from_utf8_lossy(&new_bytes[..new_bytes.len().min(4096)]).contains("\"type\":\"ping\""));
+    // Keep-alive pings of the old link are not written again: every ping
+    // on the new connection was stamped after the reset.
+    let text = String::from_utf8_lossy(&new_bytes);
+    for stamp in text.split("__clusterluck_native_tick:").skip(1) {
+        let stamp: u64 = stamp[..stamp.find('"').unwrap_or(0)].parse().expect("a ping's stamp");
+        assert!(stamp >= reset_at, "a keep-alive ping of the old link (stamped {stamp}, reset at {reset_at}) was written again");
+    }
     sender.shutdown().await;
 }

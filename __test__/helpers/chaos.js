@@ -218,9 +218,16 @@ function defaults(opts) {
     // a node silent for 2 s declared down.
     nativeStart: { netTickTime: 2000 },
     seedNodes: seed.seedAvailable(),
+    // Heavy mode: a sustained flood on HEAVY_FLOODS beside the light load.
+    heavy: false,
+    floodBytesPerSec: 8 * 1024 * 1024,
     log: () => {},
   }, opts);
 }
+
+// The flooded links of heavy mode: native senders, toward a native and a
+// seed receiver (or a native one, without the seed).
+const HEAVY_FLOODS = [{ from: "n0", to: "n2" }, { from: "n4", to: "n5" }];
 
 async function runChaos(options) {
   const opts = defaults(options);
@@ -237,6 +244,8 @@ async function runChaos(options) {
     callTimeout: opts.callTimeout,
     nativeStart: opts.nativeStart,
     loadOnStart: false,
+    floods: opts.heavy ? HEAVY_FLOODS : [],
+    floodBytesPerSec: opts.floodBytesPerSec,
   };
   const members = impls.map((impl, k) => new Member(h, k, impl));
   const disruptions = [];
@@ -510,6 +519,30 @@ function check(report, { rssSlackBytes = 48 * 1024 * 1024 } = {}) {
     }
   }
   if (figures.casts.lost > 10) problems.push("... " + figures.casts.lost + " casts lost in all");
+
+  // Heavy mode's floods: on plain TCP a native sender's flood arrives in
+  // order and none twice; what did not arrive is counted.
+  const flood = figures.flood = { sent: 0, received: 0, behind: 0, skipped: 0, unarrived: 0 };
+  for (const sender of report.reports) {
+    for (const life of sender.lives) {
+      for (const [to, count] of Object.entries(life.floodSent || {})) {
+        flood.sent += count;
+        let got = 0;
+        for (const rl of byId.get(to).lives) {
+          const r = ((rl.floodRecv || {})[sender.id] || {})[life.epoch];
+          if (!r) continue;
+          got += r.count;
+          flood.behind += r.behind;
+          flood.skipped += r.skipped;
+          if (r.behind > 0 && sender.impl === "native") {
+            problems.push("flood " + sender.id + " -> " + to + ": " + r.behind + " casts twice or out of order");
+          }
+        }
+        flood.received += got;
+        flood.unarrived += Math.max(0, count - got);
+      }
+    }
+  }
 
   // Calls between two nodes neither of which was disrupted around the call succeed.
   for (const caller of report.reports) {

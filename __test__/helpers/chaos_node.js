@@ -51,6 +51,54 @@ kernel.on("chaos", (data) => {
   (bySender[data.e] || (bySender[data.e] = [])).push(data.q);
 });
 
+// Heavy mode: a sustained flood on some links (config.floods, [{from, to}]),
+// casts of {s, e, q, pad} with a large pad, paced by the link's busy/drain
+// and at most config.floodBytesPerSec. A receiver keeps a summary per
+// (sender, epoch): how many came, the highest seq, how many came at or
+// below the highest already seen (twice, or out of order), and the seqs
+// skipped.
+const floodRecv = {};
+kernel.on("flood", (data) => {
+  if (!data || typeof data.s !== "string") return;
+  const bySender = floodRecv[data.s] || (floodRecv[data.s] = {});
+  const r = bySender[data.e] || (bySender[data.e] = { count: 0, max: -1, behind: 0, skipped: 0 });
+  r.count++;
+  if (data.q <= r.max) r.behind++;
+  else {
+    r.skipped += data.q - r.max - 1;
+    r.max = data.q;
+  }
+});
+const floodSent = {};
+const floodTargets = (config.floods || []).filter((f) => f.from === self.id).map((f) => f.to);
+const floodBusy = new Map();
+let floodTimer = null;
+function floodTurn() {
+  const pad = "f".repeat(config.floodPad || 65536);
+  const perTurn = Math.max(1, Math.round((config.floodBytesPerSec || 16 * 1024 * 1024) / pad.length / 100));
+  for (const to of floodTargets) {
+    const node = nodes.get(to);
+    const conn = kernel.connection(node);
+    if (!conn) continue;
+    if (!floodBusy.has(conn)) {
+      floodBusy.set(conn, false);
+      if (typeof conn.on === "function") {
+        conn.on("busy", () => floodBusy.set(conn, true));
+        conn.on("drain", () => floodBusy.set(conn, false));
+      }
+    }
+    if (floodBusy.get(conn)) continue;
+    for (let j = 0; j < perTurn; j++) {
+      const q = floodSent[to] = (floodSent[to] || 0) + 1;
+      kernel.cast(node, "flood", { s: self.id, e: epoch, q: q - 1, pad });
+    }
+  }
+}
+function setFlood(on) {
+  if (floodTimer) clearInterval(floodTimer);
+  floodTimer = on && floodTargets.length ? setInterval(floodTurn, 10) : null;
+}
+
 kernel.on("echo", (data, stream, from) => {
   kernel.reply(from, data);
 });
@@ -92,6 +140,7 @@ function callOne() {
 function setLoad(on) {
   for (const t of loadTimers) clearInterval(t);
   loadTimers = [];
+  setFlood(on);
   if (!on) return;
   loadTimers.push(setInterval(castRound, config.castEvery));
   loadTimers.push(setInterval(callOne, config.callEvery));
@@ -108,7 +157,7 @@ process.on("message", (msg) => {
   } else if (msg.cmd === "report") {
     process.send({
       rid: msg.rid,
-      report: { id: self.id, impl, epoch, pid: process.pid, at: Date.now(), sent, timeline, received, calls, nodeEvents, rss },
+      report: { id: self.id, impl, epoch, pid: process.pid, at: Date.now(), sent, timeline, received, calls, nodeEvents, rss, floodSent, floodRecv },
     });
   }
 });
