@@ -65,7 +65,9 @@ kernel.on("flood", (data) => {
   r.count++;
   if (data.q <= r.max) r.behind++;
   else {
-    r.skipped += data.q - r.max - 1;
+    // A restarted receiver's first flood cast follows what its last life
+    // had: not a gap of this life.
+    if (r.max >= 0) r.skipped += data.q - r.max - 1;
     r.max = data.q;
   }
 });
