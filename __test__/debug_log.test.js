@@ -52,7 +52,51 @@ async function runWith(debug) {
   return { lines, names, text: res.stderr };
 }
 
+// A kernel linked to a node that sends one message once the link is up,
+// then falls silent (a raw socket that reads and answers nothing): the early
+// warning at half the tick time, then the nodedown.
+const SILENT = `
+const net = require("net");
+const { createKernel, Node } = require(${JSON.stringify(path.resolve(__dirname, ".."))});
+const [pa] = process.argv.slice(1).map(Number);
+const held = [];
+const raw = net.createServer((s) => { held.push(s); s.resume(); });
+raw.listen(0, "127.0.0.1", () => {
+  const port = raw.address().port;
+  const a = createKernel("dbg-a", "127.0.0.1", pa);
+  a.on("nodedown", (node, reason) => {
+    process.stderr.write("NODEDOWN " + node.id() + " " + reason + "\\n");
+    a.stop();
+    raw.close();
+    held.forEach((s) => s.destroy());
+    process.exit(0);
+  });
+  a.once("_ready", () => a.connect(new Node("dbg-silent", "127.0.0.1", port), () => {
+    const c = net.connect(pa, "127.0.0.1", () => {
+      held.push(c);
+      const data = {id: "hello", tag: null, from: {id: "dbg-silent", host: "127.0.0.1", port}, stream: {done: true}, data: 1};
+      c.write(JSON.stringify({type: "message", data}) + "\\f");
+    });
+  }));
+  a.start({ netTickTime: 1000 });
+});
+setTimeout(() => process.exit(3), 20000);
+`;
+
 describe("DEBUG", () => {
+  it("clusterluck:native:health warns of a silent node at half its tick time, before its nodedown", async () => {
+    const env = Object.assign({}, process.env, { DEBUG: "clusterluck:native:health" });
+    const res = spawnSync(process.execPath, ["-e", SILENT, String(await freePort())], { env, encoding: "utf8", timeout: 30000 });
+    assert.equal(res.status, 0, res.stderr);
+    const lines = res.stderr.split("\n").filter(Boolean);
+    const warn = lines.findIndex((l) => /^\d{4}-\d\d-\d\dT\S+Z clusterluck:native:health nothing from dbg-silent for \d+ ms/.test(l));
+    const down = lines.indexOf("NODEDOWN dbg-silent tick timeout");
+    assert.ok(warn >= 0, "the early warning:\n" + res.stderr);
+    assert.ok(down > warn, "the warning came before the nodedown:\n" + res.stderr);
+    const ms = Number(/for (\d+) ms/.exec(lines[warn])[1]);
+    assert.ok(ms >= 500 && ms < 1000, "at half the tick time: " + lines[warn]);
+  });
+
   it("clusterluck:* logs the JS layer and the Rust side's tracing", async () => {
     const { names, text } = await runWith("clusterluck:*");
     for (const ns of ["clusterluck:lib:kernel", "clusterluck:lib:conn", "clusterluck:native:peer", "clusterluck:native:server"]) {
