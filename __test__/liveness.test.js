@@ -312,3 +312,47 @@ for (const impl of impls) {
     });
   });
 }
+
+// Over TLS the link of a node declared down is kept the same way: stops cost
+// nothing. (When a TLS link ends, what its socket held is lost: it holds
+// ciphertext, so nothing can say which frames those were.)
+describe("a true view over TLS", () => {
+  const { makeCerts, tlsOpts } = require("./helpers/certs");
+  const certs = makeCerts();
+  after(() => certs.cleanup());
+  const tls = () => tlsOpts(certs.node, certs.ca, { requestCert: true });
+
+  it("numbered casts across three stops over TLS: each once, in order", { timeout: 90000 }, async (t) => {
+    const k = await localKernel({ tls: tls() });
+    const { peer, node } = await linkedPeer(k, "native", { tls: tls() });
+    const downs = () => k.downs.filter((d) => d.id === node.id()).length;
+    try {
+      let n = 0;
+      const timer = setInterval(() => k.cast(node, "numbered", { i: n++ }), 10);
+      try {
+        for (let round = 1; round <= 3; round++) {
+          await sleep(TICK / 2);
+          process.kill(peer.child.pid, "SIGSTOP");
+          await waitFor(() => downs() === round, { timeout: 5 * TICK, what: "nodedown " + round });
+          await sleep(TICK / 2);
+          process.kill(peer.child.pid, "SIGCONT");
+          await waitFor(() => k.ups.filter((u) => u.id === node.id()).length === round + 1,
+            { timeout: 5 * TICK, what: "nodeup " + round });
+        }
+        await sleep(TICK / 2);
+      } finally {
+        clearInterval(timer);
+        process.kill(peer.child.pid, "SIGCONT");
+      }
+      await waitFor(async () => (await peer.request("received", { event: "numbered" })).order.length >= n,
+        { timeout: 30000, interval: 100, what: "all " + n + " casts" });
+      const { order } = await peer.request("received", { event: "numbered" });
+      t.diagnostic(n + " casts over TLS, " + downs() + " nodedowns");
+      assert.equal(orderProblem(order, n), null);
+    } finally {
+      k.disconnect(node, true);
+      await peer.kill();
+      k.stop();
+    }
+  });
+});
