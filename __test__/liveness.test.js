@@ -356,3 +356,82 @@ describe("a true view over TLS", () => {
     }
   });
 });
+
+// One message that takes more than two tick windows to read: the peer runs
+// in a network namespace of its own behind a link shaped to 4 Mbit/s toward
+// it (a veth pair with a token bucket), and a Buffer of 512 KiB (2 MiB as
+// JSON digits) takes about four seconds to cross. The ping waits behind it;
+// the node's acknowledgements keep it up. Needs root and iproute2 (tc).
+describe("a message longer to read than two tick windows", () => {
+  const { spawnSync } = require("node:child_process");
+  const { namespaceProblem } = require("./helpers/chaos");
+  const problem = namespaceProblem() || (spawnSync("tc", ["-V"]).error ? "tc (iproute2) not available" : null);
+  if (problem) console.log("slow link: " + problem + "; its tests skipped");
+
+  const run = (cmd, args) => {
+    const res = spawnSync(cmd, args, { encoding: "utf8" });
+    if (res.error || res.status !== 0) throw new Error(cmd + " " + args.join(" ") + ": " + (res.error ? res.error.message : res.stderr.trim()));
+  };
+  const tag = String(process.pid);
+  const ns = "clkslow" + tag;
+  const hostIf = "clksl" + tag;
+  const octet = process.pid % 250;
+  const hostAddr = "10.232." + octet + ".1";
+  const nsAddr = "10.232." + octet + ".2";
+  const cleanup = () => spawnSync("ip", ["netns", "del", ns]);
+
+  before(() => {
+    if (problem) return;
+    cleanup();
+    process.on("exit", cleanup);
+    run("ip", ["netns", "add", ns]);
+    run("ip", ["link", "add", hostIf, "type", "veth", "peer", "name", "eth0", "netns", ns]);
+    run("ip", ["addr", "add", hostAddr + "/30", "dev", hostIf]);
+    run("ip", ["link", "set", hostIf, "up"]);
+    run("ip", ["-n", ns, "addr", "add", nsAddr + "/30", "dev", "eth0"]);
+    run("ip", ["-n", ns, "link", "set", "eth0", "up"]);
+    run("ip", ["-n", ns, "link", "set", "lo", "up"]);
+    run("tc", ["qdisc", "add", "dev", hostIf, "root", "tbf", "rate", "4mbit", "burst", "32kbit", "latency", "20s"]);
+  });
+  after(() => {
+    if (!problem) cleanup();
+  });
+
+  for (const impl of impls) {
+    it("a " + impl + " peer reading one 2 MiB frame for four seconds stays up", { skip: problem || false, timeout: 60000 }, async (t) => {
+      const k = createKernel("slow-" + process.pid + "-" + impl, hostAddr, await freePort());
+      await new Promise((r) => {
+        k.once("_ready", r);
+        k.start({ cookie: COOKIE, retry: 100, netTickTime: TICK });
+      });
+      const downs = [];
+      k.on("nodedown", (node, reason) => downs.push(reason));
+      let up = false;
+      k.on("nodeup", () => { up = true; });
+      const peer = await spawnPeer(impl, { cookie: COOKIE, netTickTime: TICK, retry: 100, netns: ns, host: nsAddr });
+      const node = new Node(peer.node.id, nsAddr, peer.node.port);
+      try {
+        await new Promise((r) => k.connect(node, r));
+        await peer.request("connect", { id: k.id(), host: hostAddr, port: k.port() });
+        await waitFor(() => up, { what: "nodeup", timeout: 15000 });
+        const buf = Buffer.alloc(512 * 1024, 0xff);
+        buf.writeUInt32BE(7, 0);
+        const sent = Date.now();
+        k.cast(node, "numbered", buf);
+        await waitFor(async () => (await peer.request("received", { event: "numbered" })).order.length > 0,
+          { timeout: 45000, interval: 100, what: "the message" });
+        const took = Date.now() - sent;
+        const stats = k.stats().peers[node.id()];
+        t.diagnostic("arrived after " + took + " ms; ackSaves " + stats.ackSaves + ", ticksMissed " + stats.ticksMissed);
+        assert.ok(took > 2 * TICK, "it took more than two tick windows (" + took + " ms)");
+        assert.deepEqual((await peer.request("received", { event: "numbered" })).order, [7]);
+        assert.deepEqual(downs, [], "a node reading a long message is not declared down");
+        assert.ok(stats.ackSaves >= 1, "its acknowledgements kept it up");
+      } finally {
+        k.disconnect(node, true);
+        await peer.kill();
+        k.stop();
+      }
+    });
+  }
+});

@@ -65,18 +65,26 @@ async function waitFor(fn, { timeout = 10000, interval = 50, what = "condition" 
 }
 
 // Forks a peer running `impl` ("seed" | "native") and starts its kernel.
-// opts: id, port (default: a free one), cookie, requestTimeout, and any other kernel
+// opts: id, port (default: a free one), cookie, requestTimeout, netns and host (run
+// in that network namespace, listening on that address), and any other kernel
 // start options (retry, maxRetries, tokenGenInterval, ...), passed through.
 async function spawnPeer(impl, opts = {}) {
   hookCleanup();
-  const { id: givenId, port: givenPort, requestTimeout = REQUEST_TIMEOUT, ...startOpts } = opts;
+  const { id: givenId, port: givenPort, requestTimeout = REQUEST_TIMEOUT, netns, host: givenHost, ...startOpts } = opts;
+  const host = givenHost || HOST;
   const id = givenId || impl + "-" + process.pid + "-" + ++counter;
   const port = givenPort || (await freePort());
 
   // A private working directory: node-ipc's server unlinks a file named like the host
   // ("127.0.0.1") in the current directory before listening.
   const cwd = fs.mkdtempSync(path.join(os.tmpdir(), "clpeer-"));
-  const child = fork(PEER, [impl], { cwd, stdio: ["ignore", "pipe", "pipe", "ipc"] });
+  const forkOpts = { cwd, stdio: ["ignore", "pipe", "pipe", "ipc"] };
+  if (netns) {
+    // `ip netns exec` execs node in the namespace: same process, same channel.
+    forkOpts.execPath = "ip";
+    forkOpts.execArgv = ["netns", "exec", netns, process.execPath];
+  }
+  const child = fork(PEER, [impl], forkOpts);
   live.add(child);
   child.unref();
   if (child.channel) child.channel.unref();
@@ -162,7 +170,7 @@ async function spawnPeer(impl, opts = {}) {
   const peer = {
     impl,
     id,
-    node: { id, host: HOST, port },
+    node: { id, host, port },
     child,
     events,
     request,
@@ -173,7 +181,7 @@ async function spawnPeer(impl, opts = {}) {
   };
 
   try {
-    await request("start", { id, host: HOST, port, opts: startOpts });
+    await request("start", { id, host, port, opts: startOpts });
   } catch (err) {
     await kill();
     const tail = output.trim() ? "\n" + output.trim().split("\n").slice(-10).join("\n") : "";
