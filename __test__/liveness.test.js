@@ -24,6 +24,7 @@ const { createKernel, Node } = require("..");
 const { spawnPeer, waitFor } = require("./helpers/cluster");
 const { freePort } = require("./helpers/ports");
 const seed = require("./helpers/seed");
+const { waitStopped } = require("./helpers/stop");
 
 const COOKIE = "liveness-secret";
 const TICK = 1000;
@@ -41,29 +42,6 @@ async function localKernel(opts = {}) {
   return k;
 }
 
-// Resolves once every thread of process `pid` is stopped (Linux: state T in
-// /proc; elsewhere, after a moment).
-async function waitStopped(pid) {
-  const deadline = Date.now() + 10000;
-  for (;;) {
-    let tasks;
-    try {
-      tasks = fs.readdirSync("/proc/" + pid + "/task");
-    } catch (err) {
-      return sleep(100);
-    }
-    const stopped = tasks.every((t) => {
-      try {
-        return /^\S+ \(.*\) [tT] /s.test(fs.readFileSync("/proc/" + pid + "/task/" + t + "/stat", "utf8"));
-      } catch (err) {
-        return true;
-      }
-    });
-    if (stopped) return;
-    assert.ok(Date.now() < deadline, "process " + pid + " did not stop");
-    await sleep(5);
-  }
-}
 
 function outcome(fn) {
   return new Promise((resolve) => fn((err, value) => resolve({ err, value })));
@@ -89,6 +67,36 @@ function orderProblem(order, n) {
   }
   for (let i = 0; i < n; i++) if (!seen.has(i)) return "cast " + i + " never arrived (of " + n + ")";
   return order.length === n ? null : order.length + " arrivals for " + n + " casts";
+}
+
+// Casts numbered every 10 ms while the peer is stopped three times, each
+// time until it is declared down, and continued until it is up again; then
+// each must have arrived once, in order.
+async function castsAcrossStops(t, k, peer, node) {
+  const downs = () => k.downs.filter((d) => d.id === node.id()).length;
+  let n = 0;
+  const timer = setInterval(() => k.cast(node, "numbered", { i: n++ }), 10);
+  try {
+    for (let round = 1; round <= 3; round++) {
+      await sleep(TICK / 2);
+      process.kill(peer.child.pid, "SIGSTOP");
+      await waitFor(() => downs() === round, { timeout: 5 * TICK, what: "nodedown " + round });
+      await sleep(TICK / 2);
+      process.kill(peer.child.pid, "SIGCONT");
+      await waitFor(() => k.ups.filter((u) => u.id === node.id()).length === round + 1,
+        { timeout: 5 * TICK, what: "nodeup " + round });
+    }
+    await sleep(TICK / 2);
+  } finally {
+    clearInterval(timer);
+    process.kill(peer.child.pid, "SIGCONT");
+  }
+  await waitFor(async () => (await peer.request("received", { event: "numbered" })).order.length >= n,
+    { timeout: 30000, interval: 100, what: "all " + n + " casts" });
+  await sleep(300);
+  const { order } = await peer.request("received", { event: "numbered" });
+  t.diagnostic(n + " casts, " + downs() + " nodedowns");
+  assert.equal(orderProblem(order, n), null);
 }
 
 const impls = ["native"];
@@ -216,31 +224,8 @@ for (const impl of impls) {
 
     it("numbered casts across three stops long enough to be declared down: each once, in order", { timeout: 90000 }, async (t) => {
       const { peer, node } = await linkedPeer(k, impl);
-      const downs = () => k.downs.filter((d) => d.id === node.id()).length;
       try {
-        let n = 0;
-        const timer = setInterval(() => k.cast(node, "numbered", { i: n++ }), 10);
-        try {
-          for (let round = 1; round <= 3; round++) {
-            await sleep(TICK / 2);
-            process.kill(peer.child.pid, "SIGSTOP");
-            await waitFor(() => downs() === round, { timeout: 5 * TICK, what: "nodedown " + round });
-            await sleep(TICK / 2);
-            process.kill(peer.child.pid, "SIGCONT");
-            await waitFor(() => k.ups.filter((u) => u.id === node.id()).length === round + 1,
-              { timeout: 5 * TICK, what: "nodeup " + round });
-          }
-          await sleep(TICK / 2);
-        } finally {
-          clearInterval(timer);
-          process.kill(peer.child.pid, "SIGCONT");
-        }
-        await waitFor(async () => (await peer.request("received", { event: "numbered" })).order.length >= n,
-          { timeout: 30000, interval: 100, what: "all " + n + " casts" });
-        await sleep(300);
-        const { order } = await peer.request("received", { event: "numbered" });
-        t.diagnostic(n + " casts, " + downs() + " nodedowns");
-        assert.equal(orderProblem(order, n), null);
+        await castsAcrossStops(t, k, peer, node);
       } finally {
         k.disconnect(node, true);
         await peer.kill();
@@ -325,36 +310,15 @@ describe("a true view over TLS", () => {
   it("numbered casts across three stops over TLS: each once, in order", { timeout: 90000 }, async (t) => {
     const k = await localKernel({ tls: tls() });
     const { peer, node } = await linkedPeer(k, "native", { tls: tls() });
-    const downs = () => k.downs.filter((d) => d.id === node.id()).length;
     try {
-      let n = 0;
-      const timer = setInterval(() => k.cast(node, "numbered", { i: n++ }), 10);
-      try {
-        for (let round = 1; round <= 3; round++) {
-          await sleep(TICK / 2);
-          process.kill(peer.child.pid, "SIGSTOP");
-          await waitFor(() => downs() === round, { timeout: 5 * TICK, what: "nodedown " + round });
-          await sleep(TICK / 2);
-          process.kill(peer.child.pid, "SIGCONT");
-          await waitFor(() => k.ups.filter((u) => u.id === node.id()).length === round + 1,
-            { timeout: 5 * TICK, what: "nodeup " + round });
-        }
-        await sleep(TICK / 2);
-      } finally {
-        clearInterval(timer);
-        process.kill(peer.child.pid, "SIGCONT");
-      }
-      await waitFor(async () => (await peer.request("received", { event: "numbered" })).order.length >= n,
-        { timeout: 30000, interval: 100, what: "all " + n + " casts" });
-      const { order } = await peer.request("received", { event: "numbered" });
-      t.diagnostic(n + " casts over TLS, " + downs() + " nodedowns");
-      assert.equal(orderProblem(order, n), null);
+      await castsAcrossStops(t, k, peer, node);
     } finally {
       k.disconnect(node, true);
       await peer.kill();
       k.stop();
     }
   });
+
 });
 
 // One message that takes more than two tick windows to read: the peer runs

@@ -8,13 +8,13 @@
 "use strict";
 
 const assert = require("node:assert/strict");
-const fs = require("node:fs");
 const { describe, it, before, after } = require("node:test");
 
 const { createKernel, Node } = require("..");
 const { spawnPeer, waitFor } = require("./helpers/cluster");
 const { freePort } = require("./helpers/ports");
 const seed = require("./helpers/seed");
+const { waitStopped } = require("./helpers/stop");
 
 const COOKIE = "tick-secret";
 const TICK = 1200;
@@ -39,30 +39,6 @@ function connect(k, node) {
   return new Promise((r) => k.connect(node, r));
 }
 
-// Resolves once every thread of process `pid` is stopped (Linux: state T in
-// /proc; elsewhere, after a moment).
-async function waitStopped(pid) {
-  const deadline = Date.now() + 10000;
-  for (;;) {
-    let tasks;
-    try {
-      tasks = fs.readdirSync("/proc/" + pid + "/task");
-    } catch (err) {
-      return sleep(100);
-    }
-    const stopped = tasks.every((t) => {
-      try {
-        const stat = fs.readFileSync("/proc/" + pid + "/task/" + t + "/stat", "utf8");
-        return /^\S+ \(.*\) [tT] /s.test(stat);
-      } catch (err) {
-        return true; // the thread is gone
-      }
-    });
-    if (stopped) return;
-    assert.ok(Date.now() < deadline, "process " + pid + " did not stop");
-    await sleep(5);
-  }
-}
 
 // A callback's outcome as a promise (never rejects).
 function outcome(fn) {
