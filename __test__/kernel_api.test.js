@@ -613,7 +613,12 @@ describe("lifecycle details", { timeout: 30000 }, () => {
     const a = await started("rotating", {cookie: "old"});
     const b = await started("checking", {cookie: "old"});
     try {
+      // Linked both ways and up, so that a's link carries no keep-alive
+      // pings (signed with the cookie of the moment) meanwhile: only casts.
+      const up = once(a, "nodeup");
       await connect(a, b);
+      await connect(b, a);
+      await up;
       const skips = [];
       b.on("_skip", (e) => skips.push(e.type));
       const got = [];
@@ -631,6 +636,7 @@ describe("lifecycle details", { timeout: 30000 }, () => {
       assert.equal(got.length, 10);
     } finally {
       a.disconnect(b.self(), true);
+      b.disconnect(a.self(), true);
       a.stop();
       b.stop();
     }
