@@ -324,12 +324,12 @@ class NetKernel extends EventEmitter {
     checkNode(node);
     const id = this._generateToken();
     const rstream = this._rstream(node, id, timeout);
+    let down;
     if (node.id() === this._id) {
       process.nextTick(() => this._streamLocal(event, id, data));
     } else if (!this._sinks.has(node.id())) {
       process.nextTick(() => rstream.emit("error", new Error("Unknown node " + node.id())));
-    } else if (this._downError(node, timeout) !== null) {
-      const down = this._downError(node, timeout);
+    } else if ((down = this._downError(node, timeout)) !== null) {
       process.nextTick(() => rstream.emit("error", down));
     } else {
       let err;
@@ -348,14 +348,15 @@ class NetKernel extends EventEmitter {
     checkNode(node);
     const id = this._generateToken();
     const t = this._setupSingletonReply(node, id, timeout, cb);
+    let down;
     if (node.id() === this._id) {
       this._streamLocal(event, id, data);
     } else if (!this._sinks.has(node.id())) {
       this._teardownSingletonReply(id, t);
       return cb(new Error("Unknown node " + node.id()));
-    } else if (this._downError(node, timeout) !== null) {
+    } else if ((down = this._downError(node, timeout)) !== null) {
       this._teardownSingletonReply(id, t);
-      return cb(this._downError(node, timeout));
+      return cb(down);
     } else {
       let err;
       try {

@@ -373,20 +373,20 @@ impl Inbox {
     /// Cancel safe, as `mpsc::UnboundedReceiver::recv`.
     async fn recv(&mut self) -> Option<Command> {
         let cmd = self.rx.recv().await;
-        self.took(cmd)
+        if let Some(c) = &cmd {
+            self.took(c);
+        }
+        cmd
     }
 
     fn try_recv(&mut self) -> Result<Command, mpsc::error::TryRecvError> {
         let cmd = self.rx.try_recv()?;
-        self.state.handed.fetch_sub(handed_bytes(&cmd), Ordering::Relaxed);
+        self.took(&cmd);
         Ok(cmd)
     }
 
-    fn took(&self, cmd: Option<Command>) -> Option<Command> {
-        if let Some(c) = &cmd {
-            self.state.handed.fetch_sub(handed_bytes(c), Ordering::Relaxed);
-        }
-        cmd
+    fn took(&self, cmd: &Command) {
+        self.state.handed.fetch_sub(handed_bytes(cmd), Ordering::Relaxed);
     }
 }
 
@@ -660,9 +660,10 @@ impl Peer {
     /// mark (BUSY) and falling back to half of it (DRAIN). An overflow
     /// episode ends there too, on a live link.
     fn account(&mut self) {
-        self.state.unwritten.store(self.unwritten(), Ordering::Relaxed);
+        let unwritten = self.unwritten();
+        self.state.unwritten.store(unwritten, Ordering::Relaxed);
         // What waits in the channel counts toward busy, not toward the bound.
-        let held = self.unwritten() + self.state.handed.load(Ordering::Relaxed);
+        let held = unwritten + self.state.handed.load(Ordering::Relaxed);
         let high = self.opts.high_water;
         let low = high.min(self.opts.max_bytes) / 2;
         if !self.busy && high > 0 && held >= high {
@@ -802,6 +803,7 @@ impl Peer {
             self.check_proof();
         }
         let heard_from = heard_at.max(self.alive_from);
+        let silent = now.saturating_sub(heard_from);
         if self.life == Life::Up {
             let alive = heard_from.max(self.acks.at);
             self.state.alive_at.store(alive, Ordering::Relaxed);
@@ -819,7 +821,6 @@ impl Peer {
                 self.warned = true;
                 health::warn_quiet(&self.opts.node_id, quiet / 1000, window / 1000);
             }
-            let silent = now.saturating_sub(heard_from);
             if silent < window {
                 self.saved = false;
             } else if quiet < window && !self.saved {
@@ -831,7 +832,6 @@ impl Peer {
                 self.declare_down(now);
             }
         }
-        let silent = now.saturating_sub(heard_from);
         let due = if self.life == Life::Up {
             silent >= window / 4 && now.saturating_sub(self.last_ping) >= window / 4
         } else {
@@ -862,16 +862,11 @@ impl Peer {
     /// newer than `after`. With failure detection off there is nothing to
     /// wait for: the node is up with its link.
     fn await_life(&mut self, after: u64) {
-        self.proof_after = after;
-        let Some(window) = self.opts.net_tick else {
+        if self.opts.net_tick.is_none() {
             self.declare_up(after);
             return;
-        };
-        self.proof_gap = (PROOF_GAP.as_micros() as u64).min(window.as_micros() as u64 / 4);
-        self.set_ticker(true);
-        self.life = Life::Unproven;
-        self.state.life.store(Life::Unproven as u8, Ordering::Relaxed);
-        self.heard.watch_for_life();
+        }
+        self.wait_for_life(Life::Unproven, after);
         // The first ping at once: a node that runs answers it within a
         // round trip.
         self.last_ping = 0;
@@ -907,16 +902,21 @@ impl Peer {
     /// A node that is up went silent for a whole window: `nodedown`, with
     /// the link kept (see `tick`).
     fn declare_down(&mut self, now: u64) {
-        self.down_reason = "tick timeout";
         self.state.downs[0].fetch_add(1, Ordering::Relaxed);
         self.state.down.store(1, Ordering::Relaxed);
-        self.shared.outbox.with_strings(kind::NODE_DOWN, &[self.id], &[self.down_reason]);
-        self.down_reason = "closed";
-        self.life = Life::Down;
-        self.state.life.store(Life::Down as u8, Ordering::Relaxed);
-        self.proof_after = now;
+        self.shared.outbox.with_strings(kind::NODE_DOWN, &[self.id], &[DOWN_REASONS[0]]);
+        self.wait_for_life(Life::Down, now);
+    }
+
+    /// `life` until a sign of life newer than `after`: watched for, and
+    /// pinged every [`PROOF_GAP`] at first.
+    fn wait_for_life(&mut self, life: Life, after: u64) {
+        self.life = life;
+        self.state.life.store(life as u8, Ordering::Relaxed);
+        self.proof_after = after;
         self.heard.watch_for_life();
-        self.proof_gap = (PROOF_GAP.as_micros() as u64).min(self.opts.net_tick.map_or(u64::MAX, |w| w.as_micros() as u64 / 4));
+        let quarter = self.opts.net_tick.map_or(u64::MAX, |w| w.as_micros() as u64 / 4);
+        self.proof_gap = (PROOF_GAP.as_micros() as u64).min(quarter);
         self.set_ticker(true);
     }
 

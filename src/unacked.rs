@@ -126,14 +126,7 @@ impl Unacked {
 /// or not; `None` where the system does not say.
 #[cfg(target_os = "linux")]
 pub fn unacked_bytes(tcp: &TcpStream) -> Option<usize> {
-    use std::os::fd::AsRawFd;
-    let mut n: libc::c_int = 0;
-    // SIOCOUTQ, which Linux defines as TIOCOUTQ: for a TCP socket, the
-    // bytes from the oldest unacknowledged one to the last written.
-    // SAFETY: the request writes one int through the pointer, which is
-    // valid for the call; the descriptor is the socket `tcp` keeps open.
-    let rc = unsafe { libc::ioctl(tcp.as_raw_fd(), libc::TIOCOUTQ, &mut n as *mut libc::c_int) };
-    (rc == 0 && n >= 0).then_some(n as usize)
+    outq(raw_socket(tcp))
 }
 
 /// How far the other end of a socket has acknowledged what we wrote: the
@@ -177,10 +170,18 @@ pub fn progress(fd: RawSocket) -> Option<Progress> {
     if rc != 0 || (len as usize) < std::mem::size_of::<TcpInfoHead>() {
         return None;
     }
+    Some(Progress { acked: info.bytes_acked, outq: outq(fd)? })
+}
+
+/// SIOCOUTQ, which Linux defines as TIOCOUTQ: for a TCP socket, the bytes
+/// from the oldest unacknowledged one to the last written.
+#[cfg(target_os = "linux")]
+fn outq(fd: RawSocket) -> Option<usize> {
     let mut n: libc::c_int = 0;
-    // SAFETY: as in `unacked_bytes`.
+    // SAFETY: the request writes one int through the pointer, which is
+    // valid for the call; the caller keeps the socket `fd` open.
     let rc = unsafe { libc::ioctl(fd, libc::TIOCOUTQ, &mut n as *mut libc::c_int) };
-    (rc == 0 && n >= 0).then_some(Progress { acked: info.bytes_acked, outq: n as usize })
+    (rc == 0 && n >= 0).then_some(n as usize)
 }
 
 /// Where the other end of the socket `fd` stands; `None` where the system
