@@ -233,9 +233,9 @@ export interface StartOptions {
   maxFrameLength?: number;
   /**
    * net_ticktime in milliseconds (default 60000; 0 turns it off): a node that
-   * holds a link to us, from which nothing arrives for this long and which
-   * acknowledges nothing of what we had written to it meanwhile, is declared
-   * down (`nodedown` with "tick timeout"); quiet links are pinged after a
+   * holds a link to us, from which nothing arrives for this long and whose
+   * system offers to take nothing more of a backlog we had for it meanwhile
+   * (its process does not read), is declared down (`nodedown` with "tick timeout"); quiet links are pinged after a
    * quarter of it, and pings go out ahead of any backlog. Applies to links
    * opened after.
    */
@@ -295,8 +295,8 @@ export interface PeerStats {
   /** Round trip of the last keep-alive ping it answered, in ms, or null. */
   rtt: number | null;
   /**
-   * Ms since its last sign of life (anything from it, or its acknowledging what we had
-   * written and it had not yet acknowledged) while it is up or down; null otherwise.
+   * Ms since its last sign of life (anything from it, or its system's offering to take
+   * more of a backlog we had for it) while it is up or down; null otherwise.
    */
   quiet: number | null;
   /** Keep-alive pings written on our link to it. */
@@ -304,8 +304,8 @@ export interface PeerStats {
   /** Pings that went a quarter of the tick time with nothing heard or acknowledged since. */
   ticksMissed: number;
   /**
-   * Silences of a whole tick time during which it kept acknowledging what we wrote: a node
-   * busy reading, not declared down (a nodedown the acknowledgements avoided).
+   * Silences of a whole tick time during which its system kept taking what we wrote, as its
+   * process read it: a node busy reading, not declared down (a nodedown avoided).
    */
   ackSaves: number;
   /** `nodedown`s of it so far, by reason. */
@@ -583,8 +583,8 @@ export declare class NetKernel<TIpc extends Ipc | null = Ipc | null> extends Eve
    */
   on(event: "nodeup", listener: (node: Node) => void): this;
   /**
-   * `node` is down: "tick timeout" (nothing came from it and nothing we wrote was acknowledged
-   * for the tick time; the link is kept, and the node is up again with its first sign of
+   * `node` is down: "tick timeout" (nothing came from it and it read nothing we wrote for the
+   * tick time; the link is kept, and the node is up again with its first sign of
    * life), "closed" (the link ended; it reconnects with its queue) or "stopped" (disconnected).
    * Calls, callSingletons and pings waiting on it have failed with an Error whose `type` is
    * `NODE_DOWN`; until the next `nodeup`, those made with no timeout fail at once the same way,

@@ -11,7 +11,9 @@
 // - numbered casts at a steady rate across repeated stops long enough to be
 //   declared down arrive once each, in order, none lost;
 // - across kills and restarts of the receiver, none arrives twice and none
-//   is lost but what the killed process had taken in.
+//   is lost but what the killed process had taken in;
+// - a node stopped under a flood is declared down about a tick window after
+//   it stopped, though its system goes on acknowledging the flood.
 "use strict";
 
 const assert = require("node:assert/strict");
@@ -135,7 +137,8 @@ for (const impl of impls) {
         // 256 KiB Buffer casts for four tick windows, as fast as the link
         // takes them (the seed reads far more slowly than a native node).
         const size = 256 * 1024;
-        const until = Date.now() + 4 * TICK;
+        const began = Date.now();
+        const until = began + 4 * TICK;
         let n = 0;
         while (Date.now() < until) {
           if (busy) {
@@ -168,7 +171,8 @@ for (const impl of impls) {
           `ticksMissed ${stats.ticksMissed}, ackSaves ${stats.ackSaves}, pings ${stats.pings}`);
         assert.ok(busyEvents > 0, "the flood filled the link past its high-water mark");
         assert.equal(stats.dropped, 0, "nothing dropped");
-        assert.deepEqual(k.downs, [], "a node that reads is not declared down");
+        assert.deepEqual(k.downs.map((d) => ({ ...d, at: d.at - began })), [],
+          "a node that reads is not declared down (times from the flood's start, which lasted " + (until - began) + " ms)");
         assert.equal(stats.state, "up");
         assert.equal(orderProblem(order, n), null);
       } finally {
@@ -319,6 +323,70 @@ describe("a true view over TLS", () => {
     }
   });
 
+});
+
+// A node stopped while a flood comes to it: its system goes on taking the
+// flood into its receive buffer, and a buffer the flood grew holds seconds
+// of it at a slower pace. What it acknowledges meanwhile is no sign that it
+// runs; the edge of the window it offers stands still, and it is declared
+// down a tick window after it stopped, not once its buffer is full.
+describe("a node stopped under a flood", () => {
+  it("is declared down within about a tick window; every cast arrives once, in order, after it runs", { timeout: 90000 }, async (t) => {
+    const k = await localKernel({ maxQueueBytes: 512 * 1024 * 1024 });
+    const { peer, node } = await linkedPeer(k, "native");
+    const conn = k.connection(node);
+    let busy = false;
+    conn.on("busy", () => { busy = true; });
+    conn.on("drain", () => { busy = false; });
+    const size = 64 * 1024;
+    let n = 0;
+    const cast = () => {
+      const buf = Buffer.alloc(size);
+      buf.writeUInt32BE(n++, 0);
+      k.cast(node, "numbered", buf);
+    };
+    const downs = () => k.downs.filter((d) => d.id === node.id());
+    let timer = null;
+    try {
+      // Three seconds as fast as the link takes it, so the peer's system
+      // grows its receive buffer; then 2 MiB/s, a pace at which a buffer
+      // of several MiB takes seconds to fill.
+      const blastUntil = Date.now() + 3000;
+      while (Date.now() < blastUntil) {
+        if (!busy) for (let j = 0; j < 16; j++) cast();
+        await new Promise((r) => setTimeout(r, busy ? 20 : 0));
+      }
+      timer = setInterval(() => { if (!busy) cast(); }, 31);
+      await sleep(TICK);
+      assert.deepEqual(downs(), [], "no nodedown while it reads");
+      process.kill(peer.child.pid, "SIGSTOP");
+      await waitStopped(peer.child.pid);
+      const stoppedAt = Date.now();
+      await waitFor(() => downs().length > 0, { timeout: 15 * TICK, interval: 20, what: "nodedown" });
+      const after = Date.now() - stoppedAt;
+      t.diagnostic("declared down " + after + " ms after it stopped; " + n + " casts of 64 KiB so far");
+      // A tick window, a tick, and room for a loaded machine; a buffer of
+      // 6 MiB alone takes three seconds to fill at this pace.
+      assert.ok(after <= 2.5 * TICK, "declared down " + after + " ms after it stopped");
+      process.kill(peer.child.pid, "SIGCONT");
+      await waitFor(() => k.ups.filter((u) => u.id === node.id()).length === 2, { timeout: 10 * TICK, what: "nodeup" });
+      clearInterval(timer);
+      timer = null;
+      await waitFor(async () => (await peer.request("received", { event: "numbered" })).order.length >= n,
+        { timeout: 60000, interval: 200, what: "all " + n + " casts" });
+      await sleep(300);
+      const { order } = await peer.request("received", { event: "numbered" });
+      assert.equal(orderProblem(order, n), null);
+      assert.equal(downs().length, 1, "one nodedown");
+      assert.equal(k.stats().peers[node.id()].dropped, 0, "nothing dropped");
+    } finally {
+      if (timer) clearInterval(timer);
+      process.kill(peer.child.pid, "SIGCONT");
+      k.disconnect(node, true);
+      await peer.kill();
+      k.stop();
+    }
+  });
 });
 
 // One message that takes more than two tick windows to read: the peer runs

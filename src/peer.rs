@@ -510,24 +510,68 @@ const BACKLOG: usize = 64 * 1024;
 const PROOF_GAP: Duration = Duration::from_millis(100);
 
 /// More than the receive buffer Linux gives a socket at most by default
-/// (6 MiB): a node that acknowledged this much since it last sent us
-/// anything has read at least the rest.
+/// (6 MiB): a node whose window's edge moved this far since it last sent
+/// us anything has read, even where its system cannot say how far it will
+/// take bytes (see [`unacked::Progress::edge`]) and the edge is what it
+/// acknowledged.
 const BUFFERS: u64 = 8 * 1024 * 1024;
 
-/// What the node had acknowledged at the last tick.
+/// How far the node would take bytes at the last tick, and what it had
+/// acknowledged.
 #[derive(Debug, Default)]
 struct Acks {
+    edge: u64,
     acked: u64,
-    /// The last time we heard from the node, as seen by a tick, and what
-    /// it had acknowledged then.
+    /// The last time we heard from the node, as seen by a tick, and the
+    /// edge then.
     heard_at: u64,
     at_heard: u64,
     /// The link had a backlog at the last tick (see [`BACKLOG`]).
     backlog: bool,
-    /// `now_us` of the last tick that saw the node acknowledge more of a
-    /// backlog the link had at the tick before.
+    /// `now_us` of the last tick that saw the edge move on under a backlog
+    /// the link had at the tick before.
     at: u64,
 }
+
+impl Acks {
+    /// Takes in where the node stood at a tick (`heard_at` being the last
+    /// time we heard from it, `backlog` whether the link has one now):
+    /// true when that shows its process reads.
+    fn observe(&mut self, p: &unacked::Progress, heard_at: u64, backlog: bool) -> bool {
+        if heard_at > self.heard_at {
+            self.heard_at = heard_at;
+            self.at_heard = p.edge;
+        }
+        // The edge moved farther since we last heard from the node than its
+        // system can hold unread: its process reads.
+        let read = p.edge.saturating_sub(self.at_heard) >= BUFFERS;
+        let reads = (self.backlog || read) && self.moved_on(p);
+        self.backlog = backlog;
+        self.edge = p.edge;
+        self.acked = p.acked;
+        reads
+    }
+
+    /// The edge of the node's window moved on since the last tick by more
+    /// than its system lets it creep without the process reading: a
+    /// stopped process's system still acknowledges what fits in its
+    /// buffer, and as it does the edge moves a little (by about 1% of what
+    /// arrives, as Linux revises its estimate of what the buffer holds),
+    /// while a process that reads moves it by what it read, as much as was
+    /// acknowledged once its buffer is full. Where the system offers no
+    /// window the edge is what was acknowledged, and any of it counts.
+    fn moved_on(&self, now: &unacked::Progress) -> bool {
+        let moved = now.edge.saturating_sub(self.edge);
+        let acked = now.acked.saturating_sub(self.acked);
+        moved > 0 && moved >= acked / EDGE_SHARE
+    }
+}
+
+/// A reading node moves the edge of its window by at least this share of
+/// what it acknowledged in the same time (1/16), unless it reads that much
+/// more slowly than the link brings it bytes and its buffer is not full
+/// yet; a stopped one creeps by far less.
+const EDGE_SHARE: u64 = 16;
 
 /// However the task ends (its loop returning, the runtime shutting down, or
 /// a bug unwinding it), the socket is withdrawn from the lane, so no caller
@@ -767,13 +811,14 @@ impl Peer {
 
     /// A tick of a live link, every quarter of `net_tick`: failure
     /// detection. Signs of life are anything read from the node (on its
-    /// links to us) and its acknowledging more of what we wrote, while the
-    /// link has a backlog ([`BACKLOG`]) or once it has acknowledged more
-    /// since it last sent anything than its system can hold unread
-    /// ([`BUFFERS`]): a node busy reading a flood answers our pings late,
-    /// yet it reads. A node that is up is declared down when
-    /// neither came for a whole `net_tick` (so either nothing of a backlog
-    /// was acknowledged, or the pings of a link with none went unanswered).
+    /// links to us) and its system's offering to take more of what we
+    /// write (the edge of its window moving on, which comes of its process
+    /// reading), while the link has a backlog ([`BACKLOG`]) or once the
+    /// edge moved farther since it last sent anything than its system can
+    /// hold unread ([`BUFFERS`]): a node busy reading a flood answers our
+    /// pings late, yet it reads. A node that is up is declared down when
+    /// neither came for a whole `net_tick` (so either the edge stood still
+    /// under a backlog, or the pings of a link with none went unanswered).
     /// The link is kept: what it holds arrives, once, when the node runs
     /// again (a stopped node, a partition that heals), and the node is up
     /// again with its first sign of life. A node not shown up yet (no
@@ -786,18 +831,10 @@ impl Peer {
         let now = now_us();
         let heard_at = self.heard.last_us.load(Ordering::Relaxed);
         if let Some(p) = self.raw.and_then(unacked::progress) {
-            if heard_at > self.acks.heard_at {
-                self.acks.heard_at = heard_at;
-                self.acks.at_heard = p.acked;
-            }
-            // More acknowledged since we last heard from the node than its
-            // system can hold unread: its process reads.
-            let read = p.acked.saturating_sub(self.acks.at_heard) >= BUFFERS;
-            if (self.acks.backlog || read) && p.acked > self.acks.acked {
+            let backlog = self.unwritten() > 0 || p.outq >= BACKLOG;
+            if self.acks.observe(&p, heard_at, backlog) {
                 self.acks.at = now;
             }
-            self.acks.backlog = self.unwritten() > 0 || p.outq >= BACKLOG;
-            self.acks.acked = p.acked;
         }
         if self.life != Life::Up {
             self.check_proof();
@@ -1401,11 +1438,14 @@ impl Peer {
     /// socket makes the write wait, so a peer that does not read holds
     /// back at most `max_bytes`, not everything JS sends it.
     /// What the socket took counts in `partial` until the caller records
-    /// the frames whole.
+    /// the frames whole. A tick that is due comes first: toward a node that
+    /// reads as fast as we write, the socket is always ready, and a tick
+    /// polled after it would wait for the backlog to end.
     async fn write_out(&mut self, wr: &mut LinkWriter, mut bytes: &[u8]) -> std::io::Result<()> {
         while !bytes.is_empty() {
             tokio::select! {
                 biased;
+                _ = next_tick(&mut self.ticker) => self.tick(),
                 n = wr.write_some(bytes) => {
                     let n = n?;
                     self.partial += n;
@@ -1415,12 +1455,12 @@ impl Peer {
                     Some(cmd) => self.hold(cmd),
                     None => self.rx_open = false,
                 },
-                _ = next_tick(&mut self.ticker) => self.tick(),
             }
         }
         loop {
             tokio::select! {
                 biased;
+                _ = next_tick(&mut self.ticker) => self.tick(),
                 done = wr.flush() => return done,
                 cmd = self.rx.recv(), if self.rx_open => match cmd {
                     Some(cmd) => self.hold(cmd),
@@ -1463,5 +1503,70 @@ mod tests {
         assert_eq!(frame_start(&ends, 30), (2, 25));
         assert_eq!(frame_start(&ends, 40), (3, 40));
         assert_eq!(frame_start(&[], 0), (0, 0));
+    }
+
+    use super::{Acks, BUFFERS};
+    use crate::unacked::Progress;
+
+    const MIB: u64 = 1024 * 1024;
+
+    /// A flood at 2 MiB a tick toward a node whose process stopped: its
+    /// system acknowledges it into a 16 MiB buffer, the edge creeping by
+    /// 1% of that, and nothing of it is a sign of life, backlog or none,
+    /// however far the acknowledgements go past `BUFFERS`.
+    #[test]
+    fn a_stopped_process_filling_its_buffer_shows_no_life() {
+        let mut acks = Acks::default();
+        let (mut acked, mut edge) = (100 * MIB, 116 * MIB);
+        acks.observe(&Progress { acked, edge, outq: 0 }, 1, true);
+        for _ in 0..8 {
+            acked += 2 * MIB;
+            edge += 2 * MIB / 100;
+            assert!(!acks.observe(&Progress { acked, edge, outq: 4 * MIB as usize }, 1, true));
+        }
+        assert!(acked - 100 * MIB > BUFFERS);
+    }
+
+    /// A process that reads, its buffer full (the edge moves with what is
+    /// acknowledged) or filling while it reads at an eighth of the pace of
+    /// the flood, shows life under a backlog; without one, only once the
+    /// edge moved past `BUFFERS` since we last heard from it.
+    #[test]
+    fn a_reading_process_shows_life_under_a_backlog() {
+        let mut acks = Acks::default();
+        let (mut acked, mut edge) = (0, 6 * MIB);
+        acks.observe(&Progress { acked, edge, outq: 0 }, 1, true);
+        acked += 256 * 1024;
+        edge += 256 * 1024;
+        assert!(acks.observe(&Progress { acked, edge, outq: 0 }, 1, true));
+        acked += 2 * MIB;
+        edge += MIB / 4;
+        assert!(acks.observe(&Progress { acked, edge, outq: 0 }, 1, false));
+        // No backlog at the tick before: a light load's acknowledgements
+        // say nothing, until the edge went farther than any buffer holds.
+        let mut shown = 0;
+        for _ in 0..8 {
+            acked += 2 * MIB;
+            edge += 2 * MIB;
+            shown += acks.observe(&Progress { acked, edge, outq: 0 }, 1, false) as usize;
+        }
+        // From 6.5 MiB past the edge we last heard at, 2 MiB a tick: three
+        // ticks short of BUFFERS show nothing, the five after it do.
+        assert_eq!(shown, 5);
+        // Hearing from the node starts the count again.
+        acked += MIB;
+        edge += MIB;
+        assert!(!acks.observe(&Progress { acked, edge, outq: 0 }, 2, false));
+    }
+
+    /// Where the system does not say what window the node offers, the edge
+    /// is what it acknowledged, and any of a backlog's acknowledgements
+    /// counts, as before the edge was known.
+    #[test]
+    fn without_a_window_acknowledgements_count() {
+        let mut acks = Acks::default();
+        acks.observe(&Progress { acked: 0, edge: 0, outq: 0 }, 1, true);
+        assert!(acks.observe(&Progress { acked: 1000, edge: 1000, outq: 0 }, 1, true));
+        assert!(!acks.observe(&Progress { acked: 1000, edge: 1000, outq: 0 }, 1, true));
     }
 }

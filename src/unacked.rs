@@ -18,8 +18,9 @@
 //! TLS link (whose socket holds ciphertext), nothing is kept, and what the
 //! socket held when the link ended is lost, as in Erlang.
 //!
-//! [`progress`] reads how much the node has acknowledged in all: failure
-//! detection counts a backlog's acknowledgements as a sign of life.
+//! [`progress`] reads how far the node has acknowledged what we wrote and
+//! how far its system will take more: failure detection counts the latter
+//! moving on, under a backlog, as a sign of life.
 
 use std::collections::VecDeque;
 
@@ -136,41 +137,66 @@ pub fn unacked_bytes(tcp: &TcpStream) -> Option<usize> {
 pub struct Progress {
     /// Bytes acknowledged since the connection opened.
     pub acked: u64,
+    /// How far the node's system will take bytes: `acked` plus the window
+    /// it offers. `acked` moves on while a stopped process's receive
+    /// buffer fills (up to 32 MiB on a tuned system: seconds of a flood);
+    /// the edge stays where it was until the process reads (or its system
+    /// lets the window grow into a buffer it already has). `acked` where
+    /// the system does not say what window the node offers.
+    pub edge: u64,
     /// Bytes written and not acknowledged yet, sent or not.
     pub outq: usize,
 }
 
-/// The start of Linux's `struct tcp_info`, up to `tcpi_bytes_acked` (in
-/// every kernel since 4.1). Declared here rather than taken from `libc`,
-/// whose declaration differs between C libraries; the kernel fills as much
-/// of it as it is given.
+/// Linux's `struct tcp_info` up to `tcpi_snd_wnd` (kernel 5.4), where the
+/// fields between are not named because nothing reads them. Declared here
+/// rather than taken from `libc`, whose declaration differs between C
+/// libraries; the kernel fills as much of it as it knows and says how
+/// much: `tcpi_bytes_acked` is in every kernel since 4.1.
 #[cfg(target_os = "linux")]
 #[repr(C)]
 #[derive(Default)]
-struct TcpInfoHead {
+struct TcpInfo {
     bytes: [u8; 8],
     words: [u32; 24],
     pacing_rate: u64,
     max_pacing_rate: u64,
     bytes_acked: u64,
+    bytes_received: u64,
+    segs_to_data_segs_out: [u32; 6],
+    delivery_rate_to_sndbuf_limited: [u64; 4],
+    delivered: [u32; 2],
+    bytes_sent_and_retrans: [u64; 2],
+    dsack_dups_to_rcv_ooopack: [u32; 3],
+    snd_wnd: u32,
+}
+
+#[cfg(target_os = "linux")]
+impl TcpInfo {
+    /// How much of the struct a kernel must fill for each field to be in.
+    const UP_TO_BYTES_ACKED: usize = std::mem::offset_of!(TcpInfo, bytes_acked) + 8;
+    const UP_TO_SND_WND: usize = std::mem::offset_of!(TcpInfo, snd_wnd) + 4;
 }
 
 /// Where the other end of the socket `fd` stands; `None` where the system
 /// does not say (not Linux, or a kernel without `tcpi_bytes_acked`).
 #[cfg(target_os = "linux")]
 pub fn progress(fd: RawSocket) -> Option<Progress> {
-    let mut info = TcpInfoHead::default();
-    let mut len = std::mem::size_of::<TcpInfoHead>() as libc::socklen_t;
+    let mut info = TcpInfo::default();
+    let mut len = std::mem::size_of::<TcpInfo>() as libc::socklen_t;
     // SAFETY: the kernel writes at most `len` bytes into `info`, which is
     // plain data of that size, and sets `len` to what it wrote; `fd` is a
     // socket the caller keeps open for the call.
     let rc = unsafe {
-        libc::getsockopt(fd, libc::IPPROTO_TCP, libc::TCP_INFO, &mut info as *mut TcpInfoHead as *mut libc::c_void, &mut len)
+        libc::getsockopt(fd, libc::IPPROTO_TCP, libc::TCP_INFO, &mut info as *mut TcpInfo as *mut libc::c_void, &mut len)
     };
-    if rc != 0 || (len as usize) < std::mem::size_of::<TcpInfoHead>() {
+    let len = len as usize;
+    if rc != 0 || len < TcpInfo::UP_TO_BYTES_ACKED {
         return None;
     }
-    Some(Progress { acked: info.bytes_acked, outq: outq(fd)? })
+    let acked = info.bytes_acked;
+    let edge = if len >= TcpInfo::UP_TO_SND_WND { acked + u64::from(info.snd_wnd) } else { acked };
+    Some(Progress { acked, edge, outq: outq(fd)? })
 }
 
 /// SIOCOUTQ, which Linux defines as TIOCOUTQ: for a TCP socket, the bytes
@@ -295,5 +321,46 @@ mod tests {
         let held = unacked_bytes(&client).unwrap();
         assert!(held > 0, "a full socket holds nothing unacknowledged");
         drop(server);
+    }
+
+    #[tokio::test]
+    async fn the_edge_of_what_the_other_end_takes_moves_only_as_it_reads() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+        let (mut server, _) = listener.accept().await.unwrap();
+        let fd = raw_socket(&client);
+        let Some(start) = progress(fd) else {
+            eprintln!("this system does not report acknowledgements; nothing to check");
+            return;
+        };
+        if start.edge == start.acked {
+            eprintln!("this kernel does not report the window the other end offers; nothing to check");
+            return;
+        }
+        let chunk = vec![b'x'; 1 << 20];
+        let mut written = 0usize;
+        while tokio::time::timeout(std::time::Duration::from_millis(200), client.write_all(&chunk)).await.is_ok() {
+            written += chunk.len();
+            assert!(written < 1 << 30, "the socket never filled");
+        }
+        // Its buffer full, a process that does not read offers no window:
+        // what it acknowledged is the edge, and the edge stays.
+        let full = progress(fd).unwrap();
+        assert!(full.acked > start.acked, "the other end's system acknowledged nothing");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let still = progress(fd).unwrap();
+        assert_eq!(still.edge, full.edge, "the edge moved while nothing read");
+        // Reading moves it on.
+        let mut buf = vec![0u8; 1 << 20];
+        let mut read = 0usize;
+        while read < written / 2 {
+            read += server.read(&mut buf).await.unwrap();
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while progress(fd).unwrap().edge <= full.edge {
+            assert!(std::time::Instant::now() < deadline, "the edge did not move as the other end read");
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
     }
 }
