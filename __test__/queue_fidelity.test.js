@@ -161,4 +161,49 @@ describe("messages sent while the link is down", () => {
     await until(() => got.length === 2, 5000, "the held messages");
     assert.deepEqual(got, [0, 1]);
   });
+
+  // A flood toward a node that is gone stays within the link's bounds while
+  // they wait here, as what the link itself holds does: `busy` at the
+  // high-water mark, the oldest dropped past maxQueueBytes (one `overflow`),
+  // all of it in stats(), and `drain` once they are handed to the link.
+  it("keep to maxQueueBytes, with busy at the high-water mark and drain once handed over", async () => {
+    const port = await freePort();
+    const a = await started("fid-i", await freePort());
+    kernels.push(a);
+    const target = new Node("fid-j", HOST, port);
+    a.connect(target, undefined, { maxQueueBytes: 1024 * 1024, highWaterMark: 256 * 1024 });
+    const conn = a.connection(target);
+    const events = [];
+    for (const ev of ["busy", "drain", "overflow"]) conn.on(ev, (limit) => events.push(ev === "overflow" ? ev + " " + limit : ev));
+    const pad = "x".repeat(64 * 1024);
+    let busyAt = null;
+    for (let i = 0; i < 40; i++) {
+      a.cast(target, "job", { i, pad });
+      if (busyAt === null && events.includes("busy")) busyAt = i;
+    }
+    assert.equal(busyAt, 3, "busy as the fourth cast of 64 KiB reached 256 KiB");
+    assert.deepEqual(events, ["busy", "overflow maxQueueBytes"]);
+    const held = conn.queue().size();
+    assert.equal(held, 15, "1 MiB holds 15 casts of 64 KiB and their envelopes");
+    const stats = a.stats().peers["fid-j"];
+    assert.equal(stats.queued, held);
+    assert.ok(stats.unwritten <= 1024 * 1024 && stats.unwritten > 15 * 64 * 1024, String(stats.unwritten));
+    assert.equal(stats.dropped, 40 - held);
+
+    const got = [];
+    const b = await started("fid-j", port);
+    kernels.push(b);
+    b.on("job", (data) => got.push(data.i));
+    await until(() => got.length === held, 10000, "the held casts");
+    await until(() => events[events.length - 1] === "drain", 5000, "drain");
+    const expected = [];
+    for (let i = 40 - held; i < 40; i++) expected.push(i);
+    assert.deepEqual(got, expected, "the newest, in order");
+    // busy and drain alternate (the link may say busy again for what it
+    // was handed), and the episode's overflow was told once.
+    const flow = events.filter((e) => e === "busy" || e === "drain");
+    flow.forEach((e, j) => assert.equal(e, j % 2 === 0 ? "busy" : "drain", flow.join()));
+    assert.equal(events.filter((e) => e.startsWith("overflow")).length, 1);
+    assert.equal(a.stats().peers["fid-j"].unwritten, 0);
+  });
 });

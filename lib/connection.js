@@ -20,9 +20,20 @@ const INACTIVE = "Cannot write to inactive connection.";
 const DIRECT_MAX = 4;
 const DIRECT_BYTES = 16 * 1024;
 
-// How a message held while the link is down is handed to Rust once it is up
-// (a symbol key: the entries themselves are the JS Connection's `{event, data}`).
+// How a message held while the link is down is handed to Rust once it is up,
+// and what it weighs (symbol keys: the entries themselves are the JS
+// Connection's `{event, data}`).
 const OUT = Symbol("clusterluck-native.out");
+const WEIGHT = Symbol("clusterluck-native.weight");
+
+// The bytes a message held while the link is down counts for: its envelope
+// as it will be written; a Buffer's bytes at four each, about what their
+// JSON digits take, as the network thread weighs a Buffer it was handed.
+function weight(out) {
+  if (typeof out === "string") return out.length;
+  if (out.buffer !== undefined) return out.head.length + out.buffer.length * 4;
+  return out.kind.length + out.json.length;
+}
 
 // The queue as clusterluck exposes it: the sends made while the link was down
 // (as the JS Connection keeps them), plus the frames the network thread
@@ -51,6 +62,20 @@ class QueueView extends Queue {
   held() {
     return super.size();
   }
+
+  // Taking entries out (the app, maxLen, a forced stop, the hand-over once
+  // the link is up) takes their bytes out of what the connection holds.
+  dequeue() {
+    const entry = super.dequeue();
+    if (entry !== undefined) this._conn._unhold(entry[WEIGHT]);
+    return entry;
+  }
+
+  flush() {
+    const all = super.flush();
+    if (all.length > 0) this._conn._unhold(this._conn._heldBytes);
+    return all;
+  }
 }
 
 class Connection extends EventEmitter {
@@ -71,6 +96,17 @@ class Connection extends EventEmitter {
     this._maxQueueBytes = opts.maxQueueBytes;
     this._highWaterMark = opts.highWaterMark;
     this._peer = null;
+    // What the queue holds while the link is down: bytes, and the bounds
+    // they keep to (the link's maxQueueBytes and high-water mark, set when
+    // it opens); drops past them, and whether this side or the network
+    // thread has said `busy` (one `busy`, one `drain`, whichever says it).
+    this._heldBytes = 0;
+    this._heldMax = Infinity;
+    this._heldHigh = 0;
+    this._heldDropped = 0;
+    this._heldOverflow = false;
+    this._heldBusy = false;
+    this._linkBusy = false;
     this._pending = "";     // envelopes of this turn, not yet handed to Rust
     this._count = 0;
     this._castEvent = null; // the last cast's event, and its envelope head
@@ -225,12 +261,62 @@ class Connection extends EventEmitter {
   }
 
   // Keeps a send made while the link is down, dropping the oldest at maxLen
-  // as the JS Connection does.
+  // as the JS Connection does, and past maxQueueBytes, as the link does with
+  // what it holds: a flood toward a node that is gone stays within the
+  // bound, and `busy` at the high-water mark tells the app to wait.
   _hold(event, data, out) {
-    if (this._queue.held() >= this._maxLen) this._queue.dequeue();
+    const w = weight(out);
+    let limit = null;
+    if (this._queue.held() >= this._maxLen) {
+      this._queue.dequeue();
+      this._heldDropped += 1;
+      limit = "maxLen";
+    }
+    while (this._queue.held() > 0 && this._heldBytes + w > this._heldMax) {
+      this._queue.dequeue();
+      this._heldDropped += 1;
+      limit = "maxQueueBytes";
+    }
+    if (limit !== null && !this._heldOverflow) {
+      this._heldOverflow = true;
+      debug("dropping the oldest messages held for " + this._node.id() + ": over " + limit);
+      this.emit("overflow", limit);
+    }
     const entry = {event, data};
     entry[OUT] = out;
+    entry[WEIGHT] = w;
     this._queue.enqueue(entry);
+    this._heldBytes += w;
+    if (!this._heldBusy && this._heldHigh > 0 && this._heldBytes >= this._heldHigh) {
+      this._heldBusy = true;
+      if (!this._linkBusy) this.emit("busy");
+    }
+  }
+
+  // Held entries of `bytes` left the queue.
+  _unhold(bytes) {
+    this._heldBytes -= bytes;
+    if (this._heldBytes <= 0) {
+      this._heldBytes = 0;
+      this._heldOverflow = false;
+    }
+    if (this._heldBusy && this._heldBytes < this._heldHigh / 2) {
+      this._heldBusy = false;
+      if (!this._linkBusy) this.emit("drain");
+    }
+  }
+
+  // The bounds of the link (see NetKernel#_openPeer).
+  _heldLimits(maxBytes, highWater) {
+    this._heldMax = maxBytes;
+    this._heldHigh = highWater;
+  }
+
+  // The network thread's `busy` (true) or `drain` (false).
+  _handleBusy(busy) {
+    if (busy === this._linkBusy) return;
+    this._linkBusy = busy;
+    if (!this._heldBusy) this.emit(busy ? "busy" : "drain");
   }
 
   // Gives a message to Rust: an envelope line (kept for the end of the

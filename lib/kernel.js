@@ -426,9 +426,11 @@ class NetKernel extends EventEmitter {
       peer.ackSaves = s[10];
       DOWN_REASONS.forEach((r, i) => { peer.nodedowns[r] = s[11 + i]; });
       peer.sent = {messages: s[0], bytes: s[1]};
-      peer.queued = s[2];
-      peer.unwritten = s[3];
-      peer.dropped = s[4];
+      // What the network thread holds, and what this thread holds while
+      // the link is down.
+      peer.queued = s[2] + conn._queue.held();
+      peer.unwritten = s[3] + conn._heldBytes;
+      peer.dropped = s[4] + conn._heldDropped;
     }
     const inbound = JSON.parse(this._native.inboundStats());
     for (const id of Object.keys(inbound)) {
@@ -703,6 +705,8 @@ class NetKernel extends EventEmitter {
     const bytesOpt = (v) => (typeof v === "number" && v >= 0 ? v : undefined);
     const maxBytes = bytesOpt(conn._maxQueueBytes) ?? bytesOpt(this._maxQueueBytes);
     const highWater = bytesOpt(conn._highWaterMark) ?? bytesOpt(this._highWaterMark);
+    const [defaultMax, defaultHigh] = native.linkDefaults();
+    conn._heldLimits(maxBytes ?? defaultMax, highWater ?? defaultHigh);
     const peer = this._native.connect(String(node.id()), String(node.host()), Number(node.port()),
       retry, maxRetries, maxLen, tlsInput(config.tls), maxBytes, highWater, this._netTickTime);
     this._peers.set(peer.id, conn);
@@ -793,8 +797,8 @@ class NetKernel extends EventEmitter {
       case EV.PEER_DISCONNECT: return this._withPeer(e[1], (c) => c._handleDisconnect());
       case EV.PEER_DRAINED: return this._withPeer(e[1], (c) => c._handleDrained());
       case EV.PEER_ERROR: return this._withPeer(e[1], (c) => c._handleError(new Error(e[2])));
-      case EV.PEER_BUSY: return this._withPeer(e[1], (c) => c.emit("busy"));
-      case EV.PEER_DRAIN: return this._withPeer(e[1], (c) => c.emit("drain"));
+      case EV.PEER_BUSY: return this._withPeer(e[1], (c) => c._handleBusy(true));
+      case EV.PEER_DRAIN: return this._withPeer(e[1], (c) => c._handleBusy(false));
       case EV.PEER_OVERFLOW:
         return this._withPeer(e[1], (c) => {
           debug("dropping the oldest unwritten messages to %s: over %s", c.node().id(), e[2]);

@@ -254,6 +254,14 @@ impl NativeKernel {
     }
 }
 
+/// The bounds of a link where neither `connect()` nor `start()` set them,
+/// `[maxQueueBytes, highWaterMark]`: what JS holds while a link is down
+/// keeps to the same figures as what the link holds.
+#[napi]
+pub fn link_defaults() -> Vec<f64> {
+    vec![DEFAULT_MAX_BYTES as f64, DEFAULT_HIGH_WATER as f64]
+}
+
 /// One outbound connection.
 #[napi]
 pub struct NativePeer {

@@ -408,6 +408,7 @@ pub fn spawn(shared: &Arc<Shared>, id: u64, opts: PeerOptions) -> PeerHandle {
         inflight: 0,
         rx_open: true,
         busy: false,
+        backlog_freed: true,
         overflowing: false,
         ticker: None,
         up_at: 0,
@@ -458,6 +459,9 @@ struct Peer {
     rx_open: bool,
     /// BUSY was reported and DRAIN not yet.
     busy: bool,
+    /// The last backlog's memory went back to the system (see
+    /// [`give_back_memory`]); false from BUSY until it is written out.
+    backlog_freed: bool,
     /// Frames were dropped and this episode was reported.
     overflowing: bool,
     /// Ticks while a link is up, every quarter of `net_tick`.
@@ -572,6 +576,24 @@ impl Acks {
 /// more slowly than the link brings it bytes and its buffer is not full
 /// yet; a stopped one creeps by far less.
 const EDGE_SHARE: u64 = 16;
+
+/// Once a backlog of the high-water mark or more is written out, the
+/// memory its frames took goes back to the system. glibc's allocator keeps
+/// what threads free in their own arenas, and frames are made on the JS
+/// thread and freed on a network thread: a flood sender whose link was
+/// down now and then grew by tens of MiB at every outage without this, up
+/// to more than twice its bound, though it held nothing. Elsewhere the
+/// allocator gives memory back by itself.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn give_back_memory() {
+    // SAFETY: malloc_trim takes no pointers and only releases free memory.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn give_back_memory() {}
 
 /// However the task ends (its loop returning, the runtime shutting down, or
 /// a bug unwinding it), the socket is withdrawn from the lane, so no caller
@@ -712,8 +734,13 @@ impl Peer {
         let low = high.min(self.opts.max_bytes) / 2;
         if !self.busy && high > 0 && held >= high {
             self.busy = true;
+            self.backlog_freed = false;
             self.emit(kind::PEER_BUSY);
-        } else if held <= low {
+        } else if held == 0 && !self.backlog_freed {
+            self.backlog_freed = true;
+            give_back_memory();
+        }
+        if held <= low {
             if self.busy {
                 self.busy = false;
                 self.emit(kind::PEER_DRAIN);
