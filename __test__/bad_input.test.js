@@ -13,7 +13,7 @@ const { rawClient, until, DELIM } = require("./helpers/raw");
 
 const FROM = { id: "raw", host: "127.0.0.1", port: 1 };
 // Another node. Two connections of one node are a reconnect: the kernel
-// delivers them one after the other (src/handover.rs, tests/server.rs).
+// delivers them one after the other (src/link/handover.rs, tests/server.rs).
 const FROM2 = { id: "raw2", host: "127.0.0.1", port: 2 };
 
 function good(cookie, i, from = FROM) {

@@ -51,85 +51,47 @@
 //!
 //! # Inside
 //!
-//! The API is `node` (the running node and its builder), `handler` (what
-//! handlers receive), `message` (addresses, data, payloads), `stream`,
-//! `gen_server`, `node_error` and `payload`. Underneath is the core the
-//! addon uses too: `frame` splits bytes into frames, `json` reproduces what
-//! JS's `JSON.stringify(JSON.parse(x))` makes of a text, `digits` reads the
-//! byte arrays of Buffers, `cookie` signs, `envelope` decodes and encodes
-//! messages, `events` holds what the network side reports (batched for JS,
-//! or delivered to Rust as typed events by `delivery`), `server` and `peer`
-//! own the sockets (`connection` splits a plain or TLS link into the halves
-//! they use, `tls` configures rustls, `handover` keeps a node's messages in
-//! order when it dials us again while its old connection still holds
-//! frames, `unacked` keeps what a link wrote until its node acknowledges
-//! it), and `kernel` ties them together. The
-//! core modules are public for the addon, the tests and the benches, and
-//! hidden from these docs: they are not a stable API. `debug_log` prints
-//! this crate's tracing events where `DEBUG` (as clusterluck apps set it)
-//! asks for them.
+//! Four layers, a folder each, every one built on those below it:
+//!
+//! ```text
+//! napi/   the Node-API bindings (the `napi` feature): translation only
+//! node/   the Rust API: Node, handlers, streams, calls, GenServer
+//! link/   the network on tokio: listener, outbound links, TLS, failure detection
+//! wire/   frames, JSON as JS writes it, signatures, envelopes: no I/O
+//! ```
+//!
+//! The API is [`node`] (the running node and its builder, with `handler`
+//! (what handlers receive), `message` (addresses, data, payloads), `stream`,
+//! `gen_server`, `node_error` and `payload`), [`error`] and [`tls`]. `wire`
+//! and `link` are the core the addon uses too; they are public for the
+//! addon, the tests and the benches, and hidden from these docs: they are
+//! not a stable API. `debug_log` prints every layer's tracing events where
+//! `DEBUG` (as clusterluck apps set it) asks for them.
 
 #![warn(missing_docs)]
 
 #[doc(hidden)]
 #[allow(missing_docs)]
-pub mod connection;
-#[doc(hidden)]
-#[allow(missing_docs)]
-pub mod cookie;
-#[doc(hidden)]
-#[allow(missing_docs)]
-pub mod delivery;
-#[doc(hidden)]
-#[allow(missing_docs)]
 pub mod debug_log;
 #[doc(hidden)]
-#[allow(missing_docs)]
-pub mod digits;
-#[doc(hidden)]
-#[allow(missing_docs)]
-pub mod envelope;
-#[allow(missing_docs)]
-pub mod error;
-#[doc(hidden)]
-#[allow(missing_docs)]
-pub mod events;
-#[doc(hidden)]
-#[allow(missing_docs)]
-pub mod frame;
-pub mod gen_server;
-pub mod handler;
-#[doc(hidden)]
-#[allow(missing_docs)]
-pub mod handover;
-#[doc(hidden)]
-#[allow(missing_docs)]
-pub mod health;
-#[doc(hidden)]
-#[allow(missing_docs)]
-pub mod json;
-#[doc(hidden)]
-#[allow(missing_docs)]
-pub mod kernel;
-pub mod message;
-pub mod node;
-pub mod node_error;
-pub mod payload;
-#[doc(hidden)]
-#[allow(missing_docs)]
-pub mod peer;
-#[doc(hidden)]
-#[allow(missing_docs)]
-pub mod server;
-pub mod stream;
-#[allow(missing_docs)]
-pub mod tls;
-#[doc(hidden)]
-#[allow(missing_docs)]
-pub mod unacked;
-
+pub mod link;
 #[cfg(feature = "napi")]
-mod bindings;
+mod napi;
+pub mod node;
+#[doc(hidden)]
+pub mod wire;
+
+// The modules by their names before the layers had folders, for the tests,
+// the examples and the fuzz targets.
+#[doc(hidden)]
+pub use link::{connection, events, handover, health, kernel, peer, server, unacked};
+pub use link::tls;
+#[doc(hidden)]
+pub use node::delivery;
+pub use node::{gen_server, handler, message, node_error, payload, stream};
+#[doc(hidden)]
+pub use wire::{cookie, digits, envelope, frame, json};
+pub use wire::error;
 
 pub use handler::Incoming;
 pub use message::{Data, NodeAddr, Payload, ReplyTo};

@@ -28,11 +28,11 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::handler::Incoming;
-use crate::json;
-use crate::message::{Data, Payload, ReplyTo};
+use crate::node::handler::Incoming;
+use crate::wire::json;
+use crate::node::message::{Data, Payload, ReplyTo};
 use crate::node::Node;
-use crate::node_error::NodeError;
+use crate::node::node_error::NodeError;
 
 /// The largest streamed request body a server collects.
 const MAX_BODY: usize = 64 * 1024 * 1024;
@@ -151,7 +151,7 @@ impl GenServer {
     }
 }
 
-async fn collect_limited(mut chunks: crate::stream::Chunks) -> Result<Vec<u8>, NodeError> {
+async fn collect_limited(mut chunks: crate::node::stream::Chunks) -> Result<Vec<u8>, NodeError> {
     let mut out = Vec::new();
     while let Some(chunk) = chunks.next().await {
         match chunk? {

@@ -10,9 +10,9 @@ use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 
-use crate::kernel::{Kernel, Shared};
-use crate::peer::{Command, PeerHandle, PeerOptions, DEFAULT_HIGH_WATER, DEFAULT_MAX_BYTES, DEFAULT_NET_TICK};
-use crate::tls::{self, TlsOptions};
+use crate::link::kernel::{Kernel, Shared};
+use crate::link::peer::{Command, PeerHandle, PeerOptions, DEFAULT_HIGH_WATER, DEFAULT_MAX_BYTES, DEFAULT_NET_TICK};
+use crate::link::tls::{self, TlsOptions};
 
 /// node-ipc's TLS options (file paths), already normalised by the JS layer.
 #[napi(object)]
@@ -322,8 +322,8 @@ impl NativePeer {
         let s = &self.handle.state;
         let life = s.life.load(Relaxed);
         let alive = s.alive_at.load(Relaxed);
-        let quiet = if life >= crate::peer::Life::Up as u8 && alive > 0 {
-            crate::health::now_us().saturating_sub(alive) as f64 / 1000.0
+        let quiet = if life >= crate::link::peer::Life::Up as u8 && alive > 0 {
+            crate::link::health::now_us().saturating_sub(alive) as f64 / 1000.0
         } else {
             -1.0
         };

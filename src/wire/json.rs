@@ -440,14 +440,14 @@ pub fn byte_array(raw: &str) -> Option<Vec<u8>> {
 }
 
 /// The common case of [`byte_array`]: `JSON.stringify` output, no
-/// whitespace, read a block at a time by [`crate::digits::parse`]. Anything
+/// whitespace, read a block at a time by [`crate::wire::digits::parse`]. Anything
 /// else (whitespace, bad input) gives `None`, and the general reader decides.
 fn byte_array_compact(raw: &str) -> Option<Vec<u8>> {
     let body = raw.as_bytes().strip_prefix(b"[")?.strip_suffix(b"]")?;
     if body.is_empty() {
         return Some(Vec::new());
     }
-    crate::digits::parse(body)
+    crate::wire::digits::parse(body)
 }
 
 /// [`byte_array`] for any spacing JSON.parse allows.

@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use crate::json::JsonError;
+use crate::wire::json::JsonError;
 
 /// Why an inbound frame was dropped. Each variant maps to the `type` property of
 /// the Error object emitted with `_skip`, so JS code can tell them apart.

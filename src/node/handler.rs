@@ -4,10 +4,10 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::message::{Data, Payload, ReplyTo, StreamInfo};
+use crate::node::message::{Data, Payload, ReplyTo, StreamInfo};
 use crate::node::Node;
-use crate::node_error::NodeError;
-use crate::stream::{Chunks, StreamWriter};
+use crate::node::node_error::NodeError;
+use crate::node::stream::{Chunks, StreamWriter};
 
 /// What runs for each message of an event id. It is called on the node's
 /// dispatcher, in the order messages arrive, so it should be quick: hand

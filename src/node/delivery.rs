@@ -12,18 +12,18 @@
 //! is given back when the event (or the chunk taken from it) is dropped, so
 //! data a handler still holds keeps counting.
 //!
-//! [`Outbox`]: crate::events::Outbox
-//! [`Outbox::rust`]: crate::events::Outbox::rust
+//! [`Outbox`]: crate::link::events::Outbox
+//! [`Outbox::rust`]: crate::link::events::Outbox::rust
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, Notify};
 
-use crate::envelope::{Message, Payload};
-use crate::error::Skip;
-use crate::events::kind;
-use crate::json;
+use crate::wire::envelope::{Message, Payload};
+use crate::wire::error::Skip;
+use crate::link::events::kind;
+use crate::wire::json;
 
 /// The data of an inbound message.
 #[derive(Debug, Clone, PartialEq)]
@@ -289,7 +289,7 @@ impl RustSink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::envelope::FromNode;
+    use crate::wire::envelope::FromNode;
     use std::borrow::Cow;
 
     #[test]

@@ -142,7 +142,7 @@ impl FrameDecoder {
 pub fn encode_frame(out: &mut Vec<u8>, kind: &str, data: &str) {
     out.extend_from_slice(b"{\"type\":");
     let mut s = String::with_capacity(kind.len() + 2);
-    crate::json::write_string(&mut s, kind);
+    crate::wire::json::write_string(&mut s, kind);
     out.extend_from_slice(s.as_bytes());
     out.extend_from_slice(b",\"data\":");
     out.extend_from_slice(data.as_bytes());

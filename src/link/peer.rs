@@ -30,12 +30,12 @@ use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
-use crate::connection::{self, LinkReader, LinkWriter};
-use crate::envelope;
-use crate::events::kind;
-use crate::health::{self, now_us, Heard};
-use crate::kernel::{Config, Shared};
-use crate::unacked::{self, RawSocket, Unacked};
+use crate::link::connection::{self, LinkReader, LinkWriter};
+use crate::wire::envelope;
+use crate::link::events::kind;
+use crate::link::health::{self, now_us, Heard};
+use crate::link::kernel::{Config, Shared};
+use crate::link::unacked::{self, RawSocket, Unacked};
 
 /// Work for a peer task, in the order JS issued it.
 #[derive(Debug)]
@@ -1048,7 +1048,7 @@ impl Peer {
             }
             Command::Raw { kind, json } => {
                 let mut bytes = Vec::with_capacity(json.len() + 32);
-                crate::frame::encode_frame(&mut bytes, &kind, &json);
+                crate::wire::frame::encode_frame(&mut bytes, &kind, &json);
                 // Built from two strings and ASCII punctuation: valid UTF-8.
                 batch.buf.push_str(&String::from_utf8_lossy(&bytes));
                 batch.end_frame();
@@ -1533,7 +1533,7 @@ mod tests {
     }
 
     use super::{Acks, BUFFERS};
-    use crate::unacked::Progress;
+    use crate::link::unacked::Progress;
 
     const MIB: u64 = 1024 * 1024;
 

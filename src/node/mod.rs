@@ -24,6 +24,17 @@
 //! # Ok(()) }
 //! ```
 
+#[doc(hidden)]
+#[allow(missing_docs)]
+pub mod delivery;
+pub mod gen_server;
+pub mod handler;
+pub mod message;
+pub mod node_error;
+pub mod payload;
+pub mod stream;
+
+
 use std::collections::{HashMap, HashSet};
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -33,16 +44,16 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, Notify};
 use tokio::time::Instant;
 
-use crate::delivery::{Delivery, Event, InMessage, RustSink, Ticket};
-use crate::error::Skip;
-use crate::events::Outbox;
-use crate::handler::{Handler, Incoming};
-use crate::kernel::{Kernel, DEFAULT_HIGH_WATER};
-use crate::message::{error_json, random_id, Data, NodeAddr, Payload, ReplyTo, StreamOut};
-use crate::node_error::NodeError;
-use crate::peer::{Command, PeerHandle, PeerOptions};
-use crate::stream::{Chunk, Chunks, PendingGuard, StreamWriter};
-use crate::tls::{self, TlsOptions};
+use crate::node::delivery::{Delivery, Event, InMessage, RustSink, Ticket};
+use crate::wire::error::Skip;
+use crate::link::events::Outbox;
+use crate::node::handler::{Handler, Incoming};
+use crate::link::kernel::{Kernel, DEFAULT_HIGH_WATER};
+use crate::node::message::{error_json, random_id, Data, NodeAddr, Payload, ReplyTo, StreamOut};
+use crate::node::node_error::NodeError;
+use crate::link::peer::{Command, PeerHandle, PeerOptions};
+use crate::node::stream::{Chunk, Chunks, PendingGuard, StreamWriter};
+use crate::link::tls::{self, TlsOptions};
 
 /// Settings of a node to start: the JS kernel's constructor and `start()`
 /// options, its connection defaults, and handlers to have in place before
@@ -95,8 +106,8 @@ impl Builder {
             retry: Duration::from_millis(5000),
             max_retries: None,
             max_frame: None,
-            max_queue_bytes: crate::peer::DEFAULT_MAX_BYTES,
-            net_tick: Some(crate::peer::DEFAULT_NET_TICK),
+            max_queue_bytes: crate::link::peer::DEFAULT_MAX_BYTES,
+            net_tick: Some(crate::link::peer::DEFAULT_NET_TICK),
             handlers: HashMap::new(),
         }
     }
@@ -438,7 +449,7 @@ impl Node {
                 max_retries: s.max_retries,
                 max_len: s.max_len,
                 max_bytes: s.max_queue_bytes,
-                high_water: crate::peer::DEFAULT_HIGH_WATER,
+                high_water: crate::link::peer::DEFAULT_HIGH_WATER,
                 net_tick: s.net_tick,
                 tls,
             });
@@ -447,7 +458,7 @@ impl Node {
             lock(&self.inner.waiters).entry(handle.id).or_default().push(tx);
             // It may have come up before the waiter was in place.
             if handle.state.connected.load(Ordering::Acquire) {
-                if handle.state.life.load(Ordering::Relaxed) == crate::peer::Life::Up as u8 {
+                if handle.state.life.load(Ordering::Relaxed) == crate::link::peer::Life::Up as u8 {
                     up_now = Some(handle.id);
                 }
                 if let Some(w) = lock(&self.inner.waiters).remove(&handle.id) {
@@ -504,7 +515,7 @@ impl Node {
         let mut line = String::with_capacity(cfg.from_json.len() + 96);
         line.push('p');
         line.push_str("{\"tag\":");
-        crate::json::write_string(&mut line, &tag);
+        crate::wire::json::write_string(&mut line, &tag);
         line.push_str(",\"from\":");
         line.push_str(&cfg.from_json);
         line.push_str(",\"stream\":{\"done\":true}}");
@@ -716,12 +727,12 @@ impl Node {
         let mut text = String::with_capacity(cfg.from_json.len() + event.len() + 128);
         let sent = match data {
             Data::Bytes(bytes) => {
-                crate::message::write_head(&mut text, &cfg.from_json, event, tag, stream);
+                crate::node::message::write_head(&mut text, &cfg.from_json, event, tag, stream);
                 handle.send(Command::Buffer { head: text, bytes, cfg })
             }
             data => {
-                text.push(crate::envelope::BODY_MESSAGE as char);
-                crate::message::write_head(&mut text, &cfg.from_json, event, tag, stream);
+                text.push(crate::wire::envelope::BODY_MESSAGE as char);
+                crate::node::message::write_head(&mut text, &cfg.from_json, event, tag, stream);
                 if let Data::Json(json) = &data {
                     text.push_str(",\"data\":");
                     text.push_str(json);

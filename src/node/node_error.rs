@@ -2,8 +2,8 @@
 
 use std::fmt;
 
-use crate::payload::{PayloadError, RemoteError};
-use crate::tls::TlsError;
+use crate::node::payload::{PayloadError, RemoteError};
+use crate::link::tls::TlsError;
 
 /// Why an operation of a [`Node`](crate::node::Node) failed.
 #[derive(Debug)]

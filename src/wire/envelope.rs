@@ -10,9 +10,9 @@
 
 use std::borrow::Cow;
 
-use crate::cookie::{digest_str, Cookie};
-use crate::error::Skip;
-use crate::json;
+use crate::wire::cookie::{digest_str, Cookie};
+use crate::wire::error::Skip;
+use crate::wire::json;
 
 /// The sender of a frame, as its `from` member says.
 #[derive(Debug, Clone, PartialEq)]
@@ -568,7 +568,7 @@ mod tests {
             assert_eq!(got, want);
             assert_eq!(ends.len(), 3);
             assert_eq!(*ends.last().unwrap(), got.len());
-            assert!(ends.iter().all(|&e| got.as_bytes()[e - 1] == crate::frame::DELIMITER));
+            assert!(ends.iter().all(|&e| got.as_bytes()[e - 1] == crate::wire::frame::DELIMITER));
         }
     }
 

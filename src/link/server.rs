@@ -13,17 +13,17 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use crate::connection::{self, Reader, Writer};
+use crate::link::connection::{self, Reader, Writer};
 use std::sync::atomic::Ordering;
 
-use crate::envelope::{self, Inbound, Message, Ping};
-use crate::handover;
-use crate::health::{self, now_us, Heard, Hearing};
-use crate::error::Skip;
-use crate::events::kind;
-use crate::frame::{Decoded, FrameDecoder};
-use crate::json;
-use crate::kernel::{Config, Shared};
+use crate::wire::envelope::{self, Inbound, Message, Ping};
+use crate::link::handover;
+use crate::link::health::{self, now_us, Heard, Hearing};
+use crate::wire::error::Skip;
+use crate::link::events::kind;
+use crate::wire::frame::{Decoded, FrameDecoder};
+use crate::wire::json;
+use crate::link::kernel::{Config, Shared};
 
 /// A running listener.
 #[derive(Debug)]

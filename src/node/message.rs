@@ -12,11 +12,11 @@ use std::str::FromStr;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::json;
-use crate::node_error::NodeError;
-use crate::payload::{self, RemoteError};
+use crate::wire::json;
+use crate::node::node_error::NodeError;
+use crate::node::payload::{self, RemoteError};
 
-pub use crate::delivery::{InData as Payload, Sender, StreamInfo};
+pub use crate::node::delivery::{InData as Payload, Sender, StreamInfo};
 
 /// Where a node listens, and its id: the JS kernel's `Node`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

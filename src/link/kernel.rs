@@ -6,13 +6,13 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
-use crate::cookie::Cookie;
-use crate::envelope;
-use crate::events::Outbox;
-use crate::frame::DEFAULT_MAX_FRAME;
-use crate::health::Hearing;
-use crate::peer::{self, Command, PeerHandle, PeerOptions};
-use crate::server::{self, ServerHandle, Source};
+use crate::wire::cookie::Cookie;
+use crate::wire::envelope;
+use crate::link::events::Outbox;
+use crate::wire::frame::DEFAULT_MAX_FRAME;
+use crate::link::health::Hearing;
+use crate::link::peer::{self, Command, PeerHandle, PeerOptions};
+use crate::link::server::{self, ServerHandle, Source};
 
 /// Default budget of the partial frames of all inbound connections
 /// together: four frames of the default `maxFrameLength`.
@@ -221,7 +221,7 @@ impl Kernel {
     /// Writes a frame on inbound socket `socket`. False if it is gone.
     pub fn write_source(&self, socket: u64, kind: &str, json: &str) -> bool {
         let mut bytes = Vec::with_capacity(json.len() + 32);
-        crate::frame::encode_frame(&mut bytes, kind, json);
+        crate::wire::frame::encode_frame(&mut bytes, kind, json);
         lock(&self.shared.sources).get(&socket).is_some_and(|s| s.write(bytes))
     }
 }

@@ -14,10 +14,10 @@ use std::sync::Mutex;
 
 use tokio::sync::Notify;
 
-use crate::delivery::{Event, RustSink};
-use crate::envelope::{FromNode, Message, Payload};
-use crate::error::Skip;
-use crate::json;
+use crate::node::delivery::{Event, RustSink};
+use crate::wire::envelope::{FromNode, Message, Payload};
+use crate::wire::error::Skip;
+use crate::wire::json;
 
 /// Kinds of entries, the first element of each array in a batch. The JS layer
 /// has the same table.

@@ -5,7 +5,7 @@
 //! text as it is: `1e21`, `-0.0`, `18446744073709551615` or a map with the key `"1"` after `"a"`
 //! are all written differently by V8, and the signature would not verify. [`to_js_json`] writes
 //! what `JSON.stringify` would, by running serde_json's text through the canonicaliser in
-//! [`crate::json`] (which reproduces `JSON.stringify(JSON.parse(x))`).
+//! [`crate::wire::json`] (which reproduces `JSON.stringify(JSON.parse(x))`).
 //!
 //! Two JS shapes have no natural serde counterpart, so this module gives them one:
 //!
@@ -23,7 +23,7 @@ use serde::ser::{SerializeSeq, SerializeStruct};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
-use crate::json::{self, JsonError};
+use crate::wire::json::{self, JsonError};
 
 // ---------------------------------------------------------------------------------------------
 // Errors

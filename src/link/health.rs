@@ -20,9 +20,9 @@ use std::time::Instant;
 
 use tokio::sync::Notify;
 
-use crate::error::Skip;
-use crate::handover::Turn;
-use crate::json;
+use crate::wire::error::Skip;
+use crate::link::handover::Turn;
+use crate::wire::json;
 
 /// Kinds of [`Skip`], for counters indexed by [`Skip::index`].
 pub const SKIP_KINDS: [&str; 6] =

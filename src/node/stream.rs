@@ -15,10 +15,10 @@ use futures_core::Stream;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, Sleep};
 
-use crate::delivery::{InMessage, Ticket};
-use crate::message::{error_json, Data, Payload, StreamOut};
+use crate::node::delivery::{InMessage, Ticket};
+use crate::node::message::{error_json, Data, Payload, StreamOut};
 use crate::node::{Inner, Node};
-use crate::node_error::NodeError;
+use crate::node::node_error::NodeError;
 
 /// One message of a stream, with its claim on the node's inbound room; or
 /// why the stream cannot go on (the node called went down).
@@ -134,7 +134,7 @@ impl Chunks {
             match chunk? {
                 Payload::Bytes(b) if out.is_empty() => out = b,
                 Payload::Bytes(b) => out.extend_from_slice(&b),
-                Payload::Json(t) => match crate::json::as_str(&t) {
+                Payload::Json(t) => match crate::wire::json::as_str(&t) {
                     Some(s) => out.extend_from_slice(s.as_bytes()),
                     None => out.extend_from_slice(t.as_bytes()),
                 },
@@ -178,7 +178,7 @@ pub struct StreamWriter {
 
 impl StreamWriter {
     pub(crate) fn new(node: Node, peer: String, event: String, tag: Option<String>) -> StreamWriter {
-        StreamWriter { node, peer, event, tag, id: crate::message::random_id(), finished: false }
+        StreamWriter { node, peer, event, tag, id: crate::node::message::random_id(), finished: false }
     }
 
     /// The stream's id.

@@ -1,0 +1,28 @@
+//! The network, on tokio: `kernel` holds the configuration and the state the
+//! tasks share and spawns them; `server` accepts inbound links and reads
+//! them, `peer` owns each outbound link (reconnecting, queueing while it is
+//! down, failure detection); `connection` splits a plain or TLS socket into
+//! the halves they use, `tls` configures rustls, `health` keeps what failure
+//! detection reads, `handover` keeps a node's messages in order when it dials
+//! us again while its old connection still holds frames, `unacked` keeps what
+//! a link wrote until its node acknowledges it, and `events` carries what the
+//! tasks report to JS or to the Rust node.
+
+#[allow(missing_docs)]
+pub mod connection;
+#[allow(missing_docs)]
+pub mod events;
+#[allow(missing_docs)]
+pub mod handover;
+#[allow(missing_docs)]
+pub mod health;
+#[allow(missing_docs)]
+pub mod kernel;
+#[allow(missing_docs)]
+pub mod peer;
+#[allow(missing_docs)]
+pub mod server;
+#[allow(missing_docs)]
+pub mod tls;
+#[allow(missing_docs)]
+pub mod unacked;
