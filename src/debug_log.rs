@@ -4,7 +4,7 @@
 //! (`clusterluck:lib:kernel`, `clusterluck:*`, `-clusterluck:lib:gossip`).
 //! This module reads the same variable, with the same syntax, and prints the
 //! `tracing` events of this crate under `clusterluck:native:<module>`
-//! (`clusterluck_native::peer` is `clusterluck:native:peer`) to stderr, as
+//! (`clusterluck_native::link::peer` is `clusterluck:native:peer`) to stderr, as
 //! `debug` prints when stderr is not a terminal: an ISO time, the namespace,
 //! the message. It is a small subscriber of its own rather than
 //! tracing-subscriber: events are all this crate emits, and the output must
@@ -20,7 +20,7 @@ use tracing::subscriber::Interest;
 use tracing::{Event, Metadata, Subscriber};
 
 /// The crate's modules that emit events, for "does DEBUG enable any of them".
-const MODULES: &[&str] = &["peer", "health", "server", "kernel", "events", "connection", "tls", "envelope", "frame"];
+const MODULES: &[&str] = &["peer", "health", "server", "kernel", "events", "connection", "tls", "envelope", "frame", "json", "node"];
 
 /// One name pattern of DEBUG: `*` matches any run of characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,14 +85,21 @@ impl Filter {
     }
 }
 
-/// `clusterluck_native::peer` -> `clusterluck:native:peer`; None for the
-/// targets of other crates.
+/// `clusterluck_native::link::peer` -> `clusterluck:native:peer`; None for
+/// the targets of other crates.
+///
+/// The namespace is the module's own name, not its path: the folders of the
+/// layers are how the crate is arranged, and an operator's `DEBUG` line
+/// should not change when a file moves between them.
 pub fn namespace(target: &str) -> Option<String> {
     let rest = target.strip_prefix("clusterluck_native")?;
+    if !(rest.is_empty() || rest.starts_with("::")) {
+        return None;
+    }
     let mut ns = String::from("clusterluck:native");
-    for part in rest.split("::").filter(|p| !p.is_empty()) {
+    if let Some(module) = rest.rsplit("::").find(|p| !p.is_empty()) {
         ns.push(':');
-        ns.push_str(part);
+        ns.push_str(module);
     }
     Some(ns)
 }
@@ -243,6 +250,10 @@ mod tests {
     #[test]
     fn namespaces_follow_the_module_path() {
         assert_eq!(namespace("clusterluck_native::peer").as_deref(), Some("clusterluck:native:peer"));
+        assert_eq!(namespace("clusterluck_native::link::peer").as_deref(), Some("clusterluck:native:peer"));
+        assert_eq!(namespace("clusterluck_native::link::health").as_deref(), Some("clusterluck:native:health"));
+        assert_eq!(namespace("clusterluck_native::wire::frame").as_deref(), Some("clusterluck:native:frame"));
+        assert_eq!(namespace("clusterluck_nativeother::x"), None);
         assert_eq!(namespace("clusterluck_native").as_deref(), Some("clusterluck:native"));
         assert_eq!(namespace("rustls::conn"), None);
     }
