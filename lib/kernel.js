@@ -65,19 +65,15 @@ function tlsInput(tls) {
   return out;
 }
 
-// Entry kinds of an event batch (src/events.rs has the same table).
-const EV = {
-  MESSAGE: 0, SKIP: 1, NODE: 2, SOCKET_OPEN: 3, SOCKET_CLOSE: 4,
-  PEER_CONNECT: 5, PEER_DISCONNECT: 6, PEER_DRAINED: 7, READY: 8,
-  LISTEN_ERROR: 9, PEER_ERROR: 10, PEER_CLOSED: 11, PEER_BUSY: 12, PEER_DRAIN: 13,
-  PEER_OVERFLOW: 14, NODE_DOWN: 15, NODE_UP: 16,
-};
-// The reasons of nodedown, in the order of the counters of a peer's stats().
-const DOWN_REASONS = ["tick timeout", "closed", "stopped"];
-// Kinds of _skip, in the order of the counters of inboundStats().
-const SKIP_TYPES = ["INVALID_JSON", "INVALID_CHECKSUM", "INVALID_MESSAGE", "FRAME_TOO_LARGE", "TLS_HANDSHAKE",
-  "INBOUND_BUDGET"];
-const MODE = {ABSENT: 0, JSON: 1, BUFFER: 2, BUFFER_LIKE: 3};
+// How a batch of events from the addon is read, as the addon writes it
+// (src/napi/batch.rs): entry kinds and payload modes by name, the reasons of
+// nodedown in the order of the counters of a peer's stats(), and the kinds
+// of _skip in the order of the counters of inboundStats().
+const TABLES = JSON.parse(native.batchTables());
+const EV = Object.freeze(TABLES.kinds);
+const MODE = Object.freeze(TABLES.modes);
+const DOWN_REASONS = Object.freeze(TABLES.downReasons);
+const SKIP_TYPES = Object.freeze(TABLES.skipTypes);
 
 function isObject(v) {
   return v !== null && (typeof v === "object" || typeof v === "function");

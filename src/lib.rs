@@ -54,11 +54,14 @@
 //! Four layers, a folder each, every one built on those below it:
 //!
 //! ```text
-//! napi/   the Node-API bindings (the `napi` feature): translation only
+//! napi/   the JS batch and the Node-API bindings (the `napi` feature): translation only
 //! node/   the Rust API: Node, handlers, streams, calls, GenServer
 //! link/   the network on tokio: listener, outbound links, TLS, failure detection
 //! wire/   frames, JSON as JS writes it, signatures, envelopes: no I/O
 //! ```
+//!
+//! `link` reports through one typed event and a `Sink` trait; `node` and
+//! `napi` each implement it, and never import each other.
 //!
 //! The API is [`node`] (the running node and its builder, with `handler`
 //! (what handlers receive), `message` (addresses, data, payloads), `stream`,
@@ -75,8 +78,8 @@
 pub mod debug_log;
 #[doc(hidden)]
 pub mod link;
-#[cfg(feature = "napi")]
-mod napi;
+#[doc(hidden)]
+pub mod napi;
 pub mod node;
 #[doc(hidden)]
 pub mod wire;
@@ -84,7 +87,7 @@ pub mod wire;
 // The modules by their names before the layers had folders, for the tests,
 // the examples and the fuzz targets.
 #[doc(hidden)]
-pub use link::{connection, events, handover, health, kernel, peer, server, unacked};
+pub use link::{connection, handover, health, kernel, peer, server, sink, unacked};
 pub use link::tls;
 #[doc(hidden)]
 pub use node::delivery;

@@ -9,6 +9,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use clusterluck_native::kernel::Kernel;
+use clusterluck_native::napi::batch::{self, Outbox};
 use clusterluck_native::peer::{PeerHandle, PeerOptions};
 
 const PAD: &str = "0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdef";
@@ -110,8 +111,8 @@ fn read_until(socket: &mut TcpStream, last: u64) -> Vec<u64> {
 }
 
 /// The kinds of the outbox entries for peer `id` (`[k,id...]`).
-fn peer_events(kernel: &Kernel, id: u64) -> Vec<u8> {
-    let text = kernel.shared().outbox.take().text;
+fn peer_events(outbox: &Outbox, id: u64) -> Vec<u8> {
+    let text = outbox.take().text;
     let suffix = format!(",{id}");
     text.split("],")
         .filter_map(|e| {
@@ -124,7 +125,7 @@ fn peer_events(kernel: &Kernel, id: u64) -> Vec<u8> {
 
 #[test]
 fn a_stalled_peer_holds_at_most_the_bound_and_loses_the_oldest() {
-    let kernel = Kernel::new(Box::new(|| {})).expect("the network runtime");
+    let (kernel, outbox) = batch::kernel(Box::new(|| {})).expect("the network runtime");
     let bound = 2 * 1024 * 1024;
     let (peer, mut socket) = stalled_peer(&kernel, bound, bound / 2);
     let total = 100_000; // about 15 MiB of frames
@@ -145,7 +146,7 @@ fn a_stalled_peer_holds_at_most_the_bound_and_loses_the_oldest() {
     let kept_tail = numbers.iter().rev().take(1000).count() as u64;
     assert_eq!(&numbers[numbers.len() - kept_tail as usize..], &((total + 1 - kept_tail)..=total).collect::<Vec<_>>()[..]);
     assert!(most > bound / 2, "the bound was approached ({most} bytes)");
-    let events = peer_events(&kernel, peer.id);
+    let events = peer_events(&outbox, peer.id);
     assert_eq!(events.iter().filter(|&&k| k == 14).count(), 1, "one overflow report for the episode: {events:?}");
     let busy = events.iter().position(|&k| k == 12).expect("BUSY reported");
     let drain = events.iter().rposition(|&k| k == 13).expect("DRAIN reported");
@@ -156,7 +157,7 @@ fn a_stalled_peer_holds_at_most_the_bound_and_loses_the_oldest() {
 
 #[test]
 fn under_the_bound_nothing_is_dropped() {
-    let kernel = Kernel::new(Box::new(|| {})).expect("the network runtime");
+    let (kernel, outbox) = batch::kernel(Box::new(|| {})).expect("the network runtime");
     let bound = 64 * 1024 * 1024;
     let (peer, mut socket) = stalled_peer(&kernel, bound, 1024 * 1024);
     let total = 100_000;
@@ -166,7 +167,7 @@ fn under_the_bound_nothing_is_dropped() {
     assert_eq!(numbers, (0..=total).collect::<Vec<_>>(), "every frame once, in order");
     assert_eq!(peer.state.dropped.load(Ordering::Relaxed), 0);
     assert!(most > 1024 * 1024, "the socket stalled the writes ({most} bytes held at most)");
-    let events = peer_events(&kernel, peer.id);
+    let events = peer_events(&outbox, peer.id);
     assert!(!events.contains(&14), "no overflow: {events:?}");
     assert!(events.contains(&12) && events.contains(&13), "BUSY and DRAIN: {events:?}");
 }

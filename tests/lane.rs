@@ -9,6 +9,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use clusterluck_native::kernel::Kernel;
+use clusterluck_native::napi::batch;
 use clusterluck_native::peer::{PeerHandle, PeerOptions};
 
 fn peer_to(kernel: &Kernel, port: u16) -> PeerHandle {
@@ -60,7 +61,7 @@ fn frame_numbers(bytes: &[u8], pad: &str) -> Vec<u64> {
 /// arrives once, whole and in order, and the link keeps working.
 #[test]
 fn a_write_cut_inside_a_character_is_finished_by_the_task() {
-    let kernel = Kernel::new(Box::new(|| {})).expect("the network runtime");
+    let (kernel, _outbox) = batch::kernel(Box::new(|| {})).expect("the network runtime");
     // Characters of 2, 3 and 4 bytes: most places a write can stop are inside one.
     let pad: String = "\u{e9}\u{20ac}\u{1F600}".repeat(6000);
     for round in 0..4 {

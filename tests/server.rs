@@ -3,9 +3,12 @@
 
 use std::io::Write;
 use std::net::TcpStream;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clusterluck_native::kernel::{Kernel, DEFAULT_HIGH_WATER};
+use clusterluck_native::napi::batch::{self, Outbox};
+use clusterluck_native::sink::Sink;
 
 /// A port nothing listens on right now.
 fn free_port() -> u16 {
@@ -14,10 +17,10 @@ fn free_port() -> u16 {
 }
 
 /// Waits for the READY (8) or LISTEN_ERROR (9) entry of `generation`.
-fn listen_result(kernel: &Kernel, generation: u64) -> String {
+fn listen_result(outbox: &Outbox, generation: u64) -> String {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let text = kernel.shared().outbox.take().text;
+        let text = outbox.take().text;
         for prefix in [format!("[8,{generation},"), format!("[9,{generation},")] {
             if let Some(at) = text.find(&prefix) {
                 let end = text[at..].find(']').map_or(text.len(), |e| at + e + 1);
@@ -33,7 +36,7 @@ fn listen_result(kernel: &Kernel, generation: u64) -> String {
 /// race the close of the socket it replaces.
 #[test]
 fn restarting_on_the_same_port_binds_every_time() {
-    let kernel = Kernel::new(Box::new(|| {})).expect("the network runtime");
+    let (kernel, outbox) = batch::kernel(Box::new(|| {})).expect("the network runtime");
     let port = free_port();
     for i in 0..150 {
         // Sometimes the first listener has bound already, sometimes not yet.
@@ -42,7 +45,7 @@ fn restarting_on_the_same_port_binds_every_time() {
             std::thread::sleep(Duration::from_micros(200));
         }
         let generation = kernel.listen("127.0.0.1".into(), port, None);
-        let result = listen_result(&kernel, generation);
+        let result = listen_result(&outbox, generation);
         assert!(result.starts_with("[8,"), "restart {i}: {result}");
     }
     kernel.close();
@@ -53,10 +56,10 @@ fn restarting_on_the_same_port_binds_every_time() {
 /// in the middle of one read.
 #[test]
 fn skips_of_one_read_respect_the_outbox_limit() {
-    let kernel = Kernel::new(Box::new(|| {})).expect("the network runtime");
+    let (kernel, outbox) = batch::kernel(Box::new(|| {})).expect("the network runtime");
     let port = free_port();
     let generation = kernel.listen("127.0.0.1".into(), port, None);
-    assert!(listen_result(&kernel, generation).starts_with("[8,"));
+    assert!(listen_result(&outbox, generation).starts_with("[8,"));
     let mut socket = TcpStream::connect(("127.0.0.1", port)).unwrap();
     let writer = std::thread::spawn(move || {
         // About 100 MB of skip entries if nothing held the reader back.
@@ -64,7 +67,6 @@ fn skips_of_one_read_respect_the_outbox_limit() {
         let _ = socket.write_all(&feeds);
         socket
     });
-    let outbox = &kernel.shared().outbox;
     let deadline = Instant::now() + Duration::from_secs(20);
     while !outbox.is_full() {
         assert!(Instant::now() < deadline, "the outbox never filled");
@@ -86,13 +88,13 @@ fn skips_of_one_read_respect_the_outbox_limit() {
 /// connection sending whole frames keeps working.
 #[test]
 fn partial_frames_of_all_connections_share_one_budget() {
-    let kernel = Kernel::new(Box::new(|| {})).expect("the network runtime");
+    let (kernel, outbox) = batch::kernel(Box::new(|| {})).expect("the network runtime");
     kernel.configure("me", "127.0.0.1", 0.0, None, Some(1024 * 1024));
     let budget = 4 * 1024 * 1024;
     kernel.set_inbound_budget(budget);
     let port = free_port();
     let generation = kernel.listen("127.0.0.1".into(), port, None);
-    assert!(listen_result(&kernel, generation).starts_with("[8,"));
+    assert!(listen_result(&outbox, generation).starts_with("[8,"));
     let shared = kernel.shared().clone();
     // Sixteen connections of 900 KiB each: 14 MiB if nothing bounded them.
     let partial = vec![b'x'; 900 * 1024];
@@ -109,11 +111,11 @@ fn partial_frames_of_all_connections_share_one_budget() {
         assert!(Instant::now() < deadline, "connections over the budget were not closed: {:.300}", text);
         let held = shared.inbound_held.load(std::sync::atomic::Ordering::Relaxed);
         assert!(held <= budget + 900 * 1024, "{held} bytes of partial frames held");
-        text.push_str(&kernel.shared().outbox.take().text);
+        text.push_str(&outbox.take().text);
         std::thread::sleep(Duration::from_millis(5));
     }
     std::thread::sleep(Duration::from_millis(200));
-    text.push_str(&kernel.shared().outbox.take().text);
+    text.push_str(&outbox.take().text);
     let closed = text.matches("INBOUND_BUDGET").count();
     // The budget holds four partial frames of 900 KiB: at least twelve
     // connections had to go (which ones depends on how reads interleave).
@@ -124,7 +126,7 @@ fn partial_frames_of_all_connections_share_one_budget() {
     ok.write_all(b"{\"type\":\"message\",\"data\":{}}\x0c").unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let t = kernel.shared().outbox.take().text;
+        let t = outbox.take().text;
         if t.contains("INVALID_MESSAGE") {
             assert!(!t.contains("INBOUND_BUDGET"), "a whole frame is not charged to the budget");
             break;
@@ -161,30 +163,30 @@ fn seqs(text: &str) -> Vec<u64> {
 }
 
 /// Collects what JS is handed until `n` casts arrived (or `wait` passed).
-fn collect_casts(kernel: &Kernel, n: usize, wait: Duration) -> (Vec<u64>, String) {
+fn collect_casts(outbox: &Outbox, n: usize, wait: Duration) -> (Vec<u64>, String) {
     let mut text = String::new();
     let deadline = Instant::now() + wait;
     while seqs(&text).len() < n && Instant::now() < deadline {
-        text.push_str(&kernel.shared().outbox.take().text);
+        text.push_str(&outbox.take().text);
         std::thread::sleep(Duration::from_millis(2));
     }
     (seqs(&text), text)
 }
 
-fn listening_kernel() -> (Kernel, u16) {
-    let kernel = Kernel::new(Box::new(|| {})).expect("the network runtime");
+fn listening_kernel() -> (Kernel, Arc<Outbox>, u16) {
+    let (kernel, outbox) = batch::kernel(Box::new(|| {})).expect("the network runtime");
     kernel.configure("me", "127.0.0.1", 0.0, None, None);
     let port = free_port();
     let generation = kernel.listen("127.0.0.1".into(), port, None);
-    assert!(listen_result(&kernel, generation).starts_with("[8,"));
-    (kernel, port)
+    assert!(listen_result(&outbox, generation).starts_with("[8,"));
+    (kernel, outbox, port)
 }
 
 /// Node x's first link to `port`, having delivered casts 0..n.
-fn first_link(kernel: &Kernel, port: u16, n: u64) -> TcpStream {
+fn first_link(outbox: &Outbox, port: u16, n: u64) -> TcpStream {
     let mut old = TcpStream::connect(("127.0.0.1", port)).unwrap();
     old.write_all(&cast_frames("x", 0..n)).unwrap();
-    let (got, _) = collect_casts(kernel, n as usize, Duration::from_secs(10));
+    let (got, _) = collect_casts(outbox, n as usize, Duration::from_secs(10));
     assert_eq!(got, (0..n).collect::<Vec<_>>());
     old
 }
@@ -194,8 +196,8 @@ fn first_link(kernel: &Kernel, port: u16, n: u64) -> TcpStream {
 /// frames come after all of the old one's, never between them.
 #[test]
 fn a_new_link_of_a_node_delivers_after_the_old_one_has_finished() {
-    let (kernel, port) = listening_kernel();
-    let mut old = first_link(&kernel, port, 200);
+    let (kernel, outbox, port) = listening_kernel();
+    let mut old = first_link(&outbox, port, 200);
     // The new link sends at once; the old one goes on for a while (reads
     // close together, each well within the grace), then closes.
     let mut new = TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -205,7 +207,7 @@ fn a_new_link_of_a_node_delivers_after_the_old_one_has_finished() {
         old.write_all(&cast_frames("x", 200 + chunk * 20..220 + chunk * 20)).unwrap();
     }
     drop(old);
-    let (got, _) = collect_casts(&kernel, 400, Duration::from_secs(10));
+    let (got, _) = collect_casts(&outbox, 400, Duration::from_secs(10));
     let want: Vec<u64> = (200..400).chain(1000..1200).collect();
     assert_eq!(got, want, "the old link's frames first, then the new one's");
     kernel.close();
@@ -217,15 +219,15 @@ fn a_new_link_of_a_node_delivers_after_the_old_one_has_finished() {
 #[test]
 fn a_silent_old_link_is_closed_by_the_new_one() {
     use std::io::Read;
-    let (kernel, port) = listening_kernel();
-    let mut old = first_link(&kernel, port, 10);
+    let (kernel, outbox, port) = listening_kernel();
+    let mut old = first_link(&outbox, port, 10);
     // Another node's link is not held back by this handover.
     let mut other = TcpStream::connect(("127.0.0.1", port)).unwrap();
     other.write_all(&cast_frame("y", 7)).unwrap();
     let mut new = TcpStream::connect(("127.0.0.1", port)).unwrap();
     let started = Instant::now();
     new.write_all(&cast_frames("x", 100..110)).unwrap();
-    let (got, text) = collect_casts(&kernel, 11, Duration::from_secs(10));
+    let (got, text) = collect_casts(&outbox, 11, Duration::from_secs(10));
     let waited = started.elapsed();
     assert_eq!(got, [7].into_iter().chain(100..110).collect::<Vec<_>>());
     assert!(waited >= clusterluck_native::handover::GRACE, "the new link waited only {waited:?}");
@@ -238,7 +240,7 @@ fn a_silent_old_link_is_closed_by_the_new_one() {
     assert!(matches!(old.read(&mut buf), Ok(0) | Err(_)), "the old link is still open");
     let _ = old.write_all(&cast_frames("x", 10..20));
     new.write_all(&cast_frames("x", 110..120)).unwrap();
-    let (got, _) = collect_casts(&kernel, 10, Duration::from_secs(10));
+    let (got, _) = collect_casts(&outbox, 10, Duration::from_secs(10));
     assert_eq!(got, (110..120).collect::<Vec<_>>());
     let shared = kernel.shared();
     assert_eq!(shared.hearing.get("x").unwrap().turn.open(), 1);
@@ -251,12 +253,12 @@ fn a_silent_old_link_is_closed_by_the_new_one() {
 /// from a clean slate (no phantom links, no budget used).
 #[test]
 fn a_stop_gives_back_what_the_inbound_links_held() {
-    let (kernel, port) = listening_kernel();
+    let (kernel, outbox, port) = listening_kernel();
     let mut a = TcpStream::connect(("127.0.0.1", port)).unwrap();
     a.write_all(&cast_frame("x", 1)).unwrap();
     // Half a frame: held by the reader, and charged to the budget.
     a.write_all(&cast_frame("x", 2)[..40]).unwrap();
-    let (got, _) = collect_casts(&kernel, 1, Duration::from_secs(10));
+    let (got, _) = collect_casts(&outbox, 1, Duration::from_secs(10));
     assert_eq!(got, [1]);
     let shared = kernel.shared().clone();
     let x = shared.hearing.get("x").unwrap();

@@ -24,10 +24,6 @@ use crate::wire::error::Skip;
 use crate::link::handover::Turn;
 use crate::wire::json;
 
-/// Kinds of [`Skip`], for counters indexed by [`Skip::index`].
-pub const SKIP_KINDS: [&str; 6] =
-    ["INVALID_JSON", "INVALID_CHECKSUM", "INVALID_MESSAGE", "FRAME_TOO_LARGE", "TLS_HANDSHAKE", "INBOUND_BUDGET"];
-
 /// The tag of our keep-alive pings starts with this; a JS kernel's reply
 /// is a message whose event is that tag. Not a tag a kernel makes for a
 /// call (those are hex), so no app listens for it.
@@ -48,7 +44,7 @@ pub struct Heard {
     pub links: AtomicUsize,
     pub messages: AtomicU64,
     pub bytes: AtomicU64,
-    pub skips: [AtomicU64; 6],
+    pub skips: [AtomicU64; Skip::KINDS.len()],
     /// The round trip of the last keep-alive ping answered (0: none yet).
     pub rtt_us: AtomicU64,
     /// Socket reads with anything in them, on all the node's links: a link

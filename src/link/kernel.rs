@@ -1,6 +1,6 @@
 //! The kernel: one per NetKernel, tying the listener, the peers, the cookie
-//! and the outbox together. Everything here is plain Rust; the Node bindings
-//! live in `bindings.rs` and only translate.
+//! and the sink they report to together. Everything here is plain Rust; the
+//! Node bindings live in `napi/` and only translate.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use crate::wire::cookie::Cookie;
 use crate::wire::envelope;
-use crate::link::events::Outbox;
+use crate::link::sink::Sink;
 use crate::wire::frame::DEFAULT_MAX_FRAME;
 use crate::link::health::Hearing;
 use crate::link::peer::{self, Command, PeerHandle, PeerOptions};
@@ -18,7 +18,8 @@ use crate::link::server::{self, ServerHandle, Source};
 /// together: four frames of the default `maxFrameLength`.
 pub const DEFAULT_INBOUND_BUDGET: usize = 4 * DEFAULT_MAX_FRAME;
 
-/// Bytes of events waiting for JS before readers pause.
+/// Bytes of events waiting for their consumer (JS, or a Rust node's
+/// handlers) before readers pause.
 pub const DEFAULT_HIGH_WATER: usize = 32 * 1024 * 1024;
 
 /// Settings read on every frame; replaced whole when they change.
@@ -55,7 +56,8 @@ pub fn runtime() -> Result<&'static tokio::runtime::Runtime, String> {
 /// State shared by the kernel's tasks.
 pub struct Shared {
     pub runtime: tokio::runtime::Handle,
-    pub outbox: Outbox,
+    /// Where the tasks report what happens.
+    pub sink: Arc<dyn Sink>,
     /// What we hear from each node on its inbound links.
     pub hearing: Hearing,
     /// Bytes of partial frames held by all inbound connections, and the
@@ -113,17 +115,13 @@ pub struct Kernel {
 }
 
 impl Kernel {
-    /// `wake` is called from network threads when events are waiting.
-    pub fn new(wake: Box<dyn Fn() + Send + Sync>) -> Result<Kernel, String> {
-        Ok(Kernel::with_outbox(runtime()?.handle().clone(), Outbox::new(DEFAULT_HIGH_WATER, wake)))
-    }
-
-    /// A kernel whose tasks run on `runtime` and report to `outbox` (the
-    /// Rust API's: its own runtime, typed events).
-    pub fn with_outbox(runtime: tokio::runtime::Handle, outbox: Outbox) -> Kernel {
+    /// A kernel whose tasks run on `runtime` and report to `sink`: the
+    /// addon's JS batch on the process-wide [`runtime`], or a Rust node's
+    /// typed events on the runtime it was started on.
+    pub fn new(runtime: tokio::runtime::Handle, sink: Arc<dyn Sink>) -> Kernel {
         let shared = Arc::new(Shared {
             runtime,
-            outbox,
+            sink,
             hearing: Hearing::default(),
             inbound_held: AtomicUsize::new(0),
             inbound_budget: AtomicUsize::new(DEFAULT_INBOUND_BUDGET),

@@ -5,13 +5,12 @@
 //! the halves they use, `tls` configures rustls, `health` keeps what failure
 //! detection reads, `handover` keeps a node's messages in order when it dials
 //! us again while its old connection still holds frames, `unacked` keeps what
-//! a link wrote until its node acknowledges it, and `events` carries what the
-//! tasks report to JS or to the Rust node.
+//! a link wrote until its node acknowledges it, and `sink` is how the tasks
+//! report: one typed event, through a trait that the addon's JS batch and
+//! the Rust node each implement (this layer knows neither).
 
 #[allow(missing_docs)]
 pub mod connection;
-#[allow(missing_docs)]
-pub mod events;
 #[allow(missing_docs)]
 pub mod handover;
 #[allow(missing_docs)]
@@ -22,6 +21,7 @@ pub mod kernel;
 pub mod peer;
 #[allow(missing_docs)]
 pub mod server;
+pub mod sink;
 #[allow(missing_docs)]
 pub mod tls;
 #[allow(missing_docs)]

@@ -32,7 +32,7 @@ use tokio::sync::mpsc;
 
 use crate::link::connection::{self, LinkReader, LinkWriter};
 use crate::wire::envelope;
-use crate::link::events::kind;
+use crate::link::sink::{DownReason, Limit, LinkEvent};
 use crate::link::health::{self, now_us, Heard};
 use crate::link::kernel::{Config, Shared};
 use crate::link::unacked::{self, RawSocket, Unacked};
@@ -84,15 +84,12 @@ pub struct PeerOptions {
     pub tls: Option<(Arc<rustls::ClientConfig>, rustls::pki_types::ServerName<'static>)>,
 }
 
-/// The reasons of `nodedown`, by their index in [`PeerState::downs`].
-pub const DOWN_REASONS: [&str; 3] = ["tick timeout", "closed", "stopped"];
-
 impl PeerState {
     /// Why the node is down now, between a `nodedown` and the next `nodeup`.
-    pub fn down_reason(&self) -> Option<&'static str> {
+    pub fn down_reason(&self) -> Option<DownReason> {
         match self.down.load(Ordering::Relaxed) {
             0 => None,
-            n => DOWN_REASONS.get(n as usize - 1).copied(),
+            n => DownReason::ALL.get(n as usize - 1).copied(),
         }
     }
 }
@@ -257,7 +254,7 @@ pub struct PeerState {
     /// to be a node busy reading, not a dead one: nodedowns avoided.
     pub ack_saves: AtomicU64,
     /// `nodedown`s by reason: [tick timeout, closed, stopped].
-    pub downs: [AtomicU64; 3],
+    pub downs: [AtomicU64; DownReason::ALL.len()],
     /// Between a `nodedown` and the next `nodeup`: 1 + the index in
     /// `downs` of the reason (0: not down). A call with no timeout fails
     /// at once meanwhile.
@@ -413,7 +410,7 @@ pub fn spawn(shared: &Arc<Shared>, id: u64, opts: PeerOptions) -> PeerHandle {
         ticker: None,
         up_at: 0,
         last_ping: 0,
-        down_reason: "closed",
+        down_reason: DownReason::Closed,
         stopping: false,
         links: 0,
         heard: shared.hearing.watch(&handle.node_id),
@@ -471,7 +468,7 @@ struct Peer {
     up_at: u64,
     last_ping: u64,
     /// Why the current link ended, for NODE_DOWN.
-    down_reason: &'static str,
+    down_reason: DownReason,
     /// A graceful stop was asked for while the link was down.
     stopping: bool,
     /// Links made so far: the number of the current one.
@@ -669,7 +666,7 @@ impl Peer {
                         Next::Exit => break,
                         _ => {
                             tracing::debug!(peer = self.id, "link to {}:{} lost, reconnecting", self.opts.host, self.opts.port);
-                            self.emit(kind::PEER_DISCONNECT);
+                            self.emit(LinkEvent::PeerDisconnect { peer: self.id });
                             if self.wait(self.opts.retry).await.is_none() {
                                 break;
                             }
@@ -678,7 +675,7 @@ impl Peer {
                 }
                 Next::Reconnect => {
                     failures += 1;
-                    self.emit(kind::PEER_DISCONNECT);
+                    self.emit(LinkEvent::PeerDisconnect { peer: self.id });
                     if self.opts.max_retries.is_some_and(|max| failures >= max) {
                         gave_up = true;
                         let msg = format!(
@@ -700,16 +697,16 @@ impl Peer {
         self.state.queued.store(0, Ordering::Release);
         self.state.unwritten.store(0, Ordering::Release);
         self.shared.forget_peer(self.id, &self.opts.node_id);
-        self.emit(kind::PEER_CLOSED);
+        self.emit(LinkEvent::PeerClosed { peer: self.id });
     }
 
-    fn emit(&self, k: u8) {
-        self.shared.outbox.simple(k, &[self.id]);
+    fn emit(&self, event: LinkEvent) {
+        self.shared.sink.event(event);
     }
 
-    /// Tells JS why the link cannot come up (PEER_ERROR).
+    /// Tells the kernel's owner why the link cannot come up.
     fn report(&self, msg: &str) {
-        self.shared.outbox.with_strings(kind::PEER_ERROR, &[self.id], &[msg]);
+        self.emit(LinkEvent::PeerError { peer: self.id, message: msg.to_string() });
     }
 
     fn set_queued(&mut self) {
@@ -735,7 +732,7 @@ impl Peer {
         if !self.busy && high > 0 && held >= high {
             self.busy = true;
             self.backlog_freed = false;
-            self.emit(kind::PEER_BUSY);
+            self.emit(LinkEvent::PeerBusy { peer: self.id });
         } else if held == 0 && !self.backlog_freed {
             self.backlog_freed = true;
             give_back_memory();
@@ -743,7 +740,7 @@ impl Peer {
         if held <= low {
             if self.busy {
                 self.busy = false;
-                self.emit(kind::PEER_DRAIN);
+                self.emit(LinkEvent::PeerDrain { peer: self.id });
             }
             if self.overflowing && self.state.connected.load(Ordering::Relaxed) {
                 self.overflowing = false;
@@ -753,7 +750,7 @@ impl Peer {
 
     /// Counts `n` frames dropped unwritten, reporting the first of an
     /// episode (an OVERFLOW event naming the limit, and a debug log).
-    fn dropped(&mut self, n: u64, limit: &str) {
+    fn dropped(&mut self, n: u64, limit: Limit) {
         if n == 0 {
             return;
         }
@@ -761,7 +758,7 @@ impl Peer {
         if !self.overflowing {
             self.overflowing = true;
             tracing::debug!(peer = self.id, "dropping the oldest unwritten frames to {}: over {limit}", self.opts.node_id);
-            self.shared.outbox.with_strings(kind::PEER_OVERFLOW, &[self.id], &[limit]);
+            self.emit(LinkEvent::PeerOverflow { peer: self.id, limit });
         }
     }
 
@@ -779,8 +776,8 @@ impl Peer {
             self.queue_bytes -= front.len();
             self.queue.pop_front();
         }
-        self.dropped(by_len, "maxLen");
-        self.dropped(by_bytes, "maxQueueBytes");
+        self.dropped(by_len, Limit::MaxLen);
+        self.dropped(by_bytes, Limit::MaxQueueBytes);
     }
 
     /// Keeps a command that arrived while a write waits on the socket,
@@ -811,7 +808,7 @@ impl Peer {
         while self.unwritten() > self.opts.max_bytes && self.drop_stashed() {
             dropped += 1;
         }
-        self.dropped(dropped, "maxQueueBytes");
+        self.dropped(dropped, Limit::MaxQueueBytes);
         self.account();
     }
 
@@ -960,15 +957,16 @@ impl Peer {
         self.saved = false;
         self.heard.watch.store(false, Ordering::Relaxed);
         self.state.down.store(0, Ordering::Relaxed);
-        self.emit(kind::NODE_UP);
+        self.emit(LinkEvent::NodeUp { peer: self.id });
     }
 
     /// A node that is up went silent for a whole window: `nodedown`, with
     /// the link kept (see `tick`).
     fn declare_down(&mut self, now: u64) {
-        self.state.downs[0].fetch_add(1, Ordering::Relaxed);
-        self.state.down.store(1, Ordering::Relaxed);
-        self.shared.outbox.with_strings(kind::NODE_DOWN, &[self.id], &[DOWN_REASONS[0]]);
+        let reason = DownReason::TickTimeout;
+        self.state.downs[reason.index()].fetch_add(1, Ordering::Relaxed);
+        self.state.down.store(reason.index() as u8 + 1, Ordering::Relaxed);
+        self.emit(LinkEvent::NodeDown { peer: self.id, reason });
         self.wait_for_life(Life::Down, now);
     }
 
@@ -1199,7 +1197,7 @@ impl Peer {
     fn close_lane(&mut self, wr: &LinkWriter) -> Vec<String> {
         let mut lane = self.state.lane();
         let mut replay = Vec::new();
-        if self.down_reason != "stopped" && lane.keep {
+        if self.down_reason != DownReason::Stopped && lane.keep {
             if let Some(n) = wr.shared_tcp().and_then(|tcp| unacked::unacked_bytes(tcp)) {
                 let unrecorded = lane.partial + self.partial;
                 replay = lane.unacked.take_last(n.saturating_sub(unrecorded));
@@ -1222,7 +1220,7 @@ impl Peer {
         self.open_lane(&wr);
         self.raw = Some(raw);
         self.acks = Acks::default();
-        self.down_reason = "closed";
+        self.down_reason = DownReason::Closed;
         self.up_at = now_us();
         self.set_ticker(false);
         let mut next = self.serve(&mut rd, &mut wr).await;
@@ -1242,14 +1240,11 @@ impl Peer {
         // fail now. Only a node that was up is announced down (`nodedown`):
         // up and down come in pairs.
         if self.life == Life::Up {
-            let i = match self.down_reason {
-                "stopped" => 2,
-                _ => 1,
-            };
+            let i = self.down_reason.index();
             self.state.downs[i].fetch_add(1, Ordering::Relaxed);
             self.state.down.store(i as u8 + 1, Ordering::Relaxed);
         }
-        self.shared.outbox.with_strings(kind::NODE_DOWN, &[self.id], &[self.down_reason]);
+        self.emit(LinkEvent::NodeDown { peer: self.id, reason: self.down_reason });
         self.life = Life::Unproven;
         // What arrived during the last write waits for the next link, behind
         // the frames of that write (already back in the queue).
@@ -1269,7 +1264,7 @@ impl Peer {
     async fn serve(&mut self, rd: &mut LinkReader, wr: &mut LinkWriter) -> Next {
         self.state.connected.store(true, Ordering::Release);
         self.overflowing = false;
-        self.emit(kind::PEER_CONNECT);
+        self.emit(LinkEvent::PeerConnect { peer: self.id });
         self.await_life(self.up_at);
 
         let mut batch = Batch::default();
@@ -1284,12 +1279,12 @@ impl Peer {
             if !self.write(wr, &batch).await {
                 return Next::Reconnect;
             }
-            self.emit(kind::PEER_DRAINED);
+            self.emit(LinkEvent::PeerDrained { peer: self.id });
         }
         if self.stopping {
-            self.down_reason = "stopped";
+            self.down_reason = DownReason::Stopped;
             wr.shutdown().await;
-            self.emit(kind::PEER_DISCONNECT);
+            self.emit(LinkEvent::PeerDisconnect { peer: self.id });
             return Next::Exit;
         }
 
@@ -1346,7 +1341,7 @@ impl Peer {
                 match cmd {
                     Command::Stop { force } => {
                         stop = Some(force);
-                        self.down_reason = "stopped";
+                        self.down_reason = DownReason::Stopped;
                         break;
                     }
                     Command::MaxLen(n) => self.opts.max_len = n,
@@ -1396,7 +1391,7 @@ impl Peer {
             // `cast(); disconnect(node, true)` delivers.
             if !batch.buf.is_empty() && !self.write(wr, &batch).await {
                 if stop == Some(true) {
-                    self.emit(kind::PEER_DISCONNECT);
+                    self.emit(LinkEvent::PeerDisconnect { peer: self.id });
                     return Next::Exit;
                 }
                 // A graceful stop still delivers what was sent before it:
@@ -1414,7 +1409,7 @@ impl Peer {
                 if !force {
                     wr.shutdown().await;
                 }
-                self.emit(kind::PEER_DISCONNECT);
+                self.emit(LinkEvent::PeerDisconnect { peer: self.id });
                 return Next::Exit;
             }
         }

@@ -1,7 +1,7 @@
 //! The listener and the inbound connections ("sources").
 //!
 //! Each accepted socket gets an id, a reader task that reassembles frames,
-//! verifies and decodes them and hands them to the outbox, and a writer task
+//! verifies and decodes them and hands them to the sink, and a writer task
 //! for the rare frames written back on an inbound socket (the command-server
 //! path of clusterluck's CLI). Pings are answered right here, on our own
 //! outbound connection to the sender, without a trip through JS.
@@ -20,7 +20,7 @@ use crate::wire::envelope::{self, Inbound, Message, Ping};
 use crate::link::handover;
 use crate::link::health::{self, now_us, Heard, Hearing};
 use crate::wire::error::Skip;
-use crate::link::events::kind;
+use crate::link::sink::LinkEvent;
 use crate::wire::frame::{Decoded, FrameDecoder};
 use crate::wire::json;
 use crate::link::kernel::{Config, Shared};
@@ -94,12 +94,12 @@ pub fn start(
             Err(e) => {
                 let code = io_code(&e);
                 let msg = format!("listen {code} {host}:{port}: {e}");
-                shared.outbox.with_strings(kind::LISTEN_ERROR, &[generation], &[&msg, code]);
+                shared.sink.event(LinkEvent::ListenError { generation, message: msg, code: code.to_string() });
                 return;
             }
         };
         let bound = listener.local_addr().map(|a| a.port()).unwrap_or(port);
-        shared.outbox.simple(kind::READY, &[generation, bound as u64]);
+        shared.sink.event(LinkEvent::Ready { generation, port: bound });
         loop {
             tokio::select! {
                 _ = stopped.changed() => break,
@@ -159,8 +159,8 @@ async fn handshake(
         Ok(Err(e)) => format!("TLS handshake with {addr} failed: {e}"),
         Err(_) => format!("TLS handshake with {addr} timed out"),
     };
-    shared.outbox.skip(id, &Skip::Tls(why));
-    shared.outbox.wake_if_due();
+    shared.sink.skip(id, &Skip::Tls(why));
+    shared.sink.wake_if_due();
 }
 
 /// Opens an accepted (and, under TLS, handshaken) socket as a source, unless
@@ -184,7 +184,7 @@ fn accept(
             }
         }
     });
-    shared.outbox.with_strings(kind::SOCKET_OPEN, &[id, addr.port() as u64], &[&addr.ip().to_string()]);
+    shared.sink.event(LinkEvent::SocketOpen { socket: id, port: addr.port(), ip: addr.ip().to_string() });
     tracing::debug!(socket = id, "accepted a connection from {addr}");
     let reader = tokio::spawn(read_loop(shared.clone(), id, rd));
     shared.add_source(id, Source { writer: tx, reader, write_task });
@@ -193,7 +193,7 @@ fn accept(
     if *stopped.borrow() {
         if let Some(source) = shared.remove_source(id) {
             source.close();
-            shared.outbox.simple(kind::SOCKET_CLOSE, &[id]);
+            shared.sink.event(LinkEvent::SocketClose { socket: id });
         }
     }
 }
@@ -201,7 +201,7 @@ fn accept(
 /// Room made for each socket read.
 const READ_SIZE: usize = 256 * 1024;
 
-/// Within one read, the outbox's limit is checked after this many frames or
+/// Within one read, the sink's limit is checked after this many frames or
 /// bytes of frames.
 const CHECK_FRAMES: usize = 1024;
 const CHECK_BYTES: usize = 1024 * 1024;
@@ -243,7 +243,7 @@ async fn read_loop(shared: Arc<Shared>, id: u64, mut rd: Reader) {
         }
         let (mut messages, mut bytes) = (0u64, 0u64);
         // One read can hold many frames, and a bad frame of one byte makes
-        // a skip entry of a hundred: the outbox's limit is checked every so
+        // a skip entry of a hundred: the sink's limit is checked every so
         // many frames or bytes, not only once per read.
         let (mut frames, mut bytes_in) = (0usize, 0usize);
         while let Some(frame) = decoder.next_frame() {
@@ -273,16 +273,16 @@ async fn read_loop(shared: Arc<Shared>, id: u64, mut rd: Reader) {
                 Decoded::TooLarge { limit } => {
                     let skip = Skip::FrameTooLarge { limit };
                     link.heard.as_deref().unwrap_or(&shared.hearing.unattributed).skip(&skip);
-                    shared.outbox.skip(id, &skip);
+                    shared.sink.skip(id, &skip);
                 }
             }
             frames += 1;
             if frames >= CHECK_FRAMES || bytes_in >= CHECK_BYTES {
                 (frames, bytes_in) = (0, 0);
                 // Usually there is room, and JS is woken once for the whole read.
-                if shared.outbox.is_full() {
-                    shared.outbox.wake_if_due();
-                    shared.outbox.wait_room().await;
+                if shared.sink.is_full() {
+                    shared.sink.wake_if_due();
+                    shared.sink.wait_room().await;
                 }
             }
         }
@@ -306,20 +306,20 @@ async fn read_loop(shared: Arc<Shared>, id: u64, mut rd: Reader) {
             let skip = Skip::InboundBudget { limit: budget };
             tracing::debug!(socket = id, "closing an inbound connection: {skip}");
             link.heard.as_deref().unwrap_or(&shared.hearing.unattributed).skip(&skip);
-            shared.outbox.skip(id, &skip);
-            shared.outbox.wake_if_due();
+            shared.sink.skip(id, &skip);
+            shared.sink.wake_if_due();
             break;
         }
         // One wake-up of JS for everything this read delivered.
-        shared.outbox.wake_if_due();
-        shared.outbox.wait_room().await;
+        shared.sink.wake_if_due();
+        shared.sink.wait_room().await;
     }
     drop(link);
     drop(decoder);
     tracing::debug!(socket = id, "inbound connection closed");
-    shared.outbox.wake_if_due();
+    shared.sink.wake_if_due();
     if shared.remove_source(id).is_some() {
-        shared.outbox.simple(kind::SOCKET_CLOSE, &[id]);
+        shared.sink.event(LinkEvent::SocketClose { socket: id });
     }
 }
 
@@ -348,7 +348,7 @@ async fn take_turn(shared: &Arc<Shared>, id: u64, h: &Arc<Heard>) -> bool {
         if let Some(source) = shared.remove_source(old) {
             tracing::debug!(socket = old, "closing a link its node gave up: socket {id} replaces it");
             source.close_and_wait().await;
-            shared.outbox.simple(kind::SOCKET_CLOSE, &[old]);
+            shared.sink.event(LinkEvent::SocketClose { socket: old });
         }
     }
     true
@@ -366,7 +366,7 @@ fn route(shared: &Arc<Shared>, socket: u64, cfg: &Arc<Config>, decoded: Result<I
                     h.rtt_us.store(now_us().saturating_sub(stamp).max(1), Ordering::Relaxed);
                 }
             }
-            _ => shared.outbox.message(socket, m),
+            _ => shared.sink.message(socket, m),
         },
         Ok(Inbound::Ping(p)) => {
             if let Some(peer) = shared.peer_for_node(&p.from.id) {
@@ -385,7 +385,7 @@ fn route(shared: &Arc<Shared>, socket: u64, cfg: &Arc<Config>, decoded: Result<I
         Ok(Inbound::Other(kind)) => tracing::debug!("ignoring a frame of type {kind:?}"),
         Err(skip) => {
             heard.unwrap_or(&shared.hearing.unattributed).skip(&skip);
-            shared.outbox.skip(socket, &skip)
+            shared.sink.skip(socket, &skip)
         }
     }
 }

@@ -1,28 +1,20 @@
-//! Delivering inbound events to Rust instead of to the JS thread.
+//! The Rust node's [`Sink`]: what the network reports, as owned events on a
+//! channel to the node's dispatcher.
 //!
-//! The network tasks report everything through the [`Outbox`]'s methods
-//! (`message`, `skip`, `simple`, `with_strings`, ...). An outbox made with
-//! [`Outbox::rust`] does not batch those as JSON text for JS: it decodes each
-//! into a typed [`Event`] and sends it down a channel to the Rust node's
-//! dispatcher. The call sites stay the same for both.
-//!
-//! Memory stays bounded the same way as for JS: every event carries a
-//! [`Ticket`] for its size, the bytes of tickets alive count against the
-//! outbox's high-water mark, and readers pause while it is exceeded. A ticket
-//! is given back when the event (or the chunk taken from it) is dropped, so
-//! data a handler still holds keeps counting.
-//!
-//! [`Outbox`]: crate::link::events::Outbox
-//! [`Outbox::rust`]: crate::link::events::Outbox::rust
+//! Memory stays bounded as the addon's JS batch bounds it: every event
+//! carries a [`Ticket`] for its size, the bytes of tickets alive count
+//! against a high-water mark, and readers pause while it is exceeded. A
+//! ticket is given back when the event (or the chunk taken from it) is
+//! dropped, so data a handler still holds keeps counting.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, Notify};
 
+use crate::link::sink::{LinkEvent, RoomFuture, Sink};
 use crate::wire::envelope::{Message, Payload};
 use crate::wire::error::Skip;
-use crate::link::events::kind;
 use crate::wire::json;
 
 /// The data of an inbound message.
@@ -82,74 +74,11 @@ pub enum Event {
     Message(InMessage),
     /// A frame dropped as bad input, on inbound socket `socket`.
     Skip { socket: u64, skip: Skip },
-    /// An inbound connection opened.
-    SocketOpen { socket: u64, port: u64, ip: String },
-    /// An inbound connection closed.
-    SocketClose { socket: u64 },
-    /// Outbound link `peer` is up.
-    PeerConnect { peer: u64 },
-    /// Outbound link `peer` went down (or an attempt failed).
-    PeerDisconnect { peer: u64 },
-    /// Outbound link `peer` wrote what queued while it was down.
-    PeerDrained { peer: u64 },
-    /// Outbound link `peer` cannot come up, and why.
-    PeerError { peer: u64, message: String },
-    /// The task of outbound link `peer` ended.
-    PeerClosed { peer: u64 },
-    /// Outbound link `peer` has more unwritten bytes than its high-water mark.
-    PeerBusy { peer: u64 },
-    /// ... and is back under half of it.
-    PeerDrain { peer: u64 },
-    /// Outbound link `peer` is dropping frames over the limit named.
-    PeerOverflow { peer: u64, limit: String },
-    /// The live outbound link `peer` ended: "tick timeout" (its node, which
-    /// holds a link to us, was silent for the tick time), "closed" or
-    /// "stopped".
-    NodeDown { peer: u64, reason: String },
-    /// The node of outbound link `peer` showed that it runs, after the
-    /// link came up or after it was declared down.
-    NodeUp { peer: u64 },
-    /// The listener of start number `generation` is bound to `port`.
-    Ready { generation: u64, port: u64 },
-    /// The listener of start number `generation` could not bind.
-    ListenError { generation: u64, message: String, code: String },
-    /// A kind this version does not know (or a known kind with fields
-    /// missing): kept as it came rather than dropped or a panic.
-    Other { kind: u8, ints: Vec<u64>, strings: Vec<String> },
+    /// Anything else the network reports.
+    Link(LinkEvent),
 }
 
 impl Event {
-    /// Decodes an event of integer and string fields, as the network tasks
-    /// report them through `Outbox::simple` and `Outbox::with_strings`.
-    pub fn decode(k: u8, ints: &[u64], strings: &[&str]) -> Event {
-        let int = |i: usize| ints.get(i).copied();
-        let string = |i: usize| strings.get(i).map(|s| s.to_string());
-        let typed = match k {
-            kind::SOCKET_OPEN => int(0).zip(int(1)).zip(string(0)).map(|((socket, port), ip)| Event::SocketOpen { socket, port, ip }),
-            kind::SOCKET_CLOSE => int(0).map(|socket| Event::SocketClose { socket }),
-            kind::PEER_CONNECT => int(0).map(|peer| Event::PeerConnect { peer }),
-            kind::PEER_DISCONNECT => int(0).map(|peer| Event::PeerDisconnect { peer }),
-            kind::PEER_DRAINED => int(0).map(|peer| Event::PeerDrained { peer }),
-            kind::PEER_CLOSED => int(0).map(|peer| Event::PeerClosed { peer }),
-            kind::PEER_BUSY => int(0).map(|peer| Event::PeerBusy { peer }),
-            kind::PEER_DRAIN => int(0).map(|peer| Event::PeerDrain { peer }),
-            kind::PEER_OVERFLOW => int(0).zip(string(0)).map(|(peer, limit)| Event::PeerOverflow { peer, limit }),
-            kind::NODE_DOWN => int(0).zip(string(0)).map(|(peer, reason)| Event::NodeDown { peer, reason }),
-            kind::NODE_UP => int(0).map(|peer| Event::NodeUp { peer }),
-            kind::PEER_ERROR => int(0).zip(string(0)).map(|(peer, message)| Event::PeerError { peer, message }),
-            kind::READY => int(0).zip(int(1)).map(|(generation, port)| Event::Ready { generation, port }),
-            kind::LISTEN_ERROR => int(0)
-                .zip(string(0))
-                .map(|(generation, message)| Event::ListenError { generation, message, code: string(1).unwrap_or_default() }),
-            _ => None,
-        };
-        typed.unwrap_or_else(|| Event::Other {
-            kind: k,
-            ints: ints.to_vec(),
-            strings: strings.iter().map(|s| s.to_string()).collect(),
-        })
-    }
-
     /// An owned copy of a decoded message.
     pub fn message(socket: u64, m: &Message<'_>) -> Event {
         let event = json::as_str(m.event_raw).map(|s| s.into_owned()).unwrap_or_default();
@@ -286,27 +215,33 @@ impl RustSink {
     }
 }
 
+impl Sink for RustSink {
+    fn message(&self, socket: u64, message: Message<'_>) {
+        self.send(Event::message(socket, &message));
+    }
+
+    fn skip(&self, socket: u64, skip: &Skip) {
+        self.send(Event::Skip { socket, skip: skip.clone() });
+    }
+
+    fn event(&self, event: LinkEvent) {
+        self.send(Event::Link(event));
+    }
+
+    fn is_full(&self) -> bool {
+        self.room.is_full()
+    }
+
+    fn wait_room(&self) -> RoomFuture<'_> {
+        Box::pin(self.room.wait())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::wire::envelope::FromNode;
     use std::borrow::Cow;
-
-    #[test]
-    fn kinds_decode_to_typed_events_and_unknown_ones_are_kept() {
-        assert_eq!(Event::decode(kind::READY, &[3, 7022], &[]), Event::Ready { generation: 3, port: 7022 });
-        assert_eq!(
-            Event::decode(kind::PEER_ERROR, &[4], &["boom"]),
-            Event::PeerError { peer: 4, message: "boom".into() }
-        );
-        assert_eq!(
-            Event::decode(kind::SOCKET_OPEN, &[9, 5000], &["127.0.0.1"]),
-            Event::SocketOpen { socket: 9, port: 5000, ip: "127.0.0.1".into() }
-        );
-        // A kind added later, and a known kind short of fields: no panic.
-        assert_eq!(Event::decode(200, &[1, 2], &["x"]), Event::Other { kind: 200, ints: vec![1, 2], strings: vec!["x".into()] });
-        assert!(matches!(Event::decode(kind::READY, &[], &[]), Event::Other { .. }));
-    }
 
     #[test]
     fn messages_are_owned_with_their_stream_read() {
@@ -330,7 +265,7 @@ mod tests {
     fn room_is_held_until_the_event_is_dropped() {
         let (sink, mut rx) = RustSink::new(1000);
         for _ in 0..10 {
-            sink.send(Event::Other { kind: 99, ints: vec![], strings: vec![] });
+            sink.event(LinkEvent::PeerBusy { peer: 1 });
         }
         assert!(sink.room().is_full());
         let mut held = Vec::new();

@@ -46,7 +46,7 @@ use tokio::time::Instant;
 
 use crate::node::delivery::{Delivery, Event, InMessage, RustSink, Ticket};
 use crate::wire::error::Skip;
-use crate::link::events::Outbox;
+use crate::link::sink::LinkEvent;
 use crate::node::handler::{Handler, Incoming};
 use crate::link::kernel::{Kernel, DEFAULT_HIGH_WATER};
 use crate::node::message::{error_json, random_id, Data, NodeAddr, Payload, ReplyTo, StreamOut};
@@ -184,7 +184,7 @@ impl Builder {
         let server_tls = self.tls.as_ref().map(tls::server_config).transpose()?;
         let client_tls = self.tls.as_ref().map(tls::client_config).transpose()?;
         let (sink, rx) = RustSink::new(DEFAULT_HIGH_WATER);
-        let kernel = Kernel::with_outbox(tokio::runtime::Handle::current(), Outbox::rust(sink));
+        let kernel = Kernel::new(tokio::runtime::Handle::current(), Arc::new(sink));
         kernel.configure(&self.id, &self.host, self.port as f64, self.cookie.as_deref(), self.max_frame);
         let (ready_tx, ready_rx) = oneshot::channel();
         let inner = Arc::new(Inner {
@@ -770,15 +770,15 @@ async fn dispatch(node: Weak<Inner>, mut rx: mpsc::UnboundedReceiver<Delivery>) 
                     }
                 }
             }
-            Event::NodeUp { peer } => inner.link_up(peer),
-            Event::PeerConnect { peer } => {
+            Event::Link(LinkEvent::NodeUp { peer }) => inner.link_up(peer),
+            Event::Link(LinkEvent::PeerConnect { peer }) => {
                 if let Some(w) = lock(&inner.waiters).remove(&peer) {
                     for w in w {
                         let _ = w.send(Ok(()));
                     }
                 }
             }
-            Event::PeerClosed { peer } => {
+            Event::Link(LinkEvent::PeerClosed { peer }) => {
                 if let Some(w) = lock(&inner.waiters).remove(&peer) {
                     for w in w {
                         let _ = w.send(Err(NodeError::Closed));
@@ -788,15 +788,15 @@ async fn dispatch(node: Weak<Inner>, mut rx: mpsc::UnboundedReceiver<Delivery>) 
                 lock(&inner.links).remove(&peer);
                 inner.closed.notify_waiters();
             }
-            Event::PeerError { peer, message } => tracing::debug!(peer, "{message}"),
-            Event::PeerOverflow { peer, limit } => tracing::warn!(peer, "dropping messages over {limit}"),
-            Event::NodeDown { peer, reason } => inner.link_down(peer, &reason),
-            Event::Ready { port, .. } => {
+            Event::Link(LinkEvent::PeerError { peer, message }) => tracing::debug!(peer, "{message}"),
+            Event::Link(LinkEvent::PeerOverflow { peer, limit }) => tracing::warn!(peer, "dropping messages over {limit}"),
+            Event::Link(LinkEvent::NodeDown { peer, reason }) => inner.link_down(peer, reason.as_str()),
+            Event::Link(LinkEvent::Ready { port, .. }) => {
                 if let Some(tx) = lock(&inner.ready).take() {
-                    let _ = tx.send(Ok(port as u16));
+                    let _ = tx.send(Ok(port));
                 }
             }
-            Event::ListenError { message, code, .. } => {
+            Event::Link(LinkEvent::ListenError { message, code, .. }) => {
                 if let Some(tx) = lock(&inner.ready).take() {
                     let _ = tx.send(Err(NodeError::Listen { message, code }));
                 }

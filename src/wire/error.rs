@@ -34,19 +34,18 @@ pub enum Skip {
 }
 
 impl Skip {
+    /// The `type` of every kind, in the order of their counters
+    /// ([`Skip::index`]). The one table of them: the JS layer reads it from
+    /// the addon.
+    pub const KINDS: [&'static str; 6] =
+        ["INVALID_JSON", "INVALID_CHECKSUM", "INVALID_MESSAGE", "FRAME_TOO_LARGE", "TLS_HANDSHAKE", "INBOUND_BUDGET"];
+
     /// The `type` property of the JS Error.
     pub fn kind(&self) -> &'static str {
-        match self {
-            Skip::InvalidJson(_) => "INVALID_JSON",
-            Skip::InvalidChecksum { .. } => "INVALID_CHECKSUM",
-            Skip::InvalidMessage(_) => "INVALID_MESSAGE",
-            Skip::FrameTooLarge { .. } => "FRAME_TOO_LARGE",
-            Skip::Tls(_) => "TLS_HANDSHAKE",
-            Skip::InboundBudget { .. } => "INBOUND_BUDGET",
-        }
+        Self::KINDS[self.index()]
     }
 
-    /// Where this kind is in `health::SKIP_KINDS`, for counters.
+    /// Where this kind is in [`Skip::KINDS`], for counters.
     pub fn index(&self) -> usize {
         match self {
             Skip::InvalidJson(_) => 0,

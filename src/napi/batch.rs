@@ -1,4 +1,4 @@
-//! The outbox: how the network threads hand events to the JS thread.
+//! The JS batch: how the network threads hand events to the JS thread.
 //!
 //! Crossing into JS is the expensive part, so events are not sent one by one.
 //! Readers append each event as a JSON array (the payload of a message is
@@ -8,19 +8,23 @@
 //! the next batch is larger. When more than `high_water` bytes are waiting,
 //! readers stop reading their sockets until JS catches up (backpressure),
 //! so a slow receiver bounds memory instead of growing without end.
+//!
+//! The [`Outbox`] is the addon's [`Sink`]. The layout of an entry is this
+//! file's alone: `lib/kernel.js` reads its kinds and modes from the addon
+//! ([`tables_json`]), not from a copy.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
 
-use crate::node::delivery::{Event, RustSink};
+use crate::link::kernel::{runtime, Kernel, DEFAULT_HIGH_WATER};
+use crate::link::sink::{DownReason, LinkEvent, RoomFuture, Sink};
 use crate::wire::envelope::{FromNode, Message, Payload};
 use crate::wire::error::Skip;
 use crate::wire::json;
 
-/// Kinds of entries, the first element of each array in a batch. The JS layer
-/// has the same table.
+/// Kinds of entries, the first element of each array in a batch.
 pub mod kind {
     pub const MESSAGE: u8 = 0;
     pub const SKIP: u8 = 1;
@@ -47,6 +51,36 @@ pub mod kind {
     /// The node of outbound link `peer` showed that it runs: something came
     /// from it since the link came up, or since it was declared down.
     pub const NODE_UP: u8 = 16;
+
+    /// Every kind by the name `lib/kernel.js` knows it by.
+    pub const ALL: [(&str, u8); 17] = [
+        ("MESSAGE", MESSAGE),
+        ("SKIP", SKIP),
+        ("NODE", NODE),
+        ("SOCKET_OPEN", SOCKET_OPEN),
+        ("SOCKET_CLOSE", SOCKET_CLOSE),
+        ("PEER_CONNECT", PEER_CONNECT),
+        ("PEER_DISCONNECT", PEER_DISCONNECT),
+        ("PEER_DRAINED", PEER_DRAINED),
+        ("READY", READY),
+        ("LISTEN_ERROR", LISTEN_ERROR),
+        ("PEER_ERROR", PEER_ERROR),
+        ("PEER_CLOSED", PEER_CLOSED),
+        ("PEER_BUSY", PEER_BUSY),
+        ("PEER_DRAIN", PEER_DRAIN),
+        ("PEER_OVERFLOW", PEER_OVERFLOW),
+        ("NODE_DOWN", NODE_DOWN),
+        ("NODE_UP", NODE_UP),
+    ];
+}
+
+/// A kernel on the process-wide runtime that reports into a JS batch, as
+/// the addon pairs them; `wake` is called (from any thread) when a batch
+/// becomes available. Fails only when the runtime cannot start.
+pub fn kernel(wake: Box<dyn Fn() + Send + Sync>) -> Result<(Kernel, Arc<Outbox>), String> {
+    let outbox = Arc::new(Outbox::new(DEFAULT_HIGH_WATER, wake));
+    let kernel = Kernel::new(runtime()?.handle().clone(), outbox.clone());
+    Ok((kernel, outbox))
 }
 
 /// Payload modes of a MESSAGE entry.
@@ -55,6 +89,45 @@ pub mod mode {
     pub const JSON: u8 = 1;
     pub const BUFFER: u8 = 2;
     pub const BUFFER_LIKE: u8 = 3;
+
+    /// Every mode by the name `lib/kernel.js` knows it by.
+    pub const ALL: [(&str, u8); 4] = [("ABSENT", ABSENT), ("JSON", JSON), ("BUFFER", BUFFER), ("BUFFER_LIKE", BUFFER_LIKE)];
+}
+
+/// The tables the JS layer reads a batch with, as one JSON object: entry
+/// kinds and payload modes by name, the skip kinds and the `nodedown`
+/// reasons in the order of their counters.
+pub fn tables_json() -> String {
+    let mut out = String::from("{\"kinds\":{");
+    let named = |out: &mut String, all: &[(&str, u8)]| {
+        for (i, (name, k)) in all.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            json::write_string(out, name);
+            out.push(':');
+            push_int(out, *k as u64);
+        }
+    };
+    named(&mut out, &kind::ALL);
+    out.push_str("},\"modes\":{");
+    named(&mut out, &mode::ALL);
+    out.push_str("},\"skipTypes\":[");
+    for (i, name) in Skip::KINDS.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        json::write_string(&mut out, name);
+    }
+    out.push_str("],\"downReasons\":[");
+    for (i, r) in DownReason::ALL.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        json::write_string(&mut out, r.as_str());
+    }
+    out.push_str("]}");
+    out
 }
 
 /// One batch for the JS thread: comma-separated JSON arrays, and Buffers
@@ -164,9 +237,6 @@ pub struct Outbox {
     wake: Box<dyn Fn() + Send + Sync>,
     drained: Notify,
     high_water: usize,
-    /// Events go to a Rust node as typed events instead of to JS (see
-    /// `delivery.rs`); the methods below stay the same for both.
-    rust: Option<RustSink>,
 }
 
 impl std::fmt::Debug for Outbox {
@@ -189,15 +259,7 @@ impl Outbox {
             wake,
             drained: Notify::new(),
             high_water,
-            rust: None,
         }
-    }
-
-    /// An outbox that delivers typed events to a Rust node through `sink`.
-    pub fn rust(sink: RustSink) -> Outbox {
-        let mut outbox = Outbox::new(usize::MAX, Box::new(|| {}));
-        outbox.rust = Some(sink);
-        outbox
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -231,14 +293,6 @@ impl Outbox {
         }
     }
 
-    /// Wakes JS for what deferred appends left waiting.
-    pub fn wake_if_due(&self) {
-        let due = std::mem::take(&mut self.lock().wake_due);
-        if due {
-            (self.wake)();
-        }
-    }
-
     /// Takes everything waiting (called on the JS thread).
     pub fn take(&self) -> Batch {
         let batch = {
@@ -264,34 +318,38 @@ impl Outbox {
         }
     }
 
-    /// True when readers should pause until JS drains the outbox.
-    pub fn is_full(&self) -> bool {
-        if let Some(sink) = &self.rust {
-            return sink.room().is_full();
-        }
-        self.lock().batch.bytes() > self.high_water
-    }
-
-    /// Waits until the JS thread has taken a batch, if the outbox is full.
-    pub async fn wait_room(&self) {
-        if let Some(sink) = &self.rust {
-            return sink.room().wait().await;
-        }
-        loop {
-            let notified = self.drained.notified();
-            if !self.is_full() {
-                return;
+    /// An event with integer fields only.
+    fn simple(&self, k: u8, fields: &[u64]) {
+        self.with(|inner| {
+            let b = &mut inner.batch;
+            b.open(k);
+            for f in fields {
+                b.field_int(*f);
             }
-            notified.await;
-        }
+            b.close();
+        });
     }
 
+    /// An event with integer fields followed by string fields.
+    fn with_strings(&self, k: u8, ints: &[u64], strings: &[&str]) {
+        self.with(|inner| {
+            let b = &mut inner.batch;
+            b.open(k);
+            for f in ints {
+                b.field_int(*f);
+            }
+            for s in strings {
+                b.field_str(s);
+            }
+            b.close();
+        });
+    }
+}
+
+impl Sink for Outbox {
     /// A routed message from inbound socket `socket` (deferred: see
-    /// [`Outbox::wake_if_due`]).
-    pub fn message(&self, socket: u64, m: Message<'_>) {
-        if let Some(sink) = &self.rust {
-            return sink.send(Event::message(socket, &m));
-        }
+    /// [`Sink::wake_if_due`]).
+    fn message(&self, socket: u64, m: Message<'_>) {
         self.with_deferred(|inner| {
             let node = intern(inner, &m.from);
             let b = &mut inner.batch;
@@ -330,11 +388,8 @@ impl Outbox {
         });
     }
 
-    /// A dropped frame (deferred: see [`Outbox::wake_if_due`]).
-    pub fn skip(&self, socket: u64, skip: &Skip) {
-        if let Some(sink) = &self.rust {
-            return sink.send(Event::Skip { socket, skip: skip.clone() });
-        }
+    /// A dropped frame (deferred: see [`Sink::wake_if_due`]).
+    fn skip(&self, socket: u64, skip: &Skip) {
         self.with_deferred(|inner| {
             let b = &mut inner.batch;
             b.open(kind::SKIP);
@@ -367,37 +422,53 @@ impl Outbox {
         });
     }
 
-    /// An event with integer fields only.
-    pub fn simple(&self, k: u8, fields: &[u64]) {
-        if let Some(sink) = &self.rust {
-            return sink.send(Event::decode(k, fields, &[]));
-        }
-        self.with(|inner| {
-            let b = &mut inner.batch;
-            b.open(k);
-            for f in fields {
-                b.field_int(*f);
+    /// Anything else, as an entry of its kind with its integer fields, then
+    /// its string fields.
+    fn event(&self, event: LinkEvent) {
+        match event {
+            LinkEvent::SocketOpen { socket, port, ip } => self.with_strings(kind::SOCKET_OPEN, &[socket, port as u64], &[&ip]),
+            LinkEvent::SocketClose { socket } => self.simple(kind::SOCKET_CLOSE, &[socket]),
+            LinkEvent::PeerConnect { peer } => self.simple(kind::PEER_CONNECT, &[peer]),
+            LinkEvent::PeerDisconnect { peer } => self.simple(kind::PEER_DISCONNECT, &[peer]),
+            LinkEvent::PeerDrained { peer } => self.simple(kind::PEER_DRAINED, &[peer]),
+            LinkEvent::PeerError { peer, message } => self.with_strings(kind::PEER_ERROR, &[peer], &[&message]),
+            LinkEvent::PeerClosed { peer } => self.simple(kind::PEER_CLOSED, &[peer]),
+            LinkEvent::PeerBusy { peer } => self.simple(kind::PEER_BUSY, &[peer]),
+            LinkEvent::PeerDrain { peer } => self.simple(kind::PEER_DRAIN, &[peer]),
+            LinkEvent::PeerOverflow { peer, limit } => self.with_strings(kind::PEER_OVERFLOW, &[peer], &[limit.as_str()]),
+            LinkEvent::NodeDown { peer, reason } => self.with_strings(kind::NODE_DOWN, &[peer], &[reason.as_str()]),
+            LinkEvent::NodeUp { peer } => self.simple(kind::NODE_UP, &[peer]),
+            LinkEvent::Ready { generation, port } => self.simple(kind::READY, &[generation, port as u64]),
+            LinkEvent::ListenError { generation, message, code } => {
+                self.with_strings(kind::LISTEN_ERROR, &[generation], &[&message, &code])
             }
-            b.close();
-        });
+        }
     }
 
-    /// An event with integer fields followed by string fields.
-    pub fn with_strings(&self, k: u8, ints: &[u64], strings: &[&str]) {
-        if let Some(sink) = &self.rust {
-            return sink.send(Event::decode(k, ints, strings));
+    /// Wakes JS for what deferred appends left waiting.
+    fn wake_if_due(&self) {
+        let due = std::mem::take(&mut self.lock().wake_due);
+        if due {
+            (self.wake)();
         }
-        self.with(|inner| {
-            let b = &mut inner.batch;
-            b.open(k);
-            for f in ints {
-                b.field_int(*f);
+    }
+
+    /// True when readers should pause until JS drains the outbox.
+    fn is_full(&self) -> bool {
+        self.lock().batch.bytes() > self.high_water
+    }
+
+    /// Waits until the JS thread has taken a batch, if the outbox is full.
+    fn wait_room(&self) -> RoomFuture<'_> {
+        Box::pin(async move {
+            loop {
+                let notified = self.drained.notified();
+                if !self.is_full() {
+                    return;
+                }
+                notified.await;
             }
-            for s in strings {
-                b.field_str(s);
-            }
-            b.close();
-        });
+        })
     }
 }
 
@@ -480,6 +551,39 @@ mod tests {
             done: true,
             data: Payload::Json("{\"a\":1}"),
         }
+    }
+
+    #[test]
+    fn the_tables_name_every_kind_once_and_entries_use_them() {
+        let tables = tables_json();
+        let top = json::object_members(&tables).expect("the tables are JSON");
+        let get = |name: &str| top.iter().find(|(k, _)| k == name).map(|(_, v)| *v).expect(name);
+        let kinds = json::object_members(get("kinds")).expect("kinds");
+        assert_eq!(kinds.len(), kind::ALL.len());
+        let mut seen = std::collections::HashSet::new();
+        for (name, v) in &kinds {
+            let n = json::as_f64(v).expect("a number") as u8;
+            assert!(seen.insert(n), "{name}: kind {n} twice");
+        }
+        assert_eq!(get("skipTypes"), "[\"INVALID_JSON\",\"INVALID_CHECKSUM\",\"INVALID_MESSAGE\",\"FRAME_TOO_LARGE\",\"TLS_HANDSHAKE\",\"INBOUND_BUDGET\"]");
+        assert_eq!(get("downReasons"), "[\"tick timeout\",\"closed\",\"stopped\"]");
+        assert_eq!(get("modes"), "{\"ABSENT\":0,\"JSON\":1,\"BUFFER\":2,\"BUFFER_LIKE\":3}");
+        // A typed event is written as the entry of its kind, with its fields.
+        let outbox = Outbox::new(usize::MAX, Box::new(|| {}));
+        outbox.event(LinkEvent::NodeDown { peer: 4, reason: DownReason::TickTimeout });
+        outbox.event(LinkEvent::PeerOverflow { peer: 4, limit: crate::link::sink::Limit::MaxLen });
+        outbox.event(LinkEvent::SocketOpen { socket: 9, port: 5000, ip: "127.0.0.1".into() });
+        outbox.event(LinkEvent::ListenError { generation: 2, message: "m".into(), code: "EADDRINUSE".into() });
+        assert_eq!(
+            outbox.take().text,
+            format!(
+                "[{},4,\"tick timeout\"],[{},4,\"maxLen\"],[{},9,5000,\"127.0.0.1\"],[{},2,\"m\",\"EADDRINUSE\"]",
+                kind::NODE_DOWN,
+                kind::PEER_OVERFLOW,
+                kind::SOCKET_OPEN,
+                kind::LISTEN_ERROR
+            )
+        );
     }
 
     #[test]
