@@ -59,6 +59,12 @@ impl From<rustls::Error> for TlsError {
     }
 }
 
+/// ring's provider, which rustls 0.23.48 marks deprecated because it has no
+/// post-quantum key exchange. Our peers are node-ipc servers and clients on
+/// Node's OpenSSL, which negotiate the classical groups ring offers; moving to
+/// aws-lc-rs (a C and assembly build) for a key exchange no JS peer offers
+/// would cost every install a C toolchain.
+#[allow(deprecated)]
 fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }

@@ -2,6 +2,9 @@
 //! and returns a JS Error instead of panicking; the work itself is in the core.
 
 #![allow(deprecated)] // ThreadsafeFunction::refer/unref: the explicit keep-alive we need.
+// napi-rs registers the exported functions at load time; a test build of
+// the crate never loads them, and would call them unused.
+#![cfg_attr(test, allow(dead_code))]
 
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
