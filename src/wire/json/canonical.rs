@@ -1,4 +1,4 @@
-//! The sink that builds `JSON.stringify(JSON.parse(input))`. It stays a slice of the input while
+//! The [`Output`](super::parse::Output) that builds `JSON.stringify(JSON.parse(input))`. It stays a slice of the input while
 //! the output matches it, and rebuilds an object (array-index keys first, a repeated key at its
 //! first position with its last value) only when V8 would print it differently.
 //!
@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use super::numbers::{format_number, is_canonical_number, SmallText};
-use super::parse::{skip_ws_from, Sink};
+use super::parse::{skip_ws_from, Output};
 use super::strings::{escape_unit, Unit};
 
 /// Largest property key V8 treats as an array index (2^32 - 2); such keys are enumerated first.
@@ -247,7 +247,7 @@ impl<'a> Canonical<'a> {
     }
 }
 
-impl Sink for Canonical<'_> {
+impl Output for Canonical<'_> {
     #[inline]
     fn byte(&mut self, b: u8) {
         if self.owned.is_none() && self.input.as_bytes().get(self.end) == Some(&b) {

@@ -50,7 +50,7 @@ pub const MAX_DEPTH: usize = 10_000;
 pub fn canonicalize(input: &str) -> Result<Cow<'_, str>, JsonError> {
     let mut parser = Parser::new(input, Canonical::new(input));
     parser.parse_document()?;
-    Ok(parser.sink.finish())
+    Ok(parser.output.finish())
 }
 
 /// Validates that `input` is one JSON value (whitespace allowed around it) — same acceptance as JSON.parse.

@@ -1,8 +1,8 @@
 //! The parser: one recursive-descent walk that checks the grammar and hands what it reads to a
-//! [`Sink`].
+//! [`Output`].
 //!
 //! Validation, canonicalization and the member readers all run this one walk, so they accept
-//! exactly what JSON.parse accepts. What each makes of the text is its sink's business
+//! exactly what JSON.parse accepts. What each makes of the text is its output's business
 //! (`Discard` here, `Canonical` in `canonical`), which keeps the grammar in one place.
 
 use super::canonical::ObjectFrame;
@@ -13,7 +13,7 @@ use super::{JsonError, JsonErrorKind, MAX_DEPTH};
 /// [`canonicalize`](super::canonicalize) (which builds text) and validation (which discards
 /// it), so both accept exactly the same language. Positions passed to `copy` are input byte
 /// offsets; `mark` and the member bookkeeping use output offsets.
-pub(super) trait Sink {
+pub(super) trait Output {
     /// A structural byte (`{`, `:`, `"` ...), always ASCII.
     fn byte(&mut self, _b: u8) {}
     /// Input bytes `start..end` that appear verbatim in the output.
@@ -40,26 +40,26 @@ pub(super) trait Sink {
     fn object_end(&mut self, _frame: ObjectFrame) {}
 }
 
-/// Sink for pure validation.
+/// The output of pure validation: nothing is kept.
 pub(super) struct Discard;
 
-impl Sink for Discard {}
+impl Output for Discard {}
 
 /// Recursive-descent parser over the input bytes. Recursion depth is bounded by `MAX_DEPTH`.
 pub(super) struct Parser<'a, S> {
     bytes: &'a [u8],
     pub(super) pos: usize,
     pub(super) depth: usize,
-    pub(super) sink: S,
+    pub(super) output: S,
 }
 
-impl<'a, S: Sink> Parser<'a, S> {
-    pub(super) fn new(input: &'a str, sink: S) -> Self {
+impl<'a, S: Output> Parser<'a, S> {
+    pub(super) fn new(input: &'a str, output: S) -> Self {
         Parser {
             bytes: input.as_bytes(),
             pos: 0,
             depth: 0,
-            sink,
+            output,
         }
     }
 
@@ -93,7 +93,7 @@ impl<'a, S: Sink> Parser<'a, S> {
             return Err(self.unexpected());
         }
         self.pos += 1;
-        self.sink.byte(b);
+        self.output.byte(b);
         Ok(())
     }
 
@@ -104,13 +104,13 @@ impl<'a, S: Sink> Parser<'a, S> {
         match self.peek() {
             Some(b',') => {
                 self.pos += 1;
-                self.sink.byte(b',');
+                self.output.byte(b',');
                 self.skip_ws();
                 Ok(true)
             }
             Some(b) if b == close => {
                 self.pos += 1;
-                self.sink.byte(close);
+                self.output.byte(close);
                 Ok(false)
             }
             _ => Err(self.unexpected()),
@@ -162,7 +162,7 @@ impl<'a, S: Sink> Parser<'a, S> {
                 _ => return Err(self.unexpected()),
             }
         }
-        self.sink.copy(start, self.pos);
+        self.output.copy(start, self.pos);
         Ok(())
     }
 
@@ -199,7 +199,7 @@ impl<'a, S: Sink> Parser<'a, S> {
         }
         let negative_zero = negative && int_len == 1 && self.bytes.get(int_start) == Some(&b'0');
         let short_integer = integer && int_len <= 15 && !negative_zero;
-        if !self.sink.number(start, self.pos, short_integer) {
+        if !self.output.number(start, self.pos, short_integer) {
             return Err(JsonError {
                 offset: start,
                 kind: JsonErrorKind::BadNumber,
@@ -221,7 +221,7 @@ impl<'a, S: Sink> Parser<'a, S> {
     }
 
     /// A string literal starting at its opening quote. Runs of ordinary characters are passed
-    /// to the sink as input ranges; each escape is decoded and passed as one unit.
+    /// to the output as input ranges; each escape is decoded and passed as one unit.
     pub(super) fn parse_string(&mut self) -> Result<(), JsonError> {
         self.expect(b'"')?;
         loop {
@@ -232,18 +232,18 @@ impl<'a, S: Sink> Parser<'a, S> {
                 .position(|&b| STRING_SPECIAL[usize::from(b)])
                 .unwrap_or(rest.len());
             if self.pos > run_start {
-                self.sink.copy(run_start, self.pos);
+                self.output.copy(run_start, self.pos);
             }
             match self.peek() {
                 Some(b'"') => {
                     self.pos += 1;
-                    self.sink.byte(b'"');
+                    self.output.byte(b'"');
                     return Ok(());
                 }
                 Some(b'\\') => {
                     let (unit, next) = decode_escape(self.bytes, self.pos)?;
                     self.pos = next;
-                    self.sink.unit(unit);
+                    self.output.unit(unit);
                 }
                 // A raw control character: JSON.parse rejects it.
                 _ => return Err(self.unexpected()),
@@ -271,7 +271,7 @@ impl<'a, S: Sink> Parser<'a, S> {
 
     fn parse_object(&mut self) -> Result<(), JsonError> {
         self.enter()?;
-        let frame = self.sink.object_begin();
+        let frame = self.output.object_begin();
         self.expect(b'{')?;
         self.skip_ws();
         if self.peek() == Some(b'}') {
@@ -281,20 +281,20 @@ impl<'a, S: Sink> Parser<'a, S> {
                 if self.peek() != Some(b'"') {
                     return Err(self.unexpected());
                 }
-                let member_start = self.sink.mark();
+                let member_start = self.output.mark();
                 self.parse_string()?;
-                let key_end = self.sink.mark();
+                let key_end = self.output.mark();
                 self.skip_ws();
                 self.expect(b':')?;
                 self.skip_ws();
                 self.parse_value()?;
-                self.sink.member(member_start, key_end);
+                self.output.member(member_start, key_end);
                 if !self.separator(b'}')? {
                     break;
                 }
             }
         }
-        self.sink.object_end(frame);
+        self.output.object_end(frame);
         self.leave();
         Ok(())
     }
