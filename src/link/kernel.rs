@@ -88,12 +88,16 @@ impl Shared {
         lock(&self.peers_by_node).get(id).cloned()
     }
 
-    /// Called by a peer task when it ends.
-    pub fn forget_peer(&self, peer: u64, node: &str) {
-        let mut peers = lock(&self.peers_by_node);
-        if peers.get(node).is_some_and(|p| p.id == peer) {
-            peers.remove(node);
+    /// Stops link `peer`, and forgets it if it is still its node's (a newer
+    /// link to the node stays).
+    pub fn stop_peer(&self, peer: &PeerHandle, force: bool) {
+        {
+            let mut peers = lock(&self.peers_by_node);
+            if peers.get(&peer.node_id).is_some_and(|p| p.id == peer.id) {
+                peers.remove(&peer.node_id);
+            }
         }
+        peer.send(Command::Stop { force });
     }
 
     pub fn add_source(&self, id: u64, s: Source) {
@@ -186,13 +190,42 @@ impl Kernel {
         }
     }
 
-    /// Starts an outbound connection.
+    /// Starts an outbound link, the one to its node from now on: the
+    /// registry of links by node id holds it until it is stopped through
+    /// [`Kernel::disconnect`] or [`Kernel::stop_peer`] (a link that gave up
+    /// reconnecting stays, as the JS kernel keeps its connection).
     pub fn connect(&self, opts: PeerOptions) -> PeerHandle {
         let id = self.shared.next_id();
         let node = opts.node_id.clone();
         let handle = peer::spawn(&self.shared, id, opts);
         lock(&self.shared.peers_by_node).insert(node, handle.clone());
         handle
+    }
+
+    /// The link to node `node`, if there is one.
+    pub fn peer(&self, node: &str) -> Option<PeerHandle> {
+        self.shared.peer_for_node(node)
+    }
+
+    /// Stops the link to node `node`: gracefully (what was handed to it is
+    /// written first) or, with `force`, at once. False if there was none.
+    pub fn disconnect(&self, node: &str, force: bool) -> bool {
+        let handle = lock(&self.shared.peers_by_node).remove(node);
+        handle.is_some_and(|h| {
+            h.send(Command::Stop { force });
+            true
+        })
+    }
+
+    /// Stops link `peer`, and forgets it if it is still its node's (a newer
+    /// link to the node stays).
+    pub fn stop_peer(&self, peer: &PeerHandle, force: bool) {
+        self.shared.stop_peer(peer, force);
+    }
+
+    /// Forgets every link and returns them, for a stop that waits for each.
+    pub fn take_peers(&self) -> Vec<PeerHandle> {
+        lock(&self.shared.peers_by_node).drain().map(|(_, p)| p).collect()
     }
 
     /// Waits, at most `timeout`, until every outbound link has written what
@@ -227,8 +260,7 @@ impl Kernel {
 impl Drop for Kernel {
     fn drop(&mut self) {
         self.close();
-        let peers: Vec<PeerHandle> = lock(&self.shared.peers_by_node).drain().map(|(_, p)| p).collect();
-        for p in peers {
+        for p in self.take_peers() {
             p.send(Command::Stop { force: true });
         }
     }

@@ -696,7 +696,6 @@ impl Peer {
         self.state.connected.store(false, Ordering::Release);
         self.state.queued.store(0, Ordering::Release);
         self.state.unwritten.store(0, Ordering::Release);
-        self.shared.forget_peer(self.id, &self.opts.node_id);
         self.emit(LinkEvent::PeerClosed { peer: self.id });
     }
 

@@ -364,6 +364,6 @@ impl NativePeer {
 
     #[napi]
     pub fn stop(&self, force: bool) {
-        self.handle.send(Command::Stop { force });
+        self.shared.stop_peer(&self.handle, force);
     }
 }

@@ -35,7 +35,7 @@ pub mod payload;
 pub mod stream;
 
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
@@ -192,17 +192,9 @@ impl Builder {
             addr: RwLock::new(NodeAddr::new(self.id.clone(), self.host.clone(), self.port)),
             settings: self.clone(),
             client_tls,
-            handlers: RwLock::new(self.handlers.clone()),
-            pending: Mutex::new(HashMap::new()),
-            peers: Mutex::new(HashMap::new()),
-            waiters: Mutex::new(HashMap::new()),
-            live: Mutex::new(HashSet::new()),
-            links: Mutex::new(HashMap::new()),
+            routes: RwLock::new(Routes { handlers: self.handlers.clone(), ..Routes::default() }),
+            state: Mutex::new(State { pending: HashMap::new(), links: HashMap::new(), ready: Some(ready_tx) }),
             closed: Notify::new(),
-            ready: Mutex::new(Some(ready_tx)),
-            on_skip: RwLock::new(None),
-            on_node_up: RwLock::new(None),
-            on_node_down: RwLock::new(None),
             skips: AtomicU64::new(0),
             stopped: AtomicBool::new(false),
         });
@@ -243,37 +235,54 @@ type SkipHook = Arc<dyn Fn(&Skip) + Send + Sync>;
 type UpHook = Arc<dyn Fn(&NodeAddr) + Send + Sync>;
 type DownHook = Arc<dyn Fn(&NodeAddr, &str) + Send + Sync>;
 
-/// An outbound link: the node it goes to, and whether it is up.
+/// A caller of `connect`, told when the link comes up or fails.
+type ConnectWaiter = oneshot::Sender<Result<(), NodeError>>;
+
+/// An outbound link whose task has not ended: the node it goes to, whether
+/// that node is up, and the callers of `connect` waiting for it.
 #[derive(Debug)]
 struct Link {
     node: NodeAddr,
     up: bool,
+    waiters: Vec<ConnectWaiter>,
 }
 
-/// A caller of `connect`, told when the link comes up or fails.
-type ConnectWaiter = oneshot::Sender<Result<(), NodeError>>;
+/// Where what arrives goes: handlers by event id, and the hooks. Read for
+/// every message, written when the app changes them.
+#[derive(Default)]
+struct Routes {
+    handlers: HashMap<String, Handler>,
+    on_skip: Option<SkipHook>,
+    on_node_up: Option<UpHook>,
+    on_node_down: Option<DownHook>,
+}
+
+/// What the node's handles and its dispatcher change together, under one
+/// lock: a link's events and a call's reply are matched against it in the
+/// order the dispatcher takes them, and a `connect` registers its link
+/// before any event of that link can be looked up.
+#[derive(Debug)]
+struct State {
+    /// Calls waiting for replies, by reply tag.
+    pending: HashMap<String, Pending>,
+    /// Every outbound link whose task has not ended, by link id. Which link
+    /// serves a node id is the kernel's registry ([`Kernel::peer`]).
+    links: HashMap<u64, Link>,
+    /// Told the listener's port (or why it could not listen), once.
+    ready: Option<oneshot::Sender<Result<u16, NodeError>>>,
+}
 
 /// The state of a running node, shared by its handles and its dispatcher.
 pub(crate) struct Inner {
+    /// The network side, and the registry of outbound links by node id.
     kernel: Kernel,
     addr: RwLock<NodeAddr>,
     settings: Builder,
     client_tls: Option<Arc<rustls::ClientConfig>>,
-    handlers: RwLock<HashMap<String, Handler>>,
-    pending: Mutex<HashMap<String, Pending>>,
-    /// Outbound links, by node id.
-    peers: Mutex<HashMap<String, PeerHandle>>,
-    /// Callers of `connect` waiting for a link (by link id) to come up.
-    waiters: Mutex<HashMap<u64, Vec<ConnectWaiter>>>,
-    /// Links whose task has not ended yet.
-    live: Mutex<HashSet<u64>>,
-    /// Every outbound link whose task has not ended, by link id.
-    links: Mutex<HashMap<u64, Link>>,
+    routes: RwLock<Routes>,
+    state: Mutex<State>,
+    /// Notified when a link's task ends (for `shutdown`).
     closed: Notify,
-    ready: Mutex<Option<oneshot::Sender<Result<u16, NodeError>>>>,
-    on_skip: RwLock<Option<SkipHook>>,
-    on_node_up: RwLock<Option<UpHook>>,
-    on_node_down: RwLock<Option<DownHook>>,
     skips: AtomicU64,
     stopped: AtomicBool,
 }
@@ -286,19 +295,19 @@ impl std::fmt::Debug for Inner {
 
 impl Inner {
     pub(crate) fn forget_pending(&self, tag: &str) {
-        lock(&self.pending).remove(tag);
+        lock(&self.state).pending.remove(tag);
     }
 
     /// Link `link` is up: its node is up (once per time up).
     fn link_up(&self, link: u64) {
-        let node = match lock(&self.links).get_mut(&link) {
+        let node = match lock(&self.state).links.get_mut(&link) {
             Some(l) if !l.up => {
                 l.up = true;
                 l.node.clone()
             }
             _ => return,
         };
-        let hook = lock_r(&self.on_node_up).clone();
+        let hook = lock_r(&self.routes).on_node_up.clone();
         if let Some(hook) = hook {
             if std::panic::catch_unwind(AssertUnwindSafe(|| hook(&node))).is_err() {
                 tracing::warn!("the node-up hook panicked");
@@ -312,23 +321,24 @@ impl Inner {
     /// A link whose node was never shown up ends with no `nodedown` (up
     /// and down come in pairs), but what waited on it fails all the same.
     fn link_down(&self, link: u64, reason: &str) {
-        let (node, announce) = match lock(&self.links).get_mut(&link) {
-            Some(l) => (l.node.clone(), std::mem::replace(&mut l.up, false)),
-            None => return,
+        let (node, announce, failed) = {
+            let mut state = lock(&self.state);
+            let Some(l) = state.links.get_mut(&link) else { return };
+            let (node, announce) = (l.node.clone(), std::mem::replace(&mut l.up, false));
+            // The state's lock, then the registry's: the order `connect` takes them in.
+            let current = self.kernel.peer(&node.id).map(|h| h.id);
+            let mut failed = Vec::new();
+            if current.is_none() || current == Some(link) {
+                let tags: Vec<String> = state.pending.iter().filter(|(_, p)| p.node == node.id).map(|(t, _)| t.clone()).collect();
+                failed = tags.iter().filter_map(|t| state.pending.remove(t)).collect::<Vec<Pending>>();
+            }
+            (node, announce, failed)
         };
         tracing::debug!(node = node.id, "node down: {reason}");
-        let current = lock(&self.peers).get(&node.id).map(|h| h.id);
-        if current.is_none() || current == Some(link) {
-            let failed: Vec<Pending> = {
-                let mut pending = lock(&self.pending);
-                let tags: Vec<String> = pending.iter().filter(|(_, p)| p.node == node.id).map(|(t, _)| t.clone()).collect();
-                tags.iter().filter_map(|t| pending.remove(t)).collect()
-            };
-            for p in failed {
-                let _ = p.tx.send(Err(NodeError::NodeDown { node: node.id.clone(), reason: reason.to_string() }));
-            }
+        for p in failed {
+            let _ = p.tx.send(Err(NodeError::NodeDown { node: node.id.clone(), reason: reason.to_string() }));
         }
-        let hook = lock_r(&self.on_node_down).clone().filter(|_| announce);
+        let hook = lock_r(&self.routes).on_node_down.clone().filter(|_| announce);
         if let Some(hook) = hook {
             if std::panic::catch_unwind(AssertUnwindSafe(|| hook(&node, reason))).is_err() {
                 tracing::warn!("the node-down hook panicked");
@@ -364,7 +374,7 @@ impl Node {
 
     /// Sets the handler of event id `event`, replacing any before it.
     pub fn on(&self, event: impl Into<String>, handler: impl Fn(Incoming) + Send + Sync + 'static) {
-        lock_w(&self.inner.handlers).insert(event.into(), Arc::new(handler));
+        lock_w(&self.inner.routes).handlers.insert(event.into(), Arc::new(handler));
     }
 
     /// Sets an async handler of event id `event`: each message runs as a
@@ -381,13 +391,13 @@ impl Node {
 
     /// Removes the handler of `event`; true if there was one.
     pub fn off(&self, event: &str) -> bool {
-        lock_w(&self.inner.handlers).remove(event).is_some()
+        lock_w(&self.inner.routes).handlers.remove(event).is_some()
     }
 
     /// Called with every inbound frame dropped as bad input (the JS
     /// kernel's `_skip` event).
     pub fn on_skip(&self, hook: impl Fn(&Skip) + Send + Sync + 'static) {
-        *lock_w(&self.inner.on_skip) = Some(Arc::new(hook));
+        lock_w(&self.inner.routes).on_skip = Some(Arc::new(hook));
     }
 
     /// Called each time the node of a link this node opened (by
@@ -399,7 +409,7 @@ impl Node {
     /// `net_tick_time(None)` the node is up with its link. Runs on the
     /// node's dispatcher: keep it short.
     pub fn on_node_up(&self, hook: impl Fn(&NodeAddr) + Send + Sync + 'static) {
-        *lock_w(&self.inner.on_node_up) = Some(Arc::new(hook));
+        lock_w(&self.inner.routes).on_node_up = Some(Arc::new(hook));
     }
 
     /// Called each time a link that was up ends, with its node and why:
@@ -413,7 +423,7 @@ impl Node {
     /// link to it is already up). Runs on the node's dispatcher: keep it
     /// short.
     pub fn on_node_down(&self, hook: impl Fn(&NodeAddr, &str) + Send + Sync + 'static) {
-        *lock_w(&self.inner.on_node_down) = Some(Arc::new(hook));
+        lock_w(&self.inner.routes).on_node_down = Some(Arc::new(hook));
     }
 
     /// How many inbound frames were dropped as bad input so far.
@@ -430,10 +440,12 @@ impl Node {
             return Ok(());
         }
         let (tx, rx) = oneshot::channel();
-        let mut up_now = None;
         {
-            let mut peers = lock(&self.inner.peers);
-            if peers.contains_key(&peer.id) {
+            // One lock from the registry's check to the link's entry: two
+            // connects to one node make one link, and no event of the new
+            // link is looked up before its entry is there.
+            let mut state = lock(&self.inner.state);
+            if self.inner.kernel.peer(&peer.id).is_some() {
                 return Ok(());
             }
             let s = &self.inner.settings;
@@ -453,25 +465,7 @@ impl Node {
                 net_tick: s.net_tick,
                 tls,
             });
-            lock(&self.inner.live).insert(handle.id);
-            lock(&self.inner.links).insert(handle.id, Link { node: peer.clone(), up: false });
-            lock(&self.inner.waiters).entry(handle.id).or_default().push(tx);
-            // It may have come up before the waiter was in place.
-            if handle.state.connected.load(Ordering::Acquire) {
-                if handle.state.life.load(Ordering::Relaxed) == crate::link::peer::Life::Up as u8 {
-                    up_now = Some(handle.id);
-                }
-                if let Some(w) = lock(&self.inner.waiters).remove(&handle.id) {
-                    for w in w {
-                        let _ = w.send(Ok(()));
-                    }
-                }
-            }
-            peers.insert(peer.id.clone(), handle);
-        }
-        // Outside the lock: the hook may use the node.
-        if let Some(link) = up_now {
-            self.inner.link_up(link);
+            state.links.insert(handle.id, Link { node: peer.clone(), up: false, waiters: vec![tx] });
         }
         rx.await.map_err(|_| NodeError::Closed)?
     }
@@ -479,29 +473,23 @@ impl Node {
     /// Closes the link to node `id`: gracefully (what was sent is written
     /// first) or, with `force`, at once. False if there was no link.
     pub fn disconnect(&self, id: &str, force: bool) -> bool {
-        match lock(&self.inner.peers).remove(id) {
-            Some(handle) => {
-                handle.send(Command::Stop { force });
-                true
-            }
-            None => false,
-        }
+        self.inner.kernel.disconnect(id, force)
     }
 
     /// Whether there is a link to node `id` (up or reconnecting), as the JS
     /// kernel's `isConnected`.
     pub fn is_connected(&self, id: &str) -> bool {
-        id == self.id() || lock(&self.inner.peers).contains_key(id)
+        id == self.id() || self.inner.kernel.peer(id).is_some()
     }
 
     /// Whether the link to node `id` is up right now.
     pub fn is_link_up(&self, id: &str) -> bool {
-        lock(&self.inner.peers).get(id).is_some_and(|h| h.state.connected.load(Ordering::Acquire))
+        self.inner.kernel.peer(id).is_some_and(|h| h.state.connected.load(Ordering::Acquire))
     }
 
     /// Messages waiting on the link to node `id` while it is down.
     pub fn queued(&self, id: &str) -> usize {
-        lock(&self.inner.peers).get(id).map_or(0, |h| h.state.queued.load(Ordering::Acquire))
+        self.inner.kernel.peer(id).map_or(0, |h| h.state.queued.load(Ordering::Acquire))
     }
 
     /// Pings node `id` and returns the round trip. The pong comes back on
@@ -663,7 +651,7 @@ impl Node {
     pub async fn shutdown(&self) {
         self.inner.stopped.store(true, Ordering::Release);
         self.inner.kernel.close();
-        let handles: Vec<PeerHandle> = lock(&self.inner.peers).drain().map(|(_, h)| h).collect();
+        let handles = self.inner.kernel.take_peers();
         for h in &handles {
             h.send(Command::Stop { force: false });
         }
@@ -671,7 +659,7 @@ impl Node {
         let all_closed = async {
             loop {
                 let notified = self.inner.closed.notified();
-                if ids.iter().all(|id| !lock(&self.inner.live).contains(id)) {
+                if ids.iter().all(|id| !lock(&self.inner.state).links.contains_key(id)) {
                     return;
                 }
                 notified.await;
@@ -682,7 +670,7 @@ impl Node {
                 h.send(Command::Stop { force: true });
             }
         }
-        let pending: Vec<Pending> = lock(&self.inner.pending).drain().map(|(_, p)| p).collect();
+        let pending: Vec<Pending> = lock(&self.inner.state).pending.drain().map(|(_, p)| p).collect();
         drop(pending);
     }
 
@@ -696,7 +684,7 @@ impl Node {
 
     fn peer(&self, id: &str) -> Result<PeerHandle, NodeError> {
         self.check_open()?;
-        lock(&self.inner.peers).get(id).cloned().ok_or_else(|| NodeError::UnknownNode(id.to_string()))
+        self.inner.kernel.peer(id).ok_or_else(|| NodeError::UnknownNode(id.to_string()))
     }
 
     /// The link to node `id`, for a call that waits for a reply: between
@@ -715,7 +703,7 @@ impl Node {
     /// Registers a reply tag; the returned chunks read its replies.
     fn expect(&self, node: &str, tag: &str, single: bool, timeout: Option<Duration>) -> Chunks {
         let (tx, rx) = mpsc::unbounded_channel();
-        lock(&self.inner.pending).insert(tag.to_string(), Pending { node: node.to_string(), single, tx });
+        lock(&self.inner.state).pending.insert(tag.to_string(), Pending { node: node.to_string(), single, tx });
         let guard = PendingGuard { inner: Arc::downgrade(&self.inner), tag: tag.to_string() };
         Chunks::new(rx, timeout.map(|t| Instant::now() + t), Some(guard))
     }
@@ -763,7 +751,7 @@ async fn dispatch(node: Weak<Inner>, mut rx: mpsc::UnboundedReceiver<Delivery>) 
             Event::Skip { skip, .. } => {
                 inner.skips.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!("skipped a frame: {skip}");
-                let hook = lock_r(&inner.on_skip).clone();
+                let hook = lock_r(&inner.routes).on_skip.clone();
                 if let Some(hook) = hook {
                     if std::panic::catch_unwind(AssertUnwindSafe(|| hook(&skip))).is_err() {
                         tracing::warn!("the skip hook panicked");
@@ -772,32 +760,28 @@ async fn dispatch(node: Weak<Inner>, mut rx: mpsc::UnboundedReceiver<Delivery>) 
             }
             Event::Link(LinkEvent::NodeUp { peer }) => inner.link_up(peer),
             Event::Link(LinkEvent::PeerConnect { peer }) => {
-                if let Some(w) = lock(&inner.waiters).remove(&peer) {
-                    for w in w {
-                        let _ = w.send(Ok(()));
-                    }
+                let waiters = lock(&inner.state).links.get_mut(&peer).map(|l| std::mem::take(&mut l.waiters));
+                for w in waiters.into_iter().flatten() {
+                    let _ = w.send(Ok(()));
                 }
             }
             Event::Link(LinkEvent::PeerClosed { peer }) => {
-                if let Some(w) = lock(&inner.waiters).remove(&peer) {
-                    for w in w {
-                        let _ = w.send(Err(NodeError::Closed));
-                    }
+                let link = lock(&inner.state).links.remove(&peer);
+                for w in link.into_iter().flat_map(|l| l.waiters) {
+                    let _ = w.send(Err(NodeError::Closed));
                 }
-                lock(&inner.live).remove(&peer);
-                lock(&inner.links).remove(&peer);
                 inner.closed.notify_waiters();
             }
             Event::Link(LinkEvent::PeerError { peer, message }) => tracing::debug!(peer, "{message}"),
             Event::Link(LinkEvent::PeerOverflow { peer, limit }) => tracing::warn!(peer, "dropping messages over {limit}"),
             Event::Link(LinkEvent::NodeDown { peer, reason }) => inner.link_down(peer, reason.as_str()),
             Event::Link(LinkEvent::Ready { port, .. }) => {
-                if let Some(tx) = lock(&inner.ready).take() {
+                if let Some(tx) = lock(&inner.state).ready.take() {
                     let _ = tx.send(Ok(port));
                 }
             }
             Event::Link(LinkEvent::ListenError { message, code, .. }) => {
-                if let Some(tx) = lock(&inner.ready).take() {
+                if let Some(tx) = lock(&inner.state).ready.take() {
                     let _ = tx.send(Err(NodeError::Listen { message, code }));
                 }
             }
@@ -809,7 +793,8 @@ async fn dispatch(node: Weak<Inner>, mut rx: mpsc::UnboundedReceiver<Delivery>) 
 /// A message goes to the call waiting for its tag, else to its handler.
 fn route(inner: &Arc<Inner>, streams: &mut HashMap<(String, String), mpsc::UnboundedSender<Chunk>>, m: InMessage, ticket: Ticket) {
     {
-        let mut pending = lock(&inner.pending);
+        let mut state = lock(&inner.state);
+        let pending = &mut state.pending;
         if let Some(p) = pending.get(&m.event) {
             if p.node != m.from.id {
                 // The JS kernel's INVALID_REPLY: not from the node called.
@@ -835,7 +820,7 @@ fn route(inner: &Arc<Inner>, streams: &mut HashMap<(String, String), mpsc::Unbou
             }
             return;
         }
-        let Some(handler) = lock_r(&inner.handlers).get(&m.event).cloned() else { return };
+        let Some(handler) = lock_r(&inner.routes).handlers.get(&m.event).cloned() else { return };
         if streams.len() >= MAX_STREAMS {
             streams.retain(|_, tx| !tx.is_closed());
             if streams.len() >= MAX_STREAMS {
@@ -860,7 +845,7 @@ fn route(inner: &Arc<Inner>, streams: &mut HashMap<(String, String), mpsc::Unbou
         call(&handler, incoming);
         return;
     }
-    let Some(handler) = lock_r(&inner.handlers).get(&m.event).cloned() else { return };
+    let Some(handler) = lock_r(&inner.routes).handlers.get(&m.event).cloned() else { return };
     let incoming = Incoming {
         event: m.event,
         data: m.data,
