@@ -20,9 +20,9 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use clusterluck_native::cookie::Cookie;
-use clusterluck_native::envelope::{self, Inbound};
-use clusterluck_native::frame::{Decoded, FrameDecoder, DEFAULT_MAX_FRAME};
+use clusterluck_native::internals::cookie::Cookie;
+use clusterluck_native::internals::envelope::{self, Inbound};
+use clusterluck_native::internals::frame::{Decoded, FrameDecoder, DEFAULT_MAX_FRAME};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 

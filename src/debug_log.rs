@@ -57,13 +57,13 @@ fn wildcard(pat: &[u8], text: &[u8]) -> bool {
 /// The namespaces DEBUG enables, in the `debug` package's syntax: names
 /// separated by commas or spaces, `*` wildcards, `-name` to skip.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Filter {
+pub(crate) struct Filter {
     names: Vec<Pattern>,
     skips: Vec<Pattern>,
 }
 
 impl Filter {
-    pub fn parse(spec: &str) -> Filter {
+    pub(crate) fn parse(spec: &str) -> Filter {
         let mut f = Filter::default();
         for part in spec.split([',', ' ', '\t', '\n']).filter(|p| !p.is_empty()) {
             match part.strip_prefix('-') {
@@ -75,12 +75,12 @@ impl Filter {
     }
 
     /// Whether `namespace` is enabled (a skip wins, as in `debug`).
-    pub fn enabled(&self, namespace: &str) -> bool {
+    pub(crate) fn enabled(&self, namespace: &str) -> bool {
         !self.skips.iter().any(|p| p.matches(namespace)) && self.names.iter().any(|p| p.matches(namespace))
     }
 
     /// Whether any of this crate's namespaces is enabled.
-    pub fn any_native(&self) -> bool {
+    pub(crate) fn any_native(&self) -> bool {
         MODULES.iter().any(|m| self.enabled(&format!("clusterluck:native:{m}")))
     }
 }
@@ -91,7 +91,7 @@ impl Filter {
 /// The namespace is the module's own name, not its path: the folders of the
 /// layers are how the crate is arranged, and an operator's `DEBUG` line
 /// should not change when a file moves between them.
-pub fn namespace(target: &str) -> Option<String> {
+pub(crate) fn namespace(target: &str) -> Option<String> {
     let rest = target.strip_prefix("clusterluck_native")?;
     if !(rest.is_empty() || rest.starts_with("::")) {
         return None;
@@ -105,12 +105,12 @@ pub fn namespace(target: &str) -> Option<String> {
 }
 
 /// Prints the enabled events to stderr, one line each.
-pub struct DebugSubscriber {
+pub(crate) struct DebugSubscriber {
     filter: Filter,
 }
 
 impl DebugSubscriber {
-    pub fn new(filter: Filter) -> Self {
+    pub(crate) fn new(filter: Filter) -> Self {
         DebugSubscriber { filter }
     }
 
@@ -179,7 +179,7 @@ impl Subscriber for DebugSubscriber {
 /// Installs the subscriber for the DEBUG of the environment when it enables
 /// any of this crate's namespaces and no global subscriber is set yet (an
 /// app's own wins). True when installed.
-pub fn init_from_env() -> bool {
+pub(crate) fn init_from_env() -> bool {
     let Ok(spec) = std::env::var("DEBUG") else { return false };
     let filter = Filter::parse(&spec);
     if !filter.any_native() {

@@ -63,38 +63,54 @@
 //! `link` reports through one typed event and a `Sink` trait; `node` and
 //! `napi` each implement it, and never import each other.
 //!
-//! The API is [`node`] (the running node and its builder, with `handler`
-//! (what handlers receive), `message` (addresses, data, payloads), `stream`,
-//! `gen_server`, `node_error` and `payload`), [`error`] and [`tls`]. `wire`
-//! and `link` are the core the addon uses too; they are public for the
-//! addon, the tests and the benches, and hidden from these docs: they are
-//! not a stable API. `debug_log` prints every layer's tracing events where
-//! `DEBUG` (as clusterluck apps set it) asks for them.
+//! The API is what these docs show: [`Node`] and its [`Builder`], with
+//! [`handler`] (what handlers receive), [`message`] (addresses, data,
+//! payloads), [`stream`], [`gen_server`], [`node_error`] and [`payload`];
+//! [`error`] (why a frame was skipped) and [`tls`]. `wire`, `link` and
+//! `napi` are private: the addon is built from them, and this crate's own
+//! tests, examples and fuzz targets reach them through the `internals`
+//! module of the feature of that name, which is not a stable API.
+//! `debug_log` prints every layer's tracing events where `DEBUG` (as
+//! clusterluck apps set it) asks for them.
 
-#![warn(missing_docs)]
+// Docs are asked of the API; the internals (built for the crate's own tests)
+// document what they choose to.
+#![cfg_attr(not(feature = "internals"), warn(missing_docs))]
+// Every `pub` item is reachable: from the API, or from `internals` for the
+// crate's own tests (the lint runs where that module is built).
+#![cfg_attr(feature = "internals", warn(unreachable_pub))]
+// The network layer serves the addon and the Rust node; some of it (the
+// process-wide runtime, exit drain, writes on inbound sockets, stats as
+// JSON) only the addon uses yet. Dead code is judged where all of it is
+// built: with the `napi` feature, as the addon and clippy build it.
+#![cfg_attr(not(any(feature = "napi", feature = "internals")), allow(dead_code))]
 
-#[doc(hidden)]
-#[allow(missing_docs)]
-pub mod debug_log;
-#[doc(hidden)]
-pub mod link;
-#[doc(hidden)]
-pub mod napi;
-pub mod node;
-#[doc(hidden)]
-pub mod wire;
+// The addon's parts: built for the addon, and for the tests that read what
+// JS would be handed.
+#[cfg(any(feature = "napi", feature = "internals"))]
+#[cfg_attr(not(feature = "napi"), allow(dead_code))]
+mod debug_log;
+mod link;
+#[cfg(any(feature = "napi", feature = "internals"))]
+mod napi;
+mod node;
+mod wire;
 
-// The modules by their names before the layers had folders, for the tests,
-// the examples and the fuzz targets.
-#[doc(hidden)]
-pub use link::{connection, handover, health, kernel, peer, server, sink, unacked};
 pub use link::tls;
-#[doc(hidden)]
-pub use node::delivery;
 pub use node::{gen_server, handler, message, node_error, payload, stream};
-#[doc(hidden)]
-pub use wire::{cookie, digits, envelope, frame, json};
 pub use wire::error;
+
+/// The layers below the API, for this crate's own tests, examples, benches
+/// and fuzz targets: the `internals` feature, which `cargo test` turns on
+/// for them. Not a stable API.
+#[cfg(feature = "internals")]
+#[doc(hidden)]
+pub mod internals {
+    pub use crate::link::{connection, handover, health, kernel, peer, server, sink, unacked};
+    pub use crate::napi::batch;
+    pub use crate::node::delivery;
+    pub use crate::wire::{cookie, digits, envelope, frame, json};
+}
 
 pub use handler::Incoming;
 pub use message::{Data, NodeAddr, Payload, ReplyTo};

@@ -8,9 +8,9 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use clusterluck_native::kernel::Kernel;
-use clusterluck_native::napi::batch::{self, Outbox};
-use clusterluck_native::peer::{PeerHandle, PeerOptions};
+use clusterluck_native::internals::kernel::Kernel;
+use clusterluck_native::internals::batch::{self, Outbox};
+use clusterluck_native::internals::peer::{PeerHandle, PeerOptions};
 
 const PAD: &str = "0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdef";
 

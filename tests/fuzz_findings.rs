@@ -4,10 +4,10 @@
 //! something the kernel rightly does not do, and the target was corrected.
 //! They are kept so the behaviour the targets now rely on stays as it is.
 
-use clusterluck_native::cookie::Cookie;
-use clusterluck_native::envelope::{self, Inbound};
+use clusterluck_native::internals::cookie::Cookie;
+use clusterluck_native::internals::envelope::{self, Inbound};
 use clusterluck_native::error::Skip;
-use clusterluck_native::{digits, json};
+use clusterluck_native::internals::{digits, json};
 
 /// `digits::parse` reads a compact array body only; the JSON reader's
 /// `byte_array` also allows whitespace between the brackets ("[\n]" is []).

@@ -8,9 +8,9 @@ use std::net::TcpListener;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use clusterluck_native::kernel::Kernel;
-use clusterluck_native::napi::batch;
-use clusterluck_native::peer::{PeerHandle, PeerOptions};
+use clusterluck_native::internals::kernel::Kernel;
+use clusterluck_native::internals::batch;
+use clusterluck_native::internals::peer::{PeerHandle, PeerOptions};
 
 fn peer_to(kernel: &Kernel, port: u16) -> PeerHandle {
     kernel.connect(PeerOptions {
@@ -117,6 +117,6 @@ fn a_write_cut_inside_a_character_is_finished_by_the_task() {
         }
         assert_eq!(numbers, (0..=sent).collect::<Vec<_>>(), "round {round}: every frame once, in order");
         assert!(peer.state.connected.load(Ordering::Acquire));
-        peer.send(clusterluck_native::peer::Command::Stop { force: true });
+        peer.send(clusterluck_native::internals::peer::Command::Stop { force: true });
     }
 }

@@ -275,8 +275,8 @@ async fn gen_server_calls_single_and_streamed() {
 /// the envelope's members in the JS literal's order, signed over that text.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn envelopes_are_written_as_a_js_kernel_writes_them() {
-    use clusterluck_native::cookie::Cookie;
-    use clusterluck_native::envelope::{self, OutData, OutMessage};
+    use clusterluck_native::internals::cookie::Cookie;
+    use clusterluck_native::internals::envelope::{self, OutData, OutMessage};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let a = start("a").await;

@@ -33,7 +33,7 @@ fn cast_from_r(port: u16) -> Vec<u8> {
         "{{\"id\":\"hello\",\"tag\":null,\"from\":{{\"id\":\"r\",\"host\":\"127.0.0.1\",\"port\":{port}}},\"stream\":{{\"done\":true}},\"data\":1}}"
     );
     let mut out = Vec::new();
-    clusterluck_native::frame::encode_frame(&mut out, "message", &data);
+    clusterluck_native::internals::frame::encode_frame(&mut out, "message", &data);
     out
 }
 
@@ -110,7 +110,7 @@ async fn what_a_link_held_when_it_ended_is_written_again_first_and_only_that() {
     let whole = peeked[..held].iter().rposition(|&b| b == 0x0C).map_or(0, |i| i + 1);
     let acked = seqs(&peeked[..whole]);
     drop(peeked);
-    let reset_at = clusterluck_native::health::now_us();
+    let reset_at = clusterluck_native::internals::health::now_us();
     socket2::SockRef::from(&old).set_linger(Some(Duration::ZERO)).unwrap();
     drop(old);
     let (mut new, _) = tokio::time::timeout(Duration::from_secs(20), listener.accept())

@@ -6,9 +6,9 @@ use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use clusterluck_native::kernel::{Kernel, DEFAULT_HIGH_WATER};
-use clusterluck_native::napi::batch::{self, Outbox};
-use clusterluck_native::sink::Sink;
+use clusterluck_native::internals::kernel::{Kernel, DEFAULT_HIGH_WATER};
+use clusterluck_native::internals::batch::{self, Outbox};
+use clusterluck_native::internals::sink::Sink;
 
 /// A port nothing listens on right now.
 fn free_port() -> u16 {
@@ -149,7 +149,7 @@ fn cast_frame(from: &str, seq: u64) -> Vec<u8> {
         "{{\"id\":\"order\",\"tag\":null,\"from\":{{\"id\":\"{from}\",\"host\":\"127.0.0.1\",\"port\":1}},\"stream\":{{\"done\":true}},\"data\":{{\"q\":{seq}}}}}"
     );
     let mut out = Vec::new();
-    clusterluck_native::frame::encode_frame(&mut out, "message", &data);
+    clusterluck_native::internals::frame::encode_frame(&mut out, "message", &data);
     out
 }
 
@@ -230,8 +230,8 @@ fn a_silent_old_link_is_closed_by_the_new_one() {
     let (got, text) = collect_casts(&outbox, 11, Duration::from_secs(10));
     let waited = started.elapsed();
     assert_eq!(got, [7].into_iter().chain(100..110).collect::<Vec<_>>());
-    assert!(waited >= clusterluck_native::handover::GRACE, "the new link waited only {waited:?}");
-    assert!(waited < clusterluck_native::handover::GRACE * 5, "the new link waited {waited:?}");
+    assert!(waited >= clusterluck_native::internals::handover::GRACE, "the new link waited only {waited:?}");
+    assert!(waited < clusterluck_native::internals::handover::GRACE * 5, "the new link waited {waited:?}");
     // The old socket was closed on us (JS is told: SOCKET_CLOSE, kind 4),
     // and what it sends from now on is never delivered.
     assert!(text.contains("[4,"), "no SOCKET_CLOSE: {text:.300}");

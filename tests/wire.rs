@@ -4,10 +4,10 @@
 
 use std::borrow::Cow;
 
-use clusterluck_native::cookie::Cookie;
-use clusterluck_native::envelope::{self, Inbound, OutData, OutMessage, Payload};
+use clusterluck_native::internals::cookie::Cookie;
+use clusterluck_native::internals::envelope::{self, Inbound, OutData, OutMessage, Payload};
 use clusterluck_native::error::Skip;
-use clusterluck_native::json;
+use clusterluck_native::internals::json;
 
 fn frames(name: &str) -> Vec<String> {
     let path = format!("{}/tests/fixtures/wire/{name}", env!("CARGO_MANIFEST_DIR"));

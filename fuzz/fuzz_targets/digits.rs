@@ -7,7 +7,7 @@
 
 #![no_main]
 
-use clusterluck_native::{digits, json};
+use clusterluck_native::internals::{digits, json};
 use libfuzzer_sys::fuzz_target;
 
 /// The bytes of `body`: decimal integers 0..=255, no sign or leading zero,

@@ -13,9 +13,9 @@
 #[path = "common.rs"]
 mod common;
 
-use clusterluck_native::envelope::{self, Inbound};
+use clusterluck_native::internals::envelope::{self, Inbound};
 use clusterluck_native::error::Skip;
-use clusterluck_native::json;
+use clusterluck_native::internals::json;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|input: &[u8]| {

@@ -12,10 +12,10 @@
 
 #![no_main]
 
-use clusterluck_native::cookie::Cookie;
-use clusterluck_native::envelope::{self, Inbound};
+use clusterluck_native::internals::cookie::Cookie;
+use clusterluck_native::internals::envelope::{self, Inbound};
 use clusterluck_native::error::Skip;
-use clusterluck_native::json;
+use clusterluck_native::internals::json;
 use libfuzzer_sys::fuzz_target;
 
 thread_local! {

@@ -9,7 +9,7 @@
 
 #![no_main]
 
-use clusterluck_native::frame::{Decoded, FrameDecoder, DELIMITER};
+use clusterluck_native::internals::frame::{Decoded, FrameDecoder, DELIMITER};
 use libfuzzer_sys::fuzz_target;
 
 /// What the decoder should report, in order.

@@ -15,7 +15,7 @@ mod common;
 
 use std::borrow::Cow;
 
-use clusterluck_native::json;
+use clusterluck_native::internals::json;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|input: &[u8]| {

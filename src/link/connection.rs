@@ -75,27 +75,6 @@ impl LinkWriter {
         }
     }
 
-    pub async fn write_all(&mut self, mut buf: &[u8]) -> io::Result<()> {
-        match self {
-            LinkWriter::Tcp(tcp) => {
-                while !buf.is_empty() {
-                    tcp.writable().await?;
-                    match tcp.try_write(buf) {
-                        Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                        Ok(n) => buf = &buf[n..],
-                        Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => {}
-                        Err(e) => return Err(e),
-                    }
-                }
-                Ok(())
-            }
-            LinkWriter::Boxed(w) => {
-                w.write_all(buf).await?;
-                w.flush().await
-            }
-        }
-    }
-
     /// Writes some of `buf`, returning how many bytes (never 0: a socket that
     /// takes nothing more is an error). Cancel-safe: dropped before it
     /// completes, it has written nothing, so a task may wait on it and on

@@ -105,7 +105,8 @@ impl Turn {
         }
     }
 
-    /// Links of the node open now (for tests and stats).
+    /// Links of the node open now.
+    #[cfg(any(test, feature = "internals"))]
     pub fn open(&self) -> usize {
         self.lock().open.len()
     }

@@ -124,6 +124,8 @@ impl Hearing {
         heard.links.fetch_sub(1, Ordering::Relaxed);
     }
 
+    /// What we hear from node `node`, if it has a link to us.
+    #[cfg(any(test, feature = "internals"))]
     pub fn get(&self, node: &str) -> Option<Arc<Heard>> {
         self.lock().get(node).cloned()
     }

@@ -192,7 +192,7 @@ impl Kernel {
 
     /// Starts an outbound link, the one to its node from now on: the
     /// registry of links by node id holds it until it is stopped through
-    /// [`Kernel::disconnect`] or [`Kernel::stop_peer`] (a link that gave up
+    /// [`Kernel::disconnect`] or [`Shared::stop_peer`] (a link that gave up
     /// reconnecting stays, as the JS kernel keeps its connection).
     pub fn connect(&self, opts: PeerOptions) -> PeerHandle {
         let id = self.shared.next_id();
@@ -215,12 +215,6 @@ impl Kernel {
             h.send(Command::Stop { force });
             true
         })
-    }
-
-    /// Stops link `peer`, and forgets it if it is still its node's (a newer
-    /// link to the node stays).
-    pub fn stop_peer(&self, peer: &PeerHandle, force: bool) {
-        self.shared.stop_peer(peer, force);
     }
 
     /// Forgets every link and returns them, for a stop that waits for each.

@@ -9,20 +9,12 @@
 //! report: one typed event, through a trait that the addon's JS batch and
 //! the Rust node each implement (this layer knows neither).
 
-#[allow(missing_docs)]
 pub mod connection;
-#[allow(missing_docs)]
 pub mod handover;
-#[allow(missing_docs)]
 pub mod health;
-#[allow(missing_docs)]
 pub mod kernel;
-#[allow(missing_docs)]
 pub mod peer;
-#[allow(missing_docs)]
 pub mod server;
 pub mod sink;
-#[allow(missing_docs)]
 pub mod tls;
-#[allow(missing_docs)]
 pub mod unacked;

@@ -34,9 +34,27 @@ pub struct TlsOptions {
 /// A TLS configuration that cannot be used.
 #[derive(Debug)]
 pub enum TlsError {
-    Read { option: &'static str, path: String, source: std::io::Error },
-    Pem { option: &'static str, path: String, detail: String },
+    /// A file an option names could not be read.
+    Read {
+        /// The option (`private`, `public`, `trustedConnections`).
+        option: &'static str,
+        /// The path it gave.
+        path: String,
+        /// Why it could not be read.
+        source: std::io::Error,
+    },
+    /// A file an option names holds no usable PEM of the kind it needs.
+    Pem {
+        /// The option (`private`, `public`, `trustedConnections`).
+        option: &'static str,
+        /// The path it gave.
+        path: String,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// An option the configuration needs is not set.
     Missing(&'static str),
+    /// rustls refused the configuration.
     Rustls(String),
 }
 

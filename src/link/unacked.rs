@@ -47,6 +47,7 @@ struct Chunk {
 
 impl Unacked {
     /// Bytes kept.
+    #[cfg(test)]
     pub fn bytes(&self) -> usize {
         self.bytes
     }

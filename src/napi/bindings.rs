@@ -261,7 +261,7 @@ impl NativeKernel {
 /// `[maxQueueBytes, highWaterMark]`: what JS holds while a link is down
 /// keeps to the same figures as what the link holds.
 #[napi]
-pub fn link_defaults() -> Vec<f64> {
+pub(crate) fn link_defaults() -> Vec<f64> {
     vec![DEFAULT_MAX_BYTES as f64, DEFAULT_HIGH_WATER as f64]
 }
 
@@ -269,7 +269,7 @@ pub fn link_defaults() -> Vec<f64> {
 /// by name, skip kinds and `nodedown` reasons in the order of their
 /// counters. `lib/kernel.js` takes them from here rather than keeping a copy.
 #[napi]
-pub fn batch_tables() -> String {
+pub(crate) fn batch_tables() -> String {
     batch::tables_json()
 }
 

@@ -6,7 +6,6 @@
 //! The batch is plain Rust, built without the feature too, so the tests of
 //! the network layer read exactly what JS would.
 
-#[allow(missing_docs)]
 pub mod batch;
 #[cfg(feature = "napi")]
 mod bindings;

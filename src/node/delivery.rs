@@ -202,6 +202,7 @@ impl RustSink {
     }
 
     /// The room its events count against.
+    #[cfg(test)]
     pub fn room(&self) -> &Arc<Room> {
         &self.room
     }

@@ -25,7 +25,6 @@
 //! ```
 
 #[doc(hidden)]
-#[allow(missing_docs)]
 pub mod delivery;
 pub mod gen_server;
 pub mod handler;

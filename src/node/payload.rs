@@ -5,7 +5,7 @@
 //! text as it is: `1e21`, `-0.0`, `18446744073709551615` or a map with the key `"1"` after `"a"`
 //! are all written differently by V8, and the signature would not verify. [`to_js_json`] writes
 //! what `JSON.stringify` would, by running serde_json's text through the canonicaliser in
-//! [`crate::wire::json`] (which reproduces `JSON.stringify(JSON.parse(x))`).
+//! the wire layer (which reproduces `JSON.stringify(JSON.parse(x))`).
 //!
 //! Two JS shapes have no natural serde counterpart, so this module gives them one:
 //!
@@ -40,7 +40,7 @@ pub enum PayloadError {
     /// `Serialize` impl that failed, ...).
     Serialize(serde_json::Error),
     /// The serialised text cannot be written as `JSON.stringify` would: in practice, nesting
-    /// deeper than [`json::MAX_DEPTH`] levels.
+    /// deeper than 10,000 levels (the canonicaliser's bound on nesting).
     Canonical(JsonError),
     /// The JSON text is not valid JSON, or does not fit the requested type (a missing field, a
     /// wrong type, nesting deeper than serde_json's 128 levels, a string holding a lone UTF-16

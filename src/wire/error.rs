@@ -1,13 +1,13 @@
 //! Errors as types.
 //!
-//! Two families matter to users. A [`Skip`] is bad input from the network: the
-//! kernel drops that one frame, tells JS through the `_skip` event, and carries
-//! on with every other message. An [`Error`] is a local failure (a bind that
-//! failed, an option that makes no sense) that goes back to the caller.
+//! A [`Skip`] is bad input from the network: the kernel drops that one frame,
+//! tells JS through the `_skip` event (a Rust node through
+//! `Node::on_skip`), and carries on with every other message. Local failures
+//! are the Rust API's `NodeError`.
 
 use std::fmt;
 
-use crate::wire::json::JsonError;
+pub use crate::wire::json::{JsonError, JsonErrorKind};
 
 /// Why an inbound frame was dropped. Each variant maps to the `type` property of
 /// the Error object emitted with `_skip`, so JS code can tell them apart.
@@ -17,17 +17,28 @@ pub enum Skip {
     InvalidJson(JsonError),
     /// The HMAC did not match (or was missing). Same fields as the JS kernel:
     /// what the peer sent (raw JSON, `None` when absent) and what we computed.
-    InvalidChecksum { sent: Option<String>, calculated: String },
+    InvalidChecksum {
+        /// The `hmac` member as the peer sent it (raw JSON), `None` when absent.
+        sent: Option<String>,
+        /// The HMAC we computed, in hex.
+        calculated: String,
+    },
     /// Valid JSON, but not a message the kernel can route (wrong shape or types).
     InvalidMessage(String),
     /// More bytes than `maxFrameLength` arrived without a delimiter. The bytes up
     /// to the next delimiter were discarded; the connection stays open.
-    FrameTooLarge { limit: usize },
+    FrameTooLarge {
+        /// The `maxFrameLength` in force, in bytes.
+        limit: usize,
+    },
     /// The partial frames of all inbound connections together reached the
     /// budget (`maxInboundBytes`): the connection whose read went over it is
     /// closed, and its partial frame with it, so many connections each
     /// sending just under `maxFrameLength` cannot multiply memory.
-    InboundBudget { limit: usize },
+    InboundBudget {
+        /// The budget in force (`maxInboundBytes`), in bytes.
+        limit: usize,
+    },
     /// A client failed the TLS handshake (untrusted or missing certificate,
     /// not speaking TLS, ...). Its socket is closed.
     Tls(String),
@@ -78,35 +89,3 @@ impl fmt::Display for Skip {
 }
 
 impl std::error::Error for Skip {}
-
-/// A local failure reported to the caller.
-#[derive(Debug)]
-pub enum Error {
-    /// Binding or accepting on the listening socket failed.
-    Listen { addr: String, source: std::io::Error },
-    /// A handle (connection, socket) that does not exist any more.
-    UnknownHandle(u64),
-    /// The caller passed something that cannot be used.
-    InvalidArgument(String),
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::Listen { addr, source } => write!(f, "listen {addr}: {source}"),
-            Error::UnknownHandle(h) => write!(f, "unknown handle {h}"),
-            Error::InvalidArgument(why) => f.write_str(why),
-        }
-    }
-}
-
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Error::Listen { source, .. } => Some(source),
-            _ => None,
-        }
-    }
-}
-
-pub type Result<T, E = Error> = std::result::Result<T, E>;

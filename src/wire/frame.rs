@@ -55,6 +55,7 @@ impl FrameDecoder {
     }
 
     /// Appends bytes just read from the socket.
+    #[cfg(any(test, feature = "internals"))]
     pub fn push(&mut self, data: &[u8]) {
         self.compact();
         self.buf.extend_from_slice(data);

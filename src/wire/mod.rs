@@ -5,15 +5,9 @@
 //! arrays of Buffers, `cookie` signs and checks, `envelope` decodes and
 //! encodes messages, and `error` names what bad input is skipped for.
 
-#[allow(missing_docs)]
 pub mod cookie;
-#[allow(missing_docs)]
 pub mod digits;
-#[allow(missing_docs)]
 pub mod envelope;
-#[allow(missing_docs)]
 pub mod error;
-#[allow(missing_docs)]
 pub mod frame;
-#[allow(missing_docs)]
 pub mod json;

@@ -100,6 +100,7 @@ pub fn write_number(out: &mut String, n: f64) {
 /// a tree; the raw value slices can be handed to [`as_str`], [`as_f64`], [`byte_array`], or to
 /// [`canonicalize`] for signature checks. Keys containing lone surrogate escapes decode with
 /// U+FFFD in their place, as in [`as_str`].
+#[cfg(any(test, feature = "internals"))]
 pub fn object_members(input: &str) -> Result<Vec<(Cow<'_, str>, &str)>, JsonError> {
     let mut p = Parser::new(input, Discard);
     p.skip_ws();
