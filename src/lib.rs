@@ -65,8 +65,9 @@
 //!
 //! The API is what these docs show: [`Node`] and its [`Builder`], with
 //! [`handler`] (what handlers receive), [`message`] (addresses, data,
-//! payloads), [`stream`], [`gen_server`], [`node_error`] and [`payload`];
-//! [`error`] (why a frame was skipped) and [`tls`]. `wire`, `link` and
+//! payloads), [`stream`], [`gen_server`], [`node_error`] and [`serde_js`]
+//! (serde for JS shapes: Buffers, Errors, JSON as `JSON.stringify` writes
+//! it); [`error`] (why a frame was skipped) and [`tls`]. `wire`, `link` and
 //! `napi` are private: the addon is built from them, and this crate's own
 //! tests, examples and fuzz targets reach them through the `internals`
 //! module of the feature of that name, which is not a stable API.
@@ -97,7 +98,7 @@ mod node;
 mod wire;
 
 pub use link::tls;
-pub use node::{gen_server, handler, message, node_error, payload, stream};
+pub use node::{gen_server, handler, message, node_error, serde_js, stream};
 pub use wire::error;
 
 /// The layers below the API, for this crate's own tests, examples, benches
@@ -116,6 +117,6 @@ pub use handler::Incoming;
 pub use message::{Data, NodeAddr, Payload, ReplyTo};
 pub use node::{Builder, Node};
 pub use node_error::NodeError;
-pub use payload::RemoteError;
+pub use serde_js::RemoteError;
 pub use stream::{Chunks, StreamWriter};
 pub use tls::TlsOptions;

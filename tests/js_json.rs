@@ -19,7 +19,7 @@ use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
-use clusterluck_native::payload::{from_json, to_js_json, Buffer, PayloadError, RemoteError};
+use clusterluck_native::serde_js::{from_json, to_js_json, Buffer, PayloadError, RemoteError};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::ser::{SerializeMap, SerializeSeq};

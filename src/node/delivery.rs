@@ -13,42 +13,10 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, Notify};
 
 use crate::link::sink::{LinkEvent, RoomFuture, Sink};
-use crate::wire::envelope::{Message, Payload};
+use crate::node::message::{Payload, Sender, StreamInfo};
+use crate::wire::envelope::{self, Message};
 use crate::wire::error::Skip;
 use crate::wire::json;
-
-/// The data of an inbound message.
-#[derive(Debug, Clone, PartialEq)]
-pub enum InData {
-    /// No `data` member (JS `undefined`).
-    Absent,
-    /// Any JSON value, as its text.
-    Json(String),
-    /// A Node Buffer (`{"type":"Buffer","data":[...]}`), decoded.
-    Bytes(Vec<u8>),
-}
-
-/// The `stream` member of an inbound message.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct StreamInfo {
-    /// No more messages follow for this stream (or it was not one).
-    pub done: bool,
-    /// The stream's id; `None` for a single message.
-    pub id: Option<String>,
-    /// The flattened error a failed stream ends with, as JSON text.
-    pub error: Option<String>,
-}
-
-/// The sender of a message, as its `from` member says.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Sender {
-    /// The sender's node id.
-    pub id: String,
-    /// The host it listens on.
-    pub host: String,
-    /// The port it listens on.
-    pub port: f64,
-}
 
 /// A routed message, owned.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,7 +32,7 @@ pub struct InMessage {
     /// Where it stands in a stream.
     pub stream: StreamInfo,
     /// Its data.
-    pub data: InData,
+    pub data: Payload,
 }
 
 /// One event of the network side, typed.
@@ -93,11 +61,11 @@ impl Event {
             }
         }
         let data = match &m.data {
-            Payload::Absent => InData::Absent,
-            Payload::Json(raw) => InData::Json(raw.to_string()),
-            Payload::Bytes(b) => InData::Bytes(b.clone()),
+            envelope::Payload::Absent => Payload::Absent,
+            envelope::Payload::Json(raw) => Payload::Json(raw.to_string()),
+            envelope::Payload::Bytes(b) => Payload::Bytes(b.clone()),
             // Unusual elements (strings, floats): left as the JSON it came as.
-            Payload::BufferLike(raw) => InData::Json(raw.to_string()),
+            envelope::Payload::BufferLike(raw) => Payload::Json(raw.to_string()),
         };
         Event::Message(InMessage {
             socket,
@@ -117,9 +85,9 @@ impl Event {
                     + m.from.id.len()
                     + m.stream.error.as_ref().map_or(0, String::len)
                     + match &m.data {
-                        InData::Absent => 0,
-                        InData::Json(s) => s.len(),
-                        InData::Bytes(b) => b.len(),
+                        Payload::Absent => 0,
+                        Payload::Json(s) => s.len(),
+                        Payload::Bytes(b) => b.len(),
                     }
             }
             Event::Skip { skip, .. } => match skip {
@@ -253,13 +221,13 @@ mod tests {
             from,
             stream_raw: "{\"done\":true,\"stream\":\"s1\",\"error\":{\"message\":\"x\"}}",
             done: true,
-            data: Payload::Bytes(vec![1, 2]),
+            data: envelope::Payload::Bytes(vec![1, 2]),
         };
         let Event::Message(got) = Event::message(5, &m) else { panic!("not a message") };
         assert_eq!(got.event, "ev");
         assert_eq!(got.tag.as_deref(), Some("t"));
         assert_eq!(got.stream, StreamInfo { done: true, id: Some("s1".into()), error: Some("{\"message\":\"x\"}".into()) });
-        assert_eq!(got.data, InData::Bytes(vec![1, 2]));
+        assert_eq!(got.data, Payload::Bytes(vec![1, 2]));
     }
 
     #[test]

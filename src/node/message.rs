@@ -14,9 +14,40 @@ use serde::Serialize;
 
 use crate::wire::json;
 use crate::node::node_error::NodeError;
-use crate::node::payload::{self, RemoteError};
+use crate::node::serde_js::{self, RemoteError};
 
-pub use crate::node::delivery::{InData as Payload, Sender, StreamInfo};
+/// The data of an inbound message, as a handler or a call receives it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Payload {
+    /// No `data` member (JS `undefined`).
+    Absent,
+    /// Any JSON value, as its text.
+    Json(String),
+    /// A Node Buffer (`{"type":"Buffer","data":[...]}`), decoded.
+    Bytes(Vec<u8>),
+}
+
+/// The `stream` member of an inbound message.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct StreamInfo {
+    /// No more messages follow for this stream (or it was not one).
+    pub done: bool,
+    /// The stream's id; `None` for a single message.
+    pub id: Option<String>,
+    /// The flattened error a failed stream ends with, as JSON text.
+    pub error: Option<String>,
+}
+
+/// The sender of a message, as its `from` member says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sender {
+    /// The sender's node id.
+    pub id: String,
+    /// The host it listens on.
+    pub host: String,
+    /// The port it listens on.
+    pub port: f64,
+}
 
 /// Where a node listens, and its id: the JS kernel's `Node`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -79,7 +110,7 @@ pub enum Data {
 impl Data {
     /// Any serde value, as `JSON.stringify` would write it.
     pub fn json<T: Serialize + ?Sized>(value: &T) -> Result<Data, NodeError> {
-        Ok(Data::Json(payload::to_js_json(value)?))
+        Ok(Data::Json(serde_js::to_js_json(value)?))
     }
 
     /// JSON text, brought into the form `JSON.stringify` writes.
@@ -117,14 +148,14 @@ impl Payload {
     /// shape (`{"type":"Buffer","data":[...]}`), no data as `null`.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, NodeError> {
         match self {
-            Payload::Absent => Ok(payload::from_json("null")?),
-            Payload::Json(text) => Ok(payload::from_json(text)?),
+            Payload::Absent => Ok(serde_js::from_json("null")?),
+            Payload::Json(text) => Ok(serde_js::from_json(text)?),
             Payload::Bytes(b) => {
                 let mut text = String::with_capacity(b.len() * 4 + 32);
                 text.push_str("{\"type\":\"Buffer\",\"data\":");
                 json::write_byte_array(&mut text, b);
                 text.push('}');
-                Ok(payload::from_json(&text)?)
+                Ok(serde_js::from_json(&text)?)
             }
         }
     }

@@ -30,7 +30,7 @@ pub mod gen_server;
 pub mod handler;
 pub mod message;
 pub mod node_error;
-pub mod payload;
+pub mod serde_js;
 pub mod stream;
 
 

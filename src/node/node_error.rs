@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::node::payload::{PayloadError, RemoteError};
+use crate::node::serde_js::{PayloadError, RemoteError};
 use crate::link::tls::TlsError;
 
 /// Why an operation of a [`Node`](crate::node::Node) failed.

@@ -1,4 +1,4 @@
-//! Payloads: Rust values in and out of the JSON a JS kernel sends.
+//! serde for what JS sends: Rust values in and out of the JSON a JS kernel reads and writes.
 //!
 //! A JS kernel signs `JSON.stringify(envelope)` with the cookie, and its peer recomputes the HMAC
 //! over its own `JSON.stringify` of what it parsed. A Rust node therefore cannot write serde_json's
@@ -200,7 +200,7 @@ impl<'de> Deserialize<'de> for Buffer {
 }
 
 /// serde adapters that write and read byte fields in Node's Buffer shape, for
-/// `#[serde(with = "clusterluck_native::payload::buffer")]` on a `Vec<u8>` or `bytes::Bytes`
+/// `#[serde(with = "clusterluck_native::serde_js::buffer")]` on a `Vec<u8>` or `bytes::Bytes`
 /// field (or [`buffer::option`] on an `Option` of either), so a struct can carry binary data
 /// that a JS handler receives as a Buffer.
 pub mod buffer {
