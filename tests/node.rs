@@ -276,7 +276,7 @@ async fn gen_server_calls_single_and_streamed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn envelopes_are_written_as_a_js_kernel_writes_them() {
     use clusterluck_native::internals::cookie::Cookie;
-    use clusterluck_native::internals::envelope::{self, OutData, OutMessage};
+    use clusterluck_native::internals::envelope;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let a = start("a").await;
@@ -285,11 +285,14 @@ async fn envelopes_are_written_as_a_js_kernel_writes_them() {
     a.cast("raw", "ev\"\n", Data::json(&json!({"b": 1, "2": [0.1, -0.0]})).unwrap()).unwrap();
     a.cast("raw", "buf", Data::bytes(vec![0, 1, 255])).unwrap();
     let from = format!(r#"{{"id":"a","host":"127.0.0.1","port":{}}}"#, a.addr().port);
+    // The two casts as a JS kernel's literal writes them, spelled out here
+    // rather than by the node's own writers, and signed as JS signs them.
     let mut want = String::new();
     let cookie = Cookie::new(COOKIE);
-    let msg = |event: &str, data| OutMessage { event: event.into(), tag: None, done: true, stream_id: None, error_json: None, data };
-    envelope::encode_message(&mut want, Some(&cookie), &from, &msg("ev\"\n", OutData::Json(r#"{"2":[0.1,0],"b":1}"#.into())));
-    envelope::encode_message(&mut want, Some(&cookie), &from, &msg("buf", OutData::Bytes(vec![0, 1, 255])));
+    let cast = format!(r#"m{{"id":"ev\"\n","tag":null,"from":{from},"stream":{{"done":true}},"data":{{"2":[0.1,0],"b":1}}}}"#);
+    assert_eq!(envelope::encode_bodies(&mut want, Some(&cookie), &cast, &mut Vec::new()), 0);
+    let head = format!(r#"{{"id":"buf","tag":null,"from":{from},"stream":{{"done":true}}"#);
+    assert!(envelope::encode_buffer_message(&mut want, Some(&cookie), &head, &[0, 1, 255]));
     // The frames as read, less our keep-alive pings (the first goes out as
     // the link comes up; a JS kernel answers or ignores them).
     let mut got = String::new();

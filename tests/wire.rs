@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 
 use clusterluck_native::internals::cookie::Cookie;
-use clusterluck_native::internals::envelope::{self, Inbound, OutData, OutMessage, Payload};
+use clusterluck_native::internals::envelope::{self, Inbound, OutData, OutMessage, InData};
 use clusterluck_native::error::Skip;
 use clusterluck_native::internals::json;
 
@@ -35,10 +35,10 @@ fn to_out(m: &envelope::Message<'_>) -> OutMessage {
         stream_id: get("stream").map(|s| json::as_str(s).unwrap().into_owned()),
         error_json: get("error").map(str::to_string),
         data: match &m.data {
-            Payload::Absent => OutData::Absent,
-            Payload::Json(raw) => OutData::Json(raw.to_string()),
-            Payload::Bytes(b) => OutData::Bytes(b.clone()),
-            Payload::BufferLike(raw) => OutData::Json(raw.to_string()),
+            InData::Absent => OutData::Absent,
+            InData::Json(raw) => OutData::Json(raw.to_string()),
+            InData::Bytes(b) => OutData::Bytes(b.clone()),
+            InData::BufferLike(raw) => OutData::Json(raw.to_string()),
         },
     }
 }
@@ -109,20 +109,20 @@ fn decoded_fields_are_what_the_js_kernel_sees() {
             assert_eq!(m.stream_raw, "{\"done\":true}");
             assert_eq!(
                 m.data,
-                Payload::Json("{\"event\":\"hello\",\"data\":{\"n\":1,\"s\":\"é\\u0001\\\"\",\"f\":0.1,\"big\":1e+21,\"neg\":0}}")
+                InData::Json("{\"event\":\"hello\",\"data\":{\"n\":1,\"s\":\"é\\u0001\\\"\",\"f\":0.1,\"big\":1e+21,\"neg\":0}}")
             );
         }
         other => panic!("{other:?}"),
     }
     match envelope::decode(&all[3], Some(&c)).unwrap() {
-        Inbound::Message(m) => assert_eq!(m.data, Payload::Bytes(vec![0, 1, 255])),
+        Inbound::Message(m) => assert_eq!(m.data, InData::Bytes(vec![0, 1, 255])),
         other => panic!("{other:?}"),
     }
     match envelope::decode(&all[7], Some(&c)).unwrap() {
         Inbound::Message(m) => {
             assert!(m.done);
             assert!(m.stream_raw.contains("\"error\":{\"stack\":\"Error: boom"));
-            assert_eq!(m.data, Payload::Json("null"));
+            assert_eq!(m.data, InData::Json("null"));
         }
         other => panic!("{other:?}"),
     }
@@ -292,7 +292,7 @@ fn chunk_codec_speed() {
     let t = std::time::Instant::now();
     for _ in 0..n {
         match envelope::decode(&frame, Some(&c)).unwrap() {
-            Inbound::Message(m) => assert_eq!(m.data, Payload::Bytes(bytes.clone())),
+            Inbound::Message(m) => assert_eq!(m.data, InData::Bytes(bytes.clone())),
             _ => panic!(),
         }
     }

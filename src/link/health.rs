@@ -9,9 +9,10 @@
 //! link to it) reads these to decide that a node that holds a link to us
 //! but has sent nothing for a whole tick time is down, and to send a ping
 //! when it has been quiet for a quarter of that, as Erlang's distribution
-//! ticks. The ping is the protocol's own; a JS kernel answers it with a
-//! "pong" cast to the ping's tag, which is recognised here by its prefix,
-//! gives the round trip, and never reaches JS.
+//! ticks. The ping is the protocol's own (`envelope::write_keep_alive_line`
+//! writes it); a JS kernel answers it with a "pong" cast to the ping's tag,
+//! which is recognised here by its prefix, gives the round trip, and never
+//! reaches JS.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -20,14 +21,10 @@ use std::time::Instant;
 
 use tokio::sync::Notify;
 
+use crate::wire::envelope::TICK_PREFIX;
 use crate::wire::error::Skip;
 use crate::link::handover::Turn;
 use crate::wire::json;
-
-/// The tag of our keep-alive pings starts with this; a JS kernel's reply
-/// is a message whose event is that tag. Not a tag a kernel makes for a
-/// call (those are hex), so no app listens for it.
-pub const TICK_PREFIX: &str = "__clusterluck_native_tick:";
 
 /// Microseconds on a clock shared by the whole process (never 0 once read).
 pub fn now_us() -> u64 {
@@ -167,18 +164,6 @@ impl Hearing {
     }
 }
 
-/// The body of a keep-alive ping (for `envelope::encode_bodies`), from
-/// the node whose `from` member is `from_json`, stamped with `now_us`.
-pub fn tick_ping(from_json: &str, stamp: u64) -> String {
-    format!("p{{\"tag\":\"{TICK_PREFIX}{stamp}\",\"from\":{from_json},\"stream\":{{\"done\":true}}}}\n")
-}
-
-/// Whether a frame (as written, without its delimiter or with it) is one
-/// of our keep-alive pings: those are never written again on a new link.
-pub fn is_tick_ping(frame: &str) -> bool {
-    frame.starts_with("{\"type\":\"ping\"") && frame.contains(TICK_PREFIX)
-}
-
 /// The early warning (`DEBUG=clusterluck:native:health`): a node that has
 /// been silent for half its window, as Erlang warns of missed ticks before
 /// it drops a node. Once per silence.
@@ -199,8 +184,23 @@ mod tests {
 
     #[test]
     fn a_tick_reply_is_recognised_by_its_tag() {
-        let ping = tick_ping("{\"id\":\"a\",\"host\":\"h\",\"port\":1}", 12345);
-        assert!(ping.starts_with("p{\"tag\":\"__clusterluck_native_tick:12345\""));
+        use crate::wire::envelope::{self, Inbound};
+        // A keep-alive ping, and the pong a JS kernel answers it with.
+        let from = "{\"id\":\"a\",\"host\":\"h\",\"port\":1}";
+        let frame = |line: &str| {
+            let mut out = String::new();
+            envelope::encode_bodies(&mut out, None, line, &mut Vec::new());
+            out.trim_end_matches('\u{c}').to_string()
+        };
+        let mut ping = String::new();
+        envelope::write_keep_alive_line(&mut ping, from, 12345);
+        let ping = frame(&ping);
+        let Ok(Inbound::Ping(p)) = envelope::decode(&ping, None) else { panic!("{ping}") };
+        let mut pong = String::new();
+        envelope::write_pong_line(&mut pong, from, &p.tag);
+        let pong = frame(&pong);
+        let Ok(Inbound::Message(m)) = envelope::decode(&pong, None) else { panic!("{pong}") };
+        assert_eq!(tick_reply(m.event_raw), Some(12345));
         assert_eq!(tick_reply("\"__clusterluck_native_tick:12345\""), Some(12345));
         assert_eq!(tick_reply("\"__clusterluck_native_tick:\""), None);
         assert_eq!(tick_reply("\"job\""), None);

@@ -1007,8 +1007,9 @@ impl Peer {
         self.ping_due = false;
         let cfg = self.shared.config();
         let mut ping = Batch::default();
-        let stamp = now_us();
-        self.encode(Command::Bodies { text: health::tick_ping(&cfg.from_json, stamp), cfg }, &mut ping);
+        let mut text = String::with_capacity(cfg.from_json.len() + 96);
+        envelope::write_keep_alive_line(&mut text, &cfg.from_json, now_us());
+        self.encode(Command::Bodies { text, cfg }, &mut ping);
         self.write_out(wr, ping.buf.as_bytes()).await?;
         self.partial = 0;
         self.ping_out = true;
@@ -1200,7 +1201,7 @@ impl Peer {
             if let Some(n) = wr.shared_tcp().and_then(|tcp| unacked::unacked_bytes(tcp)) {
                 let unrecorded = lane.partial + self.partial;
                 replay = lane.unacked.take_last(n.saturating_sub(unrecorded));
-                replay.retain(|f| !health::is_tick_ping(f));
+                replay.retain(|f| !envelope::is_keep_alive_ping(f));
             }
         }
         lane.tcp = None;

@@ -22,7 +22,6 @@ use crate::link::health::{self, now_us, Heard, Hearing};
 use crate::wire::error::Skip;
 use crate::link::sink::LinkEvent;
 use crate::wire::frame::{Decoded, FrameDecoder};
-use crate::wire::json;
 use crate::link::kernel::{Config, Shared};
 
 /// A running listener.
@@ -373,12 +372,7 @@ fn route(shared: &Arc<Shared>, socket: u64, cfg: &Arc<Config>, decoded: Result<I
                 // The reply a JS kernel sends: a cast of "pong" to the tag,
                 // written from this thread when our link to the sender is idle.
                 let mut body = String::with_capacity(cfg.from_json.len() + p.tag.len() + 80);
-                body.push(envelope::BODY_MESSAGE as char);
-                body.push_str("{\"id\":");
-                json::write_string(&mut body, &p.tag);
-                body.push_str(",\"tag\":null,\"from\":");
-                body.push_str(&cfg.from_json);
-                body.push_str(",\"stream\":{\"done\":true},\"data\":\"pong\"}");
+                envelope::write_pong_line(&mut body, &cfg.from_json, &p.tag);
                 peer.send_bodies(body, cfg.clone(), true);
             }
         }

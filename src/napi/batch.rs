@@ -20,7 +20,7 @@ use tokio::sync::Notify;
 
 use crate::link::kernel::{runtime, Kernel, DEFAULT_HIGH_WATER};
 use crate::link::sink::{DownReason, LinkEvent, RoomFuture, Sink};
-use crate::wire::envelope::{FromNode, Message, Payload};
+use crate::wire::envelope::{FromNode, Message, InData};
 use crate::wire::error::Skip;
 use crate::wire::json;
 
@@ -365,21 +365,21 @@ impl Sink for Outbox {
             // that object itself from a 1, cheaper than parsing it.
             b.field_raw(if m.stream_raw == "{\"done\":true}" { "1" } else { m.stream_raw });
             match m.data {
-                Payload::Absent => {
+                InData::Absent => {
                     b.field_int(mode::ABSENT as u64);
                     b.field_raw("null");
                 }
-                Payload::Json(raw) => {
+                InData::Json(raw) => {
                     b.field_int(mode::JSON as u64);
                     b.field_raw(raw);
                 }
-                Payload::Bytes(bytes) => {
+                InData::Bytes(bytes) => {
                     b.field_int(mode::BUFFER as u64);
                     let idx = b.buffers.len() as u64;
                     b.buffers.push(bytes);
                     b.field_int(idx);
                 }
-                Payload::BufferLike(raw) => {
+                InData::BufferLike(raw) => {
                     b.field_int(mode::BUFFER_LIKE as u64);
                     b.field_raw(raw);
                 }
@@ -549,7 +549,7 @@ mod tests {
             from: from.clone(),
             stream_raw: "{\"done\":true}",
             done: true,
-            data: Payload::Json("{\"a\":1}"),
+            data: InData::Json("{\"a\":1}"),
         }
     }
 
@@ -593,7 +593,7 @@ mod tests {
         let big = format!("\"{}\"", "x".repeat(1000));
         for _ in 0..300 {
             let mut m = message(&from);
-            m.data = Payload::Json(&big);
+            m.data = InData::Json(&big);
             outbox.message(1, m);
         }
         let batch = outbox.take();
@@ -681,7 +681,7 @@ mod tests {
         let from = FromNode { id: Cow::Borrowed("a"), host: Cow::Borrowed("h"), port: 1.0, raw: "{\"id\":\"a\"}" };
         let big = format!("\"{}\"", "x".repeat(KEEP_TEXT));
         let mut m = message(&from);
-        m.data = Payload::Json(&big);
+        m.data = InData::Json(&big);
         outbox.message(1, m);
         let batch = outbox.take();
         assert!(batch.text.capacity() > KEEP_TEXT);

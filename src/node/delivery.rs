@@ -61,11 +61,11 @@ impl Event {
             }
         }
         let data = match &m.data {
-            envelope::Payload::Absent => Payload::Absent,
-            envelope::Payload::Json(raw) => Payload::Json(raw.to_string()),
-            envelope::Payload::Bytes(b) => Payload::Bytes(b.clone()),
+            envelope::InData::Absent => Payload::Absent,
+            envelope::InData::Json(raw) => Payload::Json(raw.to_string()),
+            envelope::InData::Bytes(b) => Payload::Bytes(b.clone()),
             // Unusual elements (strings, floats): left as the JSON it came as.
-            envelope::Payload::BufferLike(raw) => Payload::Json(raw.to_string()),
+            envelope::InData::BufferLike(raw) => Payload::Json(raw.to_string()),
         };
         Event::Message(InMessage {
             socket,
@@ -221,7 +221,7 @@ mod tests {
             from,
             stream_raw: "{\"done\":true,\"stream\":\"s1\",\"error\":{\"message\":\"x\"}}",
             done: true,
-            data: envelope::Payload::Bytes(vec![1, 2]),
+            data: envelope::InData::Bytes(vec![1, 2]),
         };
         let Event::Message(got) = Event::message(5, &m) else { panic!("not a message") };
         assert_eq!(got.event, "ev");

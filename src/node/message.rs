@@ -1,10 +1,8 @@
-//! What travels: node addresses, outbound [`Data`], inbound [`Payload`], the
-//! [`ReplyTo`] of a request, and the envelopes a Rust node writes.
+//! What travels: node addresses, outbound [`Data`], inbound [`Payload`] and
+//! the [`ReplyTo`] of a request.
 //!
-//! Envelopes are written member by member in the order of the JS kernel's
-//! object literals (`id, tag, from, stream, data`; `stream` as
-//! `done, stream, error`), and JSON data is in the form `JSON.stringify`
-//! writes, so the text signed here is the text a JS receiver re-derives.
+//! JSON data is kept in the form `JSON.stringify` writes, so the envelopes
+//! `wire::envelope` writes around it are the text a JS receiver re-derives.
 
 use std::fmt;
 use std::str::FromStr;
@@ -239,40 +237,6 @@ pub fn random_id() -> String {
     b[8] = (b[8] & 0x3f) | 0x80;
     let h = |r: std::ops::Range<usize>| b[r].iter().map(|x| format!("{x:02x}")).collect::<String>();
     format!("{}-{}-{}-{}-{}", h(0..4), h(4..6), h(6..8), h(8..10), h(10..16))
-}
-
-/// The `stream` member of an outbound message.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct StreamOut<'a> {
-    pub done: bool,
-    pub id: Option<&'a str>,
-    /// A flattened error, as JSON text.
-    pub error: Option<&'a str>,
-}
-
-/// Appends a message envelope without its `data` member and closing brace:
-/// `{"id":..,"tag":..,"from":..,"stream":{..}`.
-pub(crate) fn write_head(out: &mut String, from_json: &str, event: &str, tag: Option<&str>, stream: StreamOut<'_>) {
-    out.push_str("{\"id\":");
-    json::write_string(out, event);
-    out.push_str(",\"tag\":");
-    match tag {
-        Some(t) => json::write_string(out, t),
-        None => out.push_str("null"),
-    }
-    out.push_str(",\"from\":");
-    out.push_str(from_json);
-    out.push_str(",\"stream\":{\"done\":");
-    out.push_str(if stream.done { "true" } else { "false" });
-    if let Some(id) = stream.id {
-        out.push_str(",\"stream\":");
-        json::write_string(out, id);
-    }
-    if let Some(e) = stream.error {
-        out.push_str(",\"error\":");
-        out.push_str(e);
-    }
-    out.push('}');
 }
 
 /// The flattened error a Rust node sends for `message`, as the JS kernel

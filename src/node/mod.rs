@@ -48,11 +48,12 @@ use crate::wire::error::Skip;
 use crate::link::sink::LinkEvent;
 use crate::node::handler::{Handler, Incoming};
 use crate::link::kernel::{Kernel, DEFAULT_HIGH_WATER};
-use crate::node::message::{error_json, random_id, Data, NodeAddr, Payload, ReplyTo, StreamOut};
+use crate::node::message::{error_json, random_id, Data, NodeAddr, Payload, ReplyTo};
 use crate::node::node_error::NodeError;
 use crate::link::peer::{Command, PeerHandle, PeerOptions};
 use crate::node::stream::{Chunk, Chunks, PendingGuard, StreamWriter};
 use crate::link::tls::{self, TlsOptions};
+use crate::wire::envelope::{self, StreamOut};
 
 /// Settings of a node to start: the JS kernel's constructor and `start()`
 /// options, its connection defaults, and handlers to have in place before
@@ -500,12 +501,7 @@ impl Node {
         let mut reply = self.expect(id, &tag, true, timeout);
         let cfg = self.inner.kernel.shared().config();
         let mut line = String::with_capacity(cfg.from_json.len() + 96);
-        line.push('p');
-        line.push_str("{\"tag\":");
-        crate::wire::json::write_string(&mut line, &tag);
-        line.push_str(",\"from\":");
-        line.push_str(&cfg.from_json);
-        line.push_str(",\"stream\":{\"done\":true}}");
+        envelope::write_ping_line(&mut line, &cfg.from_json, &tag);
         if !handle.send_bodies(line, cfg, true) {
             return Err(NodeError::Closed);
         }
@@ -714,17 +710,15 @@ impl Node {
         let mut text = String::with_capacity(cfg.from_json.len() + event.len() + 128);
         let sent = match data {
             Data::Bytes(bytes) => {
-                crate::node::message::write_head(&mut text, &cfg.from_json, event, tag, stream);
+                envelope::write_message_head(&mut text, &cfg.from_json, event, tag, stream);
                 handle.send(Command::Buffer { head: text, bytes, cfg })
             }
-            data => {
-                text.push(crate::wire::envelope::BODY_MESSAGE as char);
-                crate::node::message::write_head(&mut text, &cfg.from_json, event, tag, stream);
-                if let Data::Json(json) = &data {
-                    text.push_str(",\"data\":");
-                    text.push_str(json);
-                }
-                text.push('}');
+            Data::Json(json) => {
+                envelope::write_message_line(&mut text, &cfg.from_json, event, tag, stream, Some(json.as_str()));
+                handle.send_bodies(text, cfg, true)
+            }
+            Data::Absent => {
+                envelope::write_message_line(&mut text, &cfg.from_json, event, tag, stream, None);
                 handle.send_bodies(text, cfg, true)
             }
         };

@@ -16,9 +16,10 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, Sleep};
 
 use crate::node::delivery::{InMessage, Ticket};
-use crate::node::message::{error_json, Data, Payload, StreamOut};
+use crate::node::message::{error_json, Data, Payload};
 use crate::node::{Inner, Node};
 use crate::node::node_error::NodeError;
+use crate::wire::envelope::StreamOut;
 
 /// One message of a stream, with its claim on the node's inbound room; or
 /// why the stream cannot go on (the node called went down).

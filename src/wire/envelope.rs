@@ -7,6 +7,13 @@
 //! twice. Outbound, the text we sign is exactly the text we send, and both are
 //! what `JSON.stringify` would produce, so a JS receiver re-derives the same
 //! HMAC.
+//!
+//! This is the one place that writes an envelope. The link and node layers
+//! call the writers below ([`write_message_head`], [`write_message_line`],
+//! [`write_ping_line`], [`write_pong_line`], [`write_keep_alive_line`]) and
+//! write no envelope text of their own: the member order and the form of
+//! each value are what the signature covers, so they are kept where the
+//! tests hold them to the JS kernel's bytes.
 
 use std::borrow::Cow;
 
@@ -24,9 +31,10 @@ pub struct FromNode<'a> {
     pub raw: &'a str,
 }
 
-/// The `data` member of a message.
+/// The `data` member of an inbound message, as read from the frame (its text
+/// borrowed, a Buffer's bytes decoded); the outbound one is [`OutData`].
 #[derive(Debug, PartialEq)]
-pub enum Payload<'a> {
+pub enum InData<'a> {
     /// No `data` member (JS `undefined`).
     Absent,
     /// Any JSON value, as raw text for `JSON.parse`.
@@ -50,7 +58,7 @@ pub struct Message<'a> {
     /// The `stream` member, raw, for JS to parse as the seed does.
     pub stream_raw: &'a str,
     pub done: bool,
-    pub data: Payload<'a>,
+    pub data: InData<'a>,
 }
 
 /// A ping: answered with `"pong"` on our own connection to the sender.
@@ -215,23 +223,23 @@ fn may_hold_buffer(text: &str) -> bool {
 
 /// The payload, validated: a Buffer-shaped object's byte array is validated
 /// by decoding it, anything else by the JSON validator, each byte once.
-fn parse_payload<'a>(frame: &'a str, raw: Option<&'a str>) -> Result<Payload<'a>, Skip> {
-    let Some(raw) = raw else { return Ok(Payload::Absent) };
+fn parse_payload<'a>(frame: &'a str, raw: Option<&'a str>) -> Result<InData<'a>, Skip> {
+    let Some(raw) = raw else { return Ok(InData::Absent) };
     let object = if raw.starts_with('{') { members_checked(frame, raw, &["data"])? } else { None };
     let Some(m) = object else {
         check(frame, raw)?;
-        return Ok(Payload::Json(raw));
+        return Ok(InData::Json(raw));
     };
     // Every member but "data" is validated already.
-    let Some(arr) = member(&m, "data") else { return Ok(Payload::Json(raw)) };
+    let Some(arr) = member(&m, "data") else { return Ok(InData::Json(raw)) };
     let buffer_like = arr.starts_with('[') && member(&m, "type").and_then(json::as_str).is_some_and(|t| t == "Buffer");
     if buffer_like {
         if let Some(bytes) = json::byte_array(arr) {
-            return Ok(Payload::Bytes(bytes));
+            return Ok(InData::Bytes(bytes));
         }
     }
     check(frame, arr)?;
-    Ok(if buffer_like { Payload::BufferLike(raw) } else { Payload::Json(raw) })
+    Ok(if buffer_like { InData::BufferLike(raw) } else { InData::Json(raw) })
 }
 
 /// Decodes one frame's text. With a cookie, the checksum is verified first,
@@ -253,7 +261,7 @@ pub fn decode<'a>(frame: &'a str, cookie: Option<&Cookie>) -> Result<Inbound<'a>
                 let later: &[&str] = if plain { &[] } else { &["data"] };
                 if let Some(members) = members_checked(frame, raw, later)? {
                     let payload = match member(&members, "data") {
-                        Some(data) if plain => Payload::Json(data),
+                        Some(data) if plain => InData::Json(data),
                         data => parse_payload(frame, data)?,
                     };
                     return read_envelope(kind, raw, members, payload, cookie);
@@ -303,7 +311,7 @@ fn read_envelope<'a>(
     kind: &str,
     data_raw: &'a str,
     members: json::Members<'a>,
-    payload: Payload<'a>,
+    payload: InData<'a>,
     cookie: Option<&Cookie>,
 ) -> Result<Inbound<'a>, Skip> {
     if let Some(cookie) = cookie {
@@ -344,6 +352,7 @@ fn read_envelope<'a>(
 
 /// The `data` of an outbound message.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg(any(test, feature = "internals"))]
 pub enum OutData {
     /// Leave `data` out (JS `undefined`).
     Absent,
@@ -355,6 +364,7 @@ pub enum OutData {
 
 /// One outbound message.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg(any(test, feature = "internals"))]
 pub struct OutMessage {
     pub event: String,
     pub tag: Option<String>,
@@ -365,13 +375,31 @@ pub struct OutMessage {
     pub data: OutData,
 }
 
+/// The `stream` member of an outbound message, borrowed from the sender:
+/// written as `{"done":..,"stream":..,"error":..}`, the last two left out
+/// when `None`, as the JS kernel leaves out what is `undefined`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StreamOut<'a> {
+    pub done: bool,
+    /// The id of the stream a chunk belongs to.
+    pub id: Option<&'a str>,
+    /// A flattened error, as JSON text, for a stream that failed.
+    pub error: Option<&'a str>,
+}
+
+/// Appends the start of a frame, `{"type":"KIND","data":`. `kind` is one of
+/// ours ("message", "ping"), which needs no escape.
+fn write_frame_start(out: &mut String, kind: &str) {
+    out.push_str("{\"type\":\"");
+    out.push_str(kind);
+    out.push_str("\",\"data\":");
+}
+
 /// Writes the frame prefix, then the envelope produced by `body` (which must
 /// write an object without its opening brace), then signs it when there is a
 /// cookie and closes the frame.
 fn write_signed(out: &mut String, kind: &str, cookie: Option<&Cookie>, body: impl FnOnce(&mut String)) {
-    out.push_str("{\"type\":\"");
-    out.push_str(kind);
-    out.push_str("\",\"data\":");
+    write_frame_start(out, kind);
     let sum_at = cookie.map(|_| {
         out.push_str("{\"checkSum\":\"");
         let at = out.len();
@@ -392,57 +420,153 @@ fn write_signed(out: &mut String, kind: &str, cookie: Option<&Cookie>, body: imp
     out.push('\u{c}');
 }
 
-/// Appends the frame of a message built from its parts: the reference for
-/// what the JS layer's serialised envelopes must become (the JS layer writes
-/// the envelope itself and [`encode_bodies`] signs it; the tests check both
-/// give the same bytes, and that captured JS frames re-encode to themselves).
-pub fn encode_message(out: &mut String, cookie: Option<&Cookie>, from_json: &str, m: &OutMessage) {
-    write_signed(out, "message", cookie, |out| {
-        out.push_str("\"id\":");
-        json::write_string(out, &m.event);
-        out.push_str(",\"tag\":");
-        match &m.tag {
-            Some(t) => json::write_string(out, t),
-            None => out.push_str("null"),
-        }
-        out.push_str(",\"from\":");
-        out.push_str(from_json);
-        out.push_str(",\"stream\":{\"done\":");
-        out.push_str(if m.done { "true" } else { "false" });
-        if let Some(sid) = &m.stream_id {
-            out.push_str(",\"stream\":");
-            json::write_string(out, sid);
-        }
-        if let Some(err) = &m.error_json {
-            out.push_str(",\"error\":");
-            out.push_str(err);
-        }
-        out.push('}');
-        match &m.data {
-            OutData::Absent => {}
-            OutData::Json(text) => {
-                out.push_str(",\"data\":");
-                out.push_str(text);
-            }
-            OutData::Bytes(bytes) => {
-                out.push_str(",\"data\":{\"type\":\"Buffer\",\"data\":");
-                json::write_byte_array(out, bytes);
-                out.push('}');
-            }
-        }
-        out.push('}');
+/// Appends a message envelope without its `data` member and closing brace:
+/// `{"id":EVENT,"tag":TAG,"from":FROM,"stream":{..}`.
+///
+/// The members come in the order of the JS kernel's object literal (`id,
+/// tag, from, stream`, then `data`; `stream` as `done, stream, error`), and
+/// a cast's tag is `null` as the JS kernel writes it: that order is what
+/// `JSON.stringify` writes and a JS receiver signs again. A Buffer message
+/// stops here and [`encode_buffer_message`] writes its bytes on the
+/// network's thread; every other message goes on in [`write_message_line`].
+pub fn write_message_head(out: &mut String, from_json: &str, event: &str, tag: Option<&str>, stream: StreamOut<'_>) {
+    out.push_str("{\"id\":");
+    json::write_string(out, event);
+    out.push_str(",\"tag\":");
+    match tag {
+        Some(t) => json::write_string(out, t),
+        None => out.push_str("null"),
+    }
+    out.push_str(",\"from\":");
+    out.push_str(from_json);
+    out.push_str(",\"stream\":{\"done\":");
+    out.push_str(if stream.done { "true" } else { "false" });
+    if let Some(id) = stream.id {
+        out.push_str(",\"stream\":");
+        json::write_string(out, id);
+    }
+    if let Some(e) = stream.error {
+        out.push_str(",\"error\":");
+        out.push_str(e);
+    }
+    out.push('}');
+}
+
+/// Appends what follows a message's head: its `data` member, left out when
+/// there is none (JS `undefined`, which `JSON.stringify` drops), and the
+/// closing brace.
+fn write_message_tail(out: &mut String, data: Option<&str>) {
+    if let Some(data) = data {
+        out.push_str(",\"data\":");
+        out.push_str(data);
+    }
+    out.push('}');
+}
+
+/// Appends one message as a line of a batch of bodies (see
+/// [`encode_bodies`]): [`BODY_MESSAGE`], then the envelope, with `data` as
+/// JSON text in the form `JSON.stringify` writes, or `None` for no data.
+///
+/// The line is what the JS layer hands the addon for the same message, so a
+/// Rust node's sends and the addon's are signed and written by one path. No
+/// newline is written: a line alone needs none, and a caller that batches
+/// lines separates them.
+pub fn write_message_line(out: &mut String, from_json: &str, event: &str, tag: Option<&str>, stream: StreamOut<'_>, data: Option<&str>) {
+    out.push(BODY_MESSAGE as char);
+    write_message_head(out, from_json, event, tag, stream);
+    write_message_tail(out, data);
+}
+
+/// Appends the answer to a ping tagged `ping_tag`, as a line of a batch of
+/// bodies: what a JS kernel sends, a cast of the string "pong" whose event is
+/// the ping's tag (the pinging kernel waits for that event), with no tag of
+/// its own.
+pub fn write_pong_line(out: &mut String, from_json: &str, ping_tag: &str) {
+    let stream = StreamOut { done: true, ..StreamOut::default() };
+    write_message_line(out, from_json, ping_tag, None, stream, Some("\"pong\""));
+}
+
+/// Appends a ping envelope, `{"tag":..,"from":..,"stream":{"done":true}}`,
+/// in the order of the JS kernel's literal; `write_tag` writes the tag as a
+/// JSON string.
+fn write_ping(out: &mut String, from_json: &str, write_tag: impl FnOnce(&mut String)) {
+    out.push_str("{\"tag\":");
+    write_tag(out);
+    out.push_str(",\"from\":");
+    out.push_str(from_json);
+    out.push_str(",\"stream\":{\"done\":true}}");
+}
+
+/// Appends a ping as a line of a batch of bodies: [`BODY_PING`], then the
+/// envelope a JS kernel's `ping` sends. The node pinged answers on its own
+/// link to us with a pong whose event is `tag` (see [`write_pong_line`]).
+pub fn write_ping_line(out: &mut String, from_json: &str, tag: &str) {
+    out.push(BODY_PING as char);
+    write_ping(out, from_json, |out| json::write_string(out, tag));
+}
+
+/// The tag of our keep-alive pings starts with this; a JS kernel's reply
+/// is a message whose event is that tag. Not a tag a kernel makes for a
+/// call (those are hex), so no app listens for it.
+pub const TICK_PREFIX: &str = "__clusterluck_native_tick:";
+
+/// Appends a keep-alive ping as a line of a batch of bodies: a ping like
+/// any other (a JS kernel answers it as it answers its own), tagged
+/// [`TICK_PREFIX`] then `stamp`, the time it was sent, so its pong gives the
+/// round trip without a table of pings in flight. The prefix and the digits
+/// need no escape, so the tag is written as it stands, which is the text
+/// `JSON.stringify` writes, with nothing allocated.
+pub fn write_keep_alive_line(out: &mut String, from_json: &str, stamp: u64) {
+    use std::fmt::Write;
+    out.push(BODY_PING as char);
+    write_ping(out, from_json, |out| {
+        out.push('"');
+        out.push_str(TICK_PREFIX);
+        // Writing into a String cannot fail.
+        let _ = write!(out, "{stamp}");
+        out.push('"');
     });
 }
 
-/// Appends the frame of a ping.
+/// Whether a frame we wrote (with its delimiter or without) is a keep-alive
+/// ping (see [`write_keep_alive_line`]): those are never written again on a
+/// new link, since a ping that old measures nothing.
+pub fn is_keep_alive_ping(frame: &str) -> bool {
+    frame.starts_with(PING_PREFIX) && frame.contains(TICK_PREFIX)
+}
+
+/// Appends the frame of a message built from its parts, written and signed
+/// as a Rust node sends it: by [`write_message_head`] and either
+/// [`encode_buffer_message`] (a Buffer) or [`encode_body`], the signer of
+/// each line of [`encode_bodies`]. The tests hold it to frames captured from
+/// JS kernels and to envelopes the JS layer serialises.
+#[cfg(any(test, feature = "internals"))]
+pub fn encode_message(out: &mut String, cookie: Option<&Cookie>, from_json: &str, m: &OutMessage) {
+    let stream = StreamOut { done: m.done, id: m.stream_id.as_deref(), error: m.error_json.as_deref() };
+    let mut envelope = String::new();
+    write_message_head(&mut envelope, from_json, &m.event, m.tag.as_deref(), stream);
+    match &m.data {
+        OutData::Bytes(bytes) => {
+            encode_buffer_message(out, cookie, &envelope, bytes);
+        }
+        OutData::Json(text) => {
+            write_message_tail(&mut envelope, Some(text));
+            encode_body(out, "message", cookie, &envelope);
+        }
+        OutData::Absent => {
+            write_message_tail(&mut envelope, None);
+            encode_body(out, "message", cookie, &envelope);
+        }
+    }
+}
+
+/// Appends the frame of a ping, written by the writer of [`write_ping_line`]
+/// and signed by [`encode_body`], as a Rust node sends it.
+#[cfg(any(test, feature = "internals"))]
 pub fn encode_ping(out: &mut String, cookie: Option<&Cookie>, from_json: &str, tag: &str) {
-    write_signed(out, "ping", cookie, |out| {
-        out.push_str("\"tag\":");
-        json::write_string(out, tag);
-        out.push_str(",\"from\":");
-        out.push_str(from_json);
-        out.push_str(",\"stream\":{\"done\":true}}");
-    });
+    let mut envelope = String::new();
+    write_ping(&mut envelope, from_json, |out| json::write_string(out, tag));
+    encode_body(out, "ping", cookie, &envelope);
 }
 
 /// The `from` object of our own node, as JSON text.
@@ -466,9 +590,7 @@ pub const BODY_PING: u8 = b'p';
 /// as it stands. The caller vouches that `body` is what `JSON.stringify`
 /// makes of the envelope (canonical), or a JS receiver would disagree.
 pub fn encode_body(out: &mut String, kind: &str, cookie: Option<&Cookie>, body: &str) {
-    out.push_str("{\"type\":\"");
-    out.push_str(kind);
-    out.push_str("\",\"data\":");
+    write_frame_start(out, kind);
     match cookie {
         None => out.push_str(body),
         Some(cookie) => {
@@ -486,8 +608,9 @@ pub fn encode_body(out: &mut String, kind: &str, cookie: Option<&Cookie>, body: 
     out.push('\u{c}');
 }
 
-/// Appends the frames of a batch of envelopes serialised by JS: one per line,
-/// each line its frame type (`BODY_MESSAGE` or `BODY_PING`) then the object.
+/// Appends the frames of a batch of envelopes serialised by JS, or written
+/// by the `write_*_line` functions above: one per line, each line its frame
+/// type (`BODY_MESSAGE` or `BODY_PING`) then the object.
 /// `JSON.stringify` never writes a raw newline, so lines cannot run together.
 /// The end of each frame in `out` is pushed onto `ends`. A line of another
 /// shape is not ours to guess at: it is dropped, and counted in the result.
@@ -512,10 +635,11 @@ pub fn encode_bodies(out: &mut String, cookie: Option<&Cookie>, text: &str, ends
     dropped
 }
 
-/// Appends a message whose data is a Buffer. `head` is the envelope JS
-/// serialised without its `data` member and closing brace
-/// (`{"id":..,"tag":..,"from":..,"stream":{..}`); the bytes are written here
-/// as `{"type":"Buffer","data":[...]}`. False when `head` is not an object.
+/// Appends a message whose data is a Buffer. `head` is the envelope without
+/// its `data` member and closing brace (`{"id":..,"tag":..,"from":..,"stream":{..}`),
+/// as JS serialises it or [`write_message_head`] writes it; the bytes are
+/// written here as `{"type":"Buffer","data":[...]}`. False when `head` is
+/// not an object.
 pub fn encode_buffer_message(out: &mut String, cookie: Option<&Cookie>, head: &str, bytes: &[u8]) -> bool {
     if head.len() < 2 || !head.starts_with('{') {
         return false;
@@ -583,6 +707,112 @@ mod tests {
             assert_eq!(got, want);
         }
         assert!(!encode_buffer_message(&mut String::new(), None, "", &bytes));
+    }
+
+    /// Each writer appends: what `out` held before is kept.
+    fn written(write: impl FnOnce(&mut String)) -> String {
+        let mut out = String::from("<");
+        write(&mut out);
+        out.strip_prefix('<').expect("the writer appends").to_string()
+    }
+
+    #[test]
+    fn a_message_head_is_the_js_literal_without_data_and_closing_brace() {
+        let stream = StreamOut { done: false, id: Some("s"), error: Some(r#"{"message":"boom","_error":true}"#) };
+        assert_eq!(
+            written(|out| write_message_head(out, FROM, "ev\"\n", Some("t1"), stream)),
+            r#"{"id":"ev\"\n","tag":"t1","from":{"id":"a","host":"127.0.0.1","port":7022},"stream":{"done":false,"stream":"s","error":{"message":"boom","_error":true}}"#
+        );
+        // A cast: the tag is null; no stream id and no error, no members.
+        let cast = StreamOut { done: true, ..StreamOut::default() };
+        assert_eq!(
+            written(|out| write_message_head(out, FROM, "job", None, cast)),
+            r#"{"id":"job","tag":null,"from":{"id":"a","host":"127.0.0.1","port":7022},"stream":{"done":true}"#
+        );
+        assert_eq!(js_head(), written(|out| write_message_head(out, FROM, "ev\"\n", Some("t1"), stream)));
+    }
+
+    #[test]
+    fn a_message_line_is_its_type_then_the_js_literal() {
+        let cast = StreamOut { done: true, ..StreamOut::default() };
+        assert_eq!(
+            written(|out| write_message_line(out, FROM, "job", None, cast, Some(r#"[1,{"a":null}]"#))),
+            r#"m{"id":"job","tag":null,"from":{"id":"a","host":"127.0.0.1","port":7022},"stream":{"done":true},"data":[1,{"a":null}]}"#
+        );
+        // No data: the member is left out, as JSON.stringify leaves out undefined.
+        let chunk = StreamOut { done: false, id: Some("s1"), error: None };
+        assert_eq!(
+            written(|out| write_message_line(out, FROM, "t9", None, chunk, None)),
+            r#"m{"id":"t9","tag":null,"from":{"id":"a","host":"127.0.0.1","port":7022},"stream":{"done":false,"stream":"s1"}}"#
+        );
+    }
+
+    #[test]
+    fn a_pong_is_a_cast_of_pong_to_the_pings_tag() {
+        assert_eq!(
+            written(|out| write_pong_line(out, FROM, "t\"1")),
+            r#"m{"id":"t\"1","tag":null,"from":{"id":"a","host":"127.0.0.1","port":7022},"stream":{"done":true},"data":"pong"}"#
+        );
+        // Signed and framed, the whole frame; the digest was computed apart
+        // from this crate (HMAC-SHA256 of the envelope, key "secret").
+        let mut out = String::new();
+        assert_eq!(encode_bodies(&mut out, Some(&Cookie::new("secret")), &written(|out| write_pong_line(out, FROM, "t\"1")), &mut Vec::new()), 0);
+        assert_eq!(
+            out,
+            "{\"type\":\"message\",\"data\":{\"checkSum\":\"e4c1accda06afc32f58ae27c2b4a7b603da9c277a3fb361b3a8ec6f5f393d94e\",\
+             \"id\":\"t\\\"1\",\"tag\":null,\"from\":{\"id\":\"a\",\"host\":\"127.0.0.1\",\"port\":7022},\
+             \"stream\":{\"done\":true},\"data\":\"pong\"}}\u{c}"
+        );
+        let Ok(Inbound::Message(m)) = decode(out.trim_end_matches('\u{c}'), Some(&Cookie::new("secret"))) else { panic!("{out}") };
+        assert_eq!((m.event_raw, m.tag, m.done, m.data), ("\"t\\\"1\"", None, true, InData::Json("\"pong\"")));
+    }
+
+    #[test]
+    fn a_ping_is_its_type_then_the_js_literal() {
+        assert_eq!(
+            written(|out| write_ping_line(out, FROM, "t\"1")),
+            r#"p{"tag":"t\"1","from":{"id":"a","host":"127.0.0.1","port":7022},"stream":{"done":true}}"#
+        );
+        // The frame of a line is the frame encode_ping writes.
+        for cookie in [None, Some(Cookie::new("secret"))] {
+            let (mut line, mut frame) = (String::new(), String::new());
+            encode_bodies(&mut line, cookie.as_ref(), &written(|out| write_ping_line(out, FROM, "t\"1")), &mut Vec::new());
+            encode_ping(&mut frame, cookie.as_ref(), FROM, "t\"1");
+            assert_eq!(line, frame);
+        }
+    }
+
+    #[test]
+    fn a_keep_alive_ping_is_a_ping_tagged_with_its_stamp() {
+        assert_eq!(
+            written(|out| write_keep_alive_line(out, FROM, 12345)),
+            r#"p{"tag":"__clusterluck_native_tick:12345","from":{"id":"a","host":"127.0.0.1","port":7022},"stream":{"done":true}}"#
+        );
+        assert_eq!(
+            written(|out| write_keep_alive_line(out, FROM, u64::MAX)),
+            r#"p{"tag":"__clusterluck_native_tick:18446744073709551615","from":{"id":"a","host":"127.0.0.1","port":7022},"stream":{"done":true}}"#
+        );
+        // Its tag as any ping's: the text JSON.stringify writes for it.
+        assert_eq!(
+            written(|out| write_keep_alive_line(out, FROM, 12345)),
+            written(|out| write_ping_line(out, FROM, &format!("{TICK_PREFIX}12345")))
+        );
+        let mut out = String::new();
+        encode_bodies(&mut out, Some(&Cookie::new("secret")), &written(|out| write_keep_alive_line(out, FROM, 12345)), &mut Vec::new());
+        assert_eq!(
+            out,
+            "{\"type\":\"ping\",\"data\":{\"checkSum\":\"5c7baf80574aea8be808a12385662ef5173f76577c4eff9e135eef03af3d1c8e\",\
+             \"tag\":\"__clusterluck_native_tick:12345\",\"from\":{\"id\":\"a\",\"host\":\"127.0.0.1\",\"port\":7022},\
+             \"stream\":{\"done\":true}}}\u{c}"
+        );
+        assert!(is_keep_alive_ping(&out) && is_keep_alive_ping(out.trim_end_matches('\u{c}')));
+        // Not an app's ping, nor the pong that answers a keep-alive ping.
+        let mut other = String::new();
+        encode_ping(&mut other, None, FROM, "t1");
+        assert!(!is_keep_alive_ping(&other));
+        let mut pong = String::new();
+        encode_bodies(&mut pong, None, &written(|out| write_pong_line(out, FROM, &format!("{TICK_PREFIX}12345"))), &mut Vec::new());
+        assert!(!is_keep_alive_ping(&pong));
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The [`Output`](super::parse::Output) that builds `JSON.stringify(JSON.parse(input))`. It stays a slice of the input while
+//! The [`Output`] that builds `JSON.stringify(JSON.parse(input))`. It stays a slice of the input while
 //! the output matches it, and rebuilds an object (array-index keys first, a repeated key at its
 //! first position with its last value) only when V8 would print it differently.
 //!
