@@ -30,13 +30,14 @@ pub mod gen_server;
 pub mod handler;
 pub mod message;
 pub mod node_error;
+mod outbound;
 pub mod serde_js;
 pub mod stream;
 
 
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
@@ -51,7 +52,8 @@ use crate::link::kernel::{Kernel, DEFAULT_HIGH_WATER};
 use crate::node::message::{error_json, random_id, Data, NodeAddr, Payload, ReplyTo};
 use crate::node::node_error::NodeError;
 use crate::link::peer::{Command, PeerHandle, PeerOptions};
-use crate::node::stream::{Chunk, Chunks, PendingGuard, StreamWriter};
+use crate::node::outbound::Outbound;
+use crate::node::stream::{Chunk, Chunks, StreamWriter};
 use crate::link::tls::{self, TlsOptions};
 use crate::wire::envelope::{self, StreamOut};
 
@@ -188,7 +190,7 @@ impl Builder {
         kernel.configure(&self.id, &self.host, self.port as f64, self.cookie.as_deref(), self.max_frame);
         let (ready_tx, ready_rx) = oneshot::channel();
         let inner = Arc::new(Inner {
-            kernel,
+            out: Outbound::new(kernel),
             addr: RwLock::new(NodeAddr::new(self.id.clone(), self.host.clone(), self.port)),
             settings: self.clone(),
             client_tls,
@@ -196,13 +198,12 @@ impl Builder {
             state: Mutex::new(State { pending: HashMap::new(), links: HashMap::new(), ready: Some(ready_tx) }),
             closed: Notify::new(),
             skips: AtomicU64::new(0),
-            stopped: AtomicBool::new(false),
         });
         tokio::spawn(dispatch(Arc::downgrade(&inner), rx));
-        inner.kernel.listen(self.host.clone(), self.port, server_tls);
+        inner.out.kernel.listen(self.host.clone(), self.port, server_tls);
         let port = ready_rx.await.map_err(|_| NodeError::Closed)??;
         if port != self.port {
-            inner.kernel.configure(&self.id, &self.host, port as f64, self.cookie.as_deref(), self.max_frame);
+            inner.out.kernel.configure(&self.id, &self.host, port as f64, self.cookie.as_deref(), self.max_frame);
             lock_w(&inner.addr).port = port;
         }
         Ok(Node { inner })
@@ -219,6 +220,22 @@ fn lock_r<T>(m: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
 
 fn lock_w<T>(m: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     m.write().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Forgets a pending call's tag when its reader goes away, so a reply that
+/// never comes does not keep an entry.
+#[derive(Debug)]
+struct PendingGuard {
+    inner: Weak<Inner>,
+    tag: String,
+}
+
+impl Drop for PendingGuard {
+    fn drop(&mut self) {
+        if let Some(inner) = self.inner.upgrade() {
+            inner.forget_pending(&self.tag);
+        }
+    }
 }
 
 /// A call waiting for its reply.
@@ -274,8 +291,9 @@ struct State {
 
 /// The state of a running node, shared by its handles and its dispatcher.
 pub(crate) struct Inner {
-    /// The network side, and the registry of outbound links by node id.
-    kernel: Kernel,
+    /// The send half: the network side, its registry of outbound links by
+    /// node id, and whether the node is stopping.
+    out: Outbound,
     addr: RwLock<NodeAddr>,
     settings: Builder,
     client_tls: Option<Arc<rustls::ClientConfig>>,
@@ -284,7 +302,6 @@ pub(crate) struct Inner {
     /// Notified when a link's task ends (for `shutdown`).
     closed: Notify,
     skips: AtomicU64,
-    stopped: AtomicBool,
 }
 
 impl std::fmt::Debug for Inner {
@@ -326,7 +343,7 @@ impl Inner {
             let Some(l) = state.links.get_mut(&link) else { return };
             let (node, announce) = (l.node.clone(), std::mem::replace(&mut l.up, false));
             // The state's lock, then the registry's: the order `connect` takes them in.
-            let current = self.kernel.peer(&node.id).map(|h| h.id);
+            let current = self.out.kernel.peer(&node.id).map(|h| h.id);
             let mut failed = Vec::new();
             if current.is_none() || current == Some(link) {
                 let tags: Vec<String> = state.pending.iter().filter(|(_, p)| p.node == node.id).map(|(t, _)| t.clone()).collect();
@@ -445,7 +462,7 @@ impl Node {
             // connects to one node make one link, and no event of the new
             // link is looked up before its entry is there.
             let mut state = lock(&self.inner.state);
-            if self.inner.kernel.peer(&peer.id).is_some() {
+            if self.inner.out.kernel.peer(&peer.id).is_some() {
                 return Ok(());
             }
             let s = &self.inner.settings;
@@ -453,7 +470,7 @@ impl Node {
                 Some(config) => Some((config.clone(), tls::server_name(&peer.host)?)),
                 None => None,
             };
-            let handle = self.inner.kernel.connect(PeerOptions {
+            let handle = self.inner.out.kernel.connect(PeerOptions {
                 node_id: peer.id.clone(),
                 host: peer.host.clone(),
                 port: peer.port,
@@ -473,23 +490,23 @@ impl Node {
     /// Closes the link to node `id`: gracefully (what was sent is written
     /// first) or, with `force`, at once. False if there was no link.
     pub fn disconnect(&self, id: &str, force: bool) -> bool {
-        self.inner.kernel.disconnect(id, force)
+        self.inner.out.kernel.disconnect(id, force)
     }
 
     /// Whether there is a link to node `id` (up or reconnecting), as the JS
     /// kernel's `isConnected`.
     pub fn is_connected(&self, id: &str) -> bool {
-        id == self.id() || self.inner.kernel.peer(id).is_some()
+        id == self.id() || self.inner.out.kernel.peer(id).is_some()
     }
 
     /// Whether the link to node `id` is up right now.
     pub fn is_link_up(&self, id: &str) -> bool {
-        self.inner.kernel.peer(id).is_some_and(|h| h.state.connected.load(Ordering::Acquire))
+        self.inner.out.kernel.peer(id).is_some_and(|h| h.state.connected.load(Ordering::Acquire))
     }
 
     /// Messages waiting on the link to node `id` while it is down.
     pub fn queued(&self, id: &str) -> usize {
-        self.inner.kernel.peer(id).map_or(0, |h| h.state.queued.load(Ordering::Acquire))
+        self.inner.out.kernel.peer(id).map_or(0, |h| h.state.queued.load(Ordering::Acquire))
     }
 
     /// Pings node `id` and returns the round trip. The pong comes back on
@@ -499,7 +516,7 @@ impl Node {
         let handle = self.peer_for_call(id, timeout)?;
         let tag = random_id();
         let mut reply = self.expect(id, &tag, true, timeout);
-        let cfg = self.inner.kernel.shared().config();
+        let cfg = self.inner.out.kernel.shared().config();
         let mut line = String::with_capacity(cfg.from_json.len() + 96);
         envelope::write_ping_line(&mut line, &cfg.from_json, &tag);
         if !handle.send_bodies(line, cfg, true) {
@@ -553,7 +570,7 @@ impl Node {
         self.peer_for_call(id, timeout)?;
         let tag = random_id();
         let reply = self.expect(id, &tag, false, timeout);
-        let writer = StreamWriter::new(self.clone(), id.to_string(), event.to_string(), Some(tag));
+        let writer = StreamWriter::new(self.inner.out.clone(), id.to_string(), event.to_string(), Some(tag));
         Ok((writer, reply))
     }
 
@@ -637,16 +654,16 @@ impl Node {
     pub fn reply_stream(&self, to: &ReplyTo) -> Result<StreamWriter, NodeError> {
         let tag = to.tag.clone().ok_or(NodeError::NoReplyTag)?;
         self.peer(&to.node.id)?;
-        Ok(StreamWriter::new(self.clone(), to.node.id.clone(), tag, None))
+        Ok(StreamWriter::new(self.inner.out.clone(), to.node.id.clone(), tag, None))
     }
 
     /// Stops cleanly: no more inbound links, every outbound link written
     /// out and closed gracefully (waiting at most 5 s for links that are
     /// down with messages queued, then closing them anyway).
     pub async fn shutdown(&self) {
-        self.inner.stopped.store(true, Ordering::Release);
-        self.inner.kernel.close();
-        let handles = self.inner.kernel.take_peers();
+        self.inner.out.stopped.store(true, Ordering::Release);
+        self.inner.out.kernel.close();
+        let handles = self.inner.out.kernel.take_peers();
         for h in &handles {
             h.send(Command::Stop { force: false });
         }
@@ -670,16 +687,15 @@ impl Node {
     }
 
     fn check_open(&self) -> Result<(), NodeError> {
-        if self.inner.stopped.load(Ordering::Acquire) {
-            Err(NodeError::Closed)
-        } else {
-            Ok(())
-        }
+        self.inner.out.check_open()
     }
 
     fn peer(&self, id: &str) -> Result<PeerHandle, NodeError> {
-        self.check_open()?;
-        self.inner.kernel.peer(id).ok_or_else(|| NodeError::UnknownNode(id.to_string()))
+        self.inner.out.peer(id)
+    }
+
+    fn send_message(&self, id: &str, event: &str, tag: Option<&str>, stream: StreamOut<'_>, data: Data) -> Result<(), NodeError> {
+        self.inner.out.send_message(id, event, tag, stream, data)
     }
 
     /// The link to node `id`, for a call that waits for a reply: between
@@ -700,33 +716,7 @@ impl Node {
         let (tx, rx) = mpsc::unbounded_channel();
         lock(&self.inner.state).pending.insert(tag.to_string(), Pending { node: node.to_string(), single, tx });
         let guard = PendingGuard { inner: Arc::downgrade(&self.inner), tag: tag.to_string() };
-        Chunks::new(rx, timeout.map(|t| Instant::now() + t), Some(guard))
-    }
-
-    /// Writes one message envelope to node `id`'s link.
-    pub(crate) fn send_message(&self, id: &str, event: &str, tag: Option<&str>, stream: StreamOut<'_>, data: Data) -> Result<(), NodeError> {
-        let handle = self.peer(id)?;
-        let cfg = self.inner.kernel.shared().config();
-        let mut text = String::with_capacity(cfg.from_json.len() + event.len() + 128);
-        let sent = match data {
-            Data::Bytes(bytes) => {
-                envelope::write_message_head(&mut text, &cfg.from_json, event, tag, stream);
-                handle.send(Command::Buffer { head: text, bytes, cfg })
-            }
-            Data::Json(json) => {
-                envelope::write_message_line(&mut text, &cfg.from_json, event, tag, stream, Some(json.as_str()));
-                handle.send_bodies(text, cfg, true)
-            }
-            Data::Absent => {
-                envelope::write_message_line(&mut text, &cfg.from_json, event, tag, stream, None);
-                handle.send_bodies(text, cfg, true)
-            }
-        };
-        if sent {
-            Ok(())
-        } else {
-            Err(NodeError::Closed)
-        }
+        Chunks::new(rx, timeout.map(|t| Instant::now() + t), Some(Box::new(guard)))
     }
 }
 

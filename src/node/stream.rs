@@ -8,7 +8,6 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Weak;
 use std::task::{Context, Poll};
 
 use futures_core::Stream;
@@ -17,7 +16,7 @@ use tokio::time::{Instant, Sleep};
 
 use crate::node::delivery::{InMessage, Ticket};
 use crate::node::message::{error_json, Data, Payload};
-use crate::node::{Inner, Node};
+use crate::node::outbound::Outbound;
 use crate::node::node_error::NodeError;
 use crate::wire::envelope::StreamOut;
 
@@ -25,21 +24,10 @@ use crate::wire::envelope::StreamOut;
 /// why the stream cannot go on (the node called went down).
 pub(crate) type Chunk = Result<(InMessage, Ticket), NodeError>;
 
-/// Forgets a pending call's tag when its reader goes away, so a reply that
-/// never comes does not keep an entry.
-#[derive(Debug)]
-pub(crate) struct PendingGuard {
-    pub(crate) inner: Weak<Inner>,
-    pub(crate) tag: String,
-}
-
-impl Drop for PendingGuard {
-    fn drop(&mut self) {
-        if let Some(inner) = self.inner.upgrade() {
-            inner.forget_pending(&self.tag);
-        }
-    }
-}
+/// What a stream keeps until it is dropped: a call's reply stream holds
+/// the guard that forgets the call's tag, so a reply that never comes does
+/// not keep an entry.
+pub(crate) type Guard = Box<dyn std::fmt::Debug + Send + Sync>;
 
 /// An inbound stream of chunks: read them with [`Chunks::next`], or as a
 /// [`Stream`] (the standard trait, so `StreamExt` combinators of any crate
@@ -71,11 +59,11 @@ pub struct Chunks {
     /// The call's deadline, armed once (a timer kept across polls).
     deadline: Option<Pin<Box<Sleep>>>,
     ended: bool,
-    _guard: Option<PendingGuard>,
+    _guard: Option<Guard>,
 }
 
 impl Chunks {
-    pub(crate) fn new(rx: mpsc::UnboundedReceiver<Chunk>, deadline: Option<Instant>, guard: Option<PendingGuard>) -> Chunks {
+    pub(crate) fn new(rx: mpsc::UnboundedReceiver<Chunk>, deadline: Option<Instant>, guard: Option<Guard>) -> Chunks {
         let deadline = deadline.map(|d| Box::pin(tokio::time::sleep_until(d)));
         Chunks { rx, deadline, ended: false, _guard: guard }
     }
@@ -169,7 +157,7 @@ impl Stream for Chunks {
 /// for an end that will not come.
 #[derive(Debug)]
 pub struct StreamWriter {
-    node: Node,
+    out: Outbound,
     peer: String,
     event: String,
     tag: Option<String>,
@@ -178,8 +166,8 @@ pub struct StreamWriter {
 }
 
 impl StreamWriter {
-    pub(crate) fn new(node: Node, peer: String, event: String, tag: Option<String>) -> StreamWriter {
-        StreamWriter { node, peer, event, tag, id: crate::node::message::random_id(), finished: false }
+    pub(crate) fn new(out: Outbound, peer: String, event: String, tag: Option<String>) -> StreamWriter {
+        StreamWriter { out, peer, event, tag, id: crate::node::message::random_id(), finished: false }
     }
 
     /// The stream's id.
@@ -198,7 +186,7 @@ impl StreamWriter {
             return Err(NodeError::Closed);
         }
         let stream = StreamOut { done: false, id: Some(&self.id), error: None };
-        self.node.send_message(&self.peer, &self.event, self.tag.as_deref(), stream, data)
+        self.out.send_message(&self.peer, &self.event, self.tag.as_deref(), stream, data)
     }
 
     /// Ends the stream.
@@ -217,7 +205,7 @@ impl StreamWriter {
             return Ok(());
         }
         let stream = StreamOut { done: true, id: Some(&self.id), error: error.as_deref() };
-        self.node.send_message(&self.peer, &self.event, self.tag.as_deref(), stream, Data::null())
+        self.out.send_message(&self.peer, &self.event, self.tag.as_deref(), stream, Data::null())
     }
 }
 
