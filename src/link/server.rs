@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -232,7 +232,7 @@ async fn read_loop(shared: Arc<Shared>, id: u64, mut rd: Reader) {
     let mut link = LinkGuard { shared: shared.clone(), id, heard: None, held: 0 };
     'reads: loop {
         // Large reads: a stream chunk is a frame of about 234 KB.
-        match decoder.read_from(&mut rd, READ_SIZE).await {
+        match rd.read_buf(decoder.read_buffer(READ_SIZE)).await {
             Ok(0) | Err(_) => break,
             Ok(_) => {}
         }

@@ -61,18 +61,16 @@ impl FrameDecoder {
         self.buf.extend_from_slice(data);
     }
 
-    /// Reads once from `rd` straight into the reassembly buffer (no copy
-    /// from a separate read buffer, no zeroing), with room for at least
-    /// `want` bytes.
-    /// Returns what the read returned: 0 at end of stream.
-    pub async fn read_from<R>(&mut self, rd: &mut R, want: usize) -> std::io::Result<usize>
-    where
-        R: tokio::io::AsyncRead + Unpin + ?Sized,
-    {
-        use tokio::io::AsyncReadExt;
+    /// The reassembly buffer, compacted, with room for at least `want` more
+    /// bytes: the link layer reads a socket straight into it (no copy from a
+    /// read buffer of its own, no zeroing), and [`FrameDecoder::next_frame`]
+    /// finds the frames in what was appended. Append only: what is already
+    /// in it belongs to the decoder. (This keeps the wire layer free of I/O:
+    /// the read itself is the caller's.)
+    pub fn read_buffer(&mut self, want: usize) -> &mut Vec<u8> {
         self.compact();
         self.buf.reserve(want);
-        rd.read_buf(&mut self.buf).await
+        &mut self.buf
     }
 
     /// Drops consumed bytes so the buffer does not grow with them.
@@ -191,8 +189,8 @@ mod tests {
     /// Reads straight into the decoder, in pieces of uneven size, match
     /// feeding the same bytes through `push`: consumed bytes are compacted
     /// away and nothing read is lost or read twice.
-    #[tokio::test]
-    async fn socket_reads_land_in_the_decoder() {
+    #[test]
+    fn socket_reads_land_in_the_decoder() {
         let mut input = Vec::new();
         let mut want = Vec::new();
         for n in 0..300usize {
@@ -201,30 +199,20 @@ mod tests {
             input.push(DELIMITER);
             want.push(Ok(frame));
         }
-        // A reader that returns at most `step` bytes per read.
-        struct Trickle<'a> {
-            rest: &'a [u8],
-            step: usize,
-        }
-        impl tokio::io::AsyncRead for Trickle<'_> {
-            fn poll_read(
-                mut self: std::pin::Pin<&mut Self>,
-                _: &mut std::task::Context<'_>,
-                buf: &mut tokio::io::ReadBuf<'_>,
-            ) -> std::task::Poll<std::io::Result<()>> {
-                let n = self.step.min(self.rest.len()).min(buf.remaining());
-                let (now, later) = self.rest.split_at(n);
-                buf.put_slice(now);
-                self.rest = later;
-                self.step = self.step % 977 + 331;
-                std::task::Poll::Ready(Ok(()))
-            }
-        }
-        let mut rd = Trickle { rest: &input, step: 5 };
+        // Reads of at most 512 bytes, each as long as a socket happens to
+        // have, appended as a read into the buffer would append them.
         let mut d = FrameDecoder::new(4096);
+        let (mut rest, mut step) = (&input[..], 5usize);
         let mut got = Vec::new();
         let mut reads = 0;
-        while d.read_from(&mut rd, 512).await.unwrap() > 0 {
+        while !rest.is_empty() {
+            let n = step.min(rest.len()).min(512);
+            let (now, later) = rest.split_at(n);
+            let buf = d.read_buffer(512);
+            assert!(buf.capacity() - buf.len() >= 512);
+            buf.extend_from_slice(now);
+            rest = later;
+            step = step % 977 + 331;
             reads += 1;
             got.extend(frames(&mut d));
         }
