@@ -1,0 +1,326 @@
+//! Outbound connections ("sinks"): one task per peer node.
+//!
+//! A peer task owns its socket. It connects, retries every `retry` after a
+//! failure or a lost link (up to `max_retries` attempts in a row, as the
+//! reference transport does), and while the link is down it keeps outgoing
+//! frames in a queue of at most `max_len` entries, dropping the oldest first.
+//! On reconnect the queue is written before anything newer, so order holds.
+//! Writes are coalesced: every frame waiting in the channel goes out in one
+//! write. Frames of a write that failed go back to the front of the queue.
+//!
+//! The lane: on a plain TCP link that is up and has nothing waiting, a small
+//! send is encoded and written by the caller itself (the JS thread, or a
+//! reader answering a ping) instead of waking the task: one thread hand-off
+//! less on the way of every request and reply. Whatever the socket does not
+//! take at once goes to the task, and from then on everything queues behind
+//! it until the task has written it all, so order always holds.
+//!
+//! Memory toward a peer that does not read is bounded: while a write waits
+//! on the socket the task keeps taking commands, encoding them into a stash
+//! behind the write, and past `max_bytes` of unwritten frames (stash, queue
+//! and the write in hand) it drops the oldest frames not yet begun. Under
+//! the bound nothing is dropped. Crossing `high_water` is reported (BUSY),
+//! and falling back to half of it (DRAIN), so an app can slow down first.
+//!
+//! This file is what other code holds: the options, the handle, the state
+//! that can be read without a round trip to the task, the commands, and
+//! `spawn`. The task's body has a file for each of its concerns: `task` (its
+//! state, and its phases: dialling, a live link, waiting to retry), `write`
+//! (a live link's loop: commands coalesced into writes, keep-alive pings
+//! between them), `queue` (what waits unwritten: the queue while the link is
+//! down, the stash while a write waits, their bounds and what is reported
+//! about them), `detect` (failure detection: ticks, signs of life, nodeup
+//! and nodedown) and `lane` (who writes to the socket, a caller or the task,
+//! and what it wrote that the node has not acknowledged).
+
+mod detect;
+mod lane;
+mod queue;
+mod task;
+mod write;
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use crate::link::connection;
+use crate::wire::envelope;
+use crate::link::sink::DownReason;
+use crate::link::kernel::{Config, Shared};
+
+use detect::Acks;
+use lane::Lane;
+use task::{Inbox, Peer};
+use write::frame_start;
+
+/// Work for a peer task, in the order JS issued it.
+#[derive(Debug)]
+pub enum Command {
+    /// Envelopes serialised by JS, one per line (`envelope::encode_bodies`),
+    /// signed with the cookie of `cfg`: the one in force when they were sent.
+    Bodies { text: String, cfg: Arc<Config> },
+    /// A message whose data is a Buffer (`envelope::encode_buffer_message`).
+    Buffer { head: String, bytes: Vec<u8>, cfg: Arc<Config> },
+    /// Frames encoded for a direct write that the socket did not take whole:
+    /// the first `written` bytes went out on link number `link`.
+    Encoded { buf: String, ends: Vec<usize>, written: usize, link: u64 },
+    /// A frame of any type with JSON data, from `Connection.send`.
+    Raw { kind: String, json: String },
+    MaxLen(usize),
+    /// Close. Without force, everything already handed over is written
+    /// first (connecting first if the link is down).
+    Stop { force: bool },
+    /// Answered (by a message, or by dropping the sender) once everything
+    /// handed over before it is written, or cannot be for now because the
+    /// link is down: a process about to exit waits for this.
+    Flush(std::sync::mpsc::Sender<()>),
+}
+
+/// Where and how to connect.
+#[derive(Debug, Clone)]
+pub struct PeerOptions {
+    pub node_id: String,
+    pub host: String,
+    pub port: u16,
+    pub retry: Duration,
+    /// Failed attempts in a row before giving up; `None` retries forever.
+    pub max_retries: Option<u64>,
+    pub max_len: usize,
+    /// Bytes of frames not yet written (queued while down, or waiting on a
+    /// socket that does not drain) past which the oldest are dropped.
+    pub max_bytes: usize,
+    /// Unwritten bytes at which BUSY is reported; DRAIN at half of it.
+    pub high_water: usize,
+    /// net_ticktime: a node that holds a link to us and from which nothing
+    /// arrived for this long, while our link to it is up, is declared down
+    /// (the link is dropped and dialled again). It is pinged after a
+    /// quarter of it in silence. `None`: never.
+    pub net_tick: Option<Duration>,
+    /// TLS client settings and the name the server must prove.
+    pub tls: Option<(Arc<rustls::ClientConfig>, rustls::pki_types::ServerName<'static>)>,
+}
+
+impl PeerState {
+    /// Why the node is down now, between a `nodedown` and the next `nodeup`.
+    pub fn down_reason(&self) -> Option<DownReason> {
+        match self.down.load(Ordering::Relaxed) {
+            0 => None,
+            n => DownReason::ALL.get(n as usize - 1).copied(),
+        }
+    }
+}
+
+/// Default of [`PeerOptions::max_bytes`].
+pub const DEFAULT_MAX_BYTES: usize = 64 * 1024 * 1024;
+
+/// Default of [`PeerOptions::net_tick`], Erlang's.
+pub const DEFAULT_NET_TICK: Duration = Duration::from_secs(60);
+
+/// Default of [`PeerOptions::high_water`].
+pub const DEFAULT_HIGH_WATER: usize = 16 * 1024 * 1024;
+
+impl Default for PeerOptions {
+    /// Options to reach nothing yet: set at least the node and its address.
+    fn default() -> Self {
+        PeerOptions {
+            node_id: String::new(),
+            host: "127.0.0.1".into(),
+            port: 0,
+            retry: Duration::from_millis(500),
+            max_retries: None,
+            max_len: 1024,
+            max_bytes: DEFAULT_MAX_BYTES,
+            high_water: DEFAULT_HIGH_WATER,
+            net_tick: Some(DEFAULT_NET_TICK),
+            tls: None,
+        }
+    }
+}
+
+/// State JS can read without a round trip to the task.
+#[derive(Debug, Default)]
+pub struct PeerState {
+    pub queued: AtomicUsize,
+    pub connected: AtomicBool,
+    /// Sends written whole on the caller's thread.
+    pub direct: AtomicU64,
+    /// Direct writes the socket did not take whole, finished by the task.
+    pub handoffs: AtomicU64,
+    /// Bytes of frames handed to the task and not yet written.
+    pub unwritten: AtomicUsize,
+    /// Bytes of what was handed to the task that it has not taken from its
+    /// channel yet (a Buffer by the most its JSON digits can take). Counted toward
+    /// `busy`, so a sender pacing itself by busy/drain sees a backlog the
+    /// task has not even encoded yet.
+    pub handed: AtomicUsize,
+    /// Frames dropped unwritten (the queue's `max_len`, or `max_bytes`).
+    pub dropped: AtomicU64,
+    /// Frames and bytes written to the socket.
+    pub sent_frames: AtomicU64,
+    pub sent_bytes: AtomicU64,
+    /// What the link knows of its node's life: [`Life`] as a number (0: no
+    /// link now).
+    pub life: AtomicU8,
+    /// [`now_us`](crate::link::health::now_us) of the node's last sign of
+    /// life: something came from it, or it acknowledged what we wrote while
+    /// it had something to (0: none).
+    pub alive_at: AtomicU64,
+    /// Keep-alive pings written.
+    pub pings: AtomicU64,
+    /// Pings that went a tick (a quarter of the tick time) with nothing
+    /// heard from the node and nothing acknowledged since.
+    pub ticks_missed: AtomicU64,
+    /// Silences of a whole tick time that the node's acknowledgements showed
+    /// to be a node busy reading, not a dead one: nodedowns avoided.
+    pub ack_saves: AtomicU64,
+    /// `nodedown`s by reason: [tick timeout, closed, stopped].
+    pub downs: [AtomicU64; DownReason::ALL.len()],
+    /// Between a `nodedown` and the next `nodeup`: 1 + the index in
+    /// `downs` of the reason (0: not down). A call with no timeout fails
+    /// at once meanwhile.
+    pub down: AtomicU8,
+    lane: Mutex<Lane>,
+}
+
+/// What a link knows of its node's life. `nodeup` is the step to `Up`,
+/// `nodedown` the step from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Life {
+    /// Linked, and nothing has shown yet that the node runs.
+    Unproven = 1,
+    /// Shown to run since the link came up or since it was declared down.
+    Up = 2,
+    /// Declared down for its silence; the link is kept, and what it
+    /// carries arrives once the node runs again.
+    Down = 3,
+}
+
+impl PeerState {
+    fn lane(&self) -> std::sync::MutexGuard<'_, Lane> {
+        self.lane.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The JS side's handle on a peer task.
+#[derive(Debug, Clone)]
+pub struct PeerHandle {
+    pub id: u64,
+    pub node_id: String,
+    tx: mpsc::UnboundedSender<Command>,
+    pub state: Arc<PeerState>,
+}
+
+impl PeerHandle {
+    /// Queues a command; false when the task has ended.
+    pub fn send(&self, cmd: Command) -> bool {
+        let mut lane = self.state.lane();
+        lane.busy = true;
+        self.hand(cmd)
+    }
+
+    fn hand(&self, cmd: Command) -> bool {
+        let size = handed_bytes(&cmd);
+        self.state.handed.fetch_add(size, Ordering::Relaxed);
+        if self.tx.send(cmd).is_ok() {
+            return true;
+        }
+        self.state.handed.fetch_sub(size, Ordering::Relaxed);
+        false
+    }
+
+    /// Sends envelopes serialised by JS (`envelope::encode_bodies`), to be
+    /// signed with the cookie of `cfg` (the sender's settings now). With
+    /// `direct`, when the lane is open, they are encoded and written on the
+    /// calling thread; what the socket does not take at once is handed to
+    /// the task. False when the task has ended.
+    pub fn send_bodies(&self, text: String, cfg: Arc<Config>, direct: bool) -> bool {
+        let mut lane = self.state.lane();
+        if let (true, false, Some(tcp)) = (direct, lane.busy, lane.tcp.as_ref()) {
+            let mut buf = String::with_capacity(text.len() + 96);
+            let mut ends = Vec::new();
+            let dropped = envelope::encode_bodies(&mut buf, cfg.cookie.as_ref(), &text, &mut ends);
+            if dropped > 0 {
+                tracing::warn!(peer = self.id, "dropped {dropped} malformed envelope(s)");
+            }
+            let written = connection::write_now(tcp, buf.as_bytes());
+            if written == buf.len() {
+                self.state.direct.fetch_add(1, Ordering::Relaxed);
+                self.state.sent_frames.fetch_add(ends.len() as u64, Ordering::Relaxed);
+                self.state.sent_bytes.fetch_add(buf.len() as u64, Ordering::Relaxed);
+                lane.wrote(buf, ends);
+                return true;
+            }
+            let (whole, start) = frame_start(&ends, written);
+            // The frames before the one the socket cut; the task finishes
+            // that one and keeps it.
+            lane.wrote_copy(&buf, &ends, 0, start);
+            lane.partial = written - start;
+            self.state.sent_frames.fetch_add(whole as u64, Ordering::Relaxed);
+            self.state.sent_bytes.fetch_add(written as u64, Ordering::Relaxed);
+            self.state.handoffs.fetch_add(1, Ordering::Relaxed);
+            let link = lane.link;
+            lane.busy = true;
+            return self.hand(Command::Encoded { buf, ends, written, link });
+        }
+        lane.busy = true;
+        self.hand(Command::Bodies { text, cfg })
+    }
+}
+
+/// What a command weighs in [`PeerState::handed`].
+fn handed_bytes(cmd: &Command) -> usize {
+    match cmd {
+        Command::Bodies { text, .. } => text.len(),
+        // Written as JSON digits: at most four bytes per byte.
+        Command::Buffer { head, bytes, .. } => head.len() + 4 * bytes.len(),
+        Command::Encoded { buf, written, .. } => buf.len().saturating_sub(*written),
+        Command::Raw { json, .. } => json.len(),
+        Command::MaxLen(_) | Command::Stop { .. } | Command::Flush(_) => 0,
+    }
+}
+
+/// Starts a peer task on the kernel's runtime.
+pub fn spawn(shared: &Arc<Shared>, id: u64, opts: PeerOptions) -> PeerHandle {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let state = Arc::new(PeerState::default());
+    let handle = PeerHandle { id, node_id: opts.node_id.clone(), tx, state: state.clone() };
+    let task = Peer {
+        id,
+        opts,
+        shared: shared.clone(),
+        rx: Inbox { rx, state: state.clone() },
+        state,
+        queue: VecDeque::new(),
+        queue_bytes: 0,
+        stash: VecDeque::new(),
+        stash_bytes: 0,
+        inflight: 0,
+        rx_open: true,
+        busy: false,
+        backlog_freed: true,
+        overflowing: false,
+        ticker: None,
+        up_at: 0,
+        last_ping: 0,
+        down_reason: DownReason::Closed,
+        stopping: false,
+        links: 0,
+        heard: shared.hearing.watch(&handle.node_id),
+        life: Life::Unproven,
+        proof_after: 0,
+        alive_from: 0,
+        ping_due: false,
+        proof_gap: 0,
+        ping_out: false,
+        raw: None,
+        acks: Acks::default(),
+        partial: 0,
+        warned: false,
+        saved: false,
+    };
+    shared.runtime.spawn(task.run());
+    handle
+}

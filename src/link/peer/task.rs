@@ -1,0 +1,323 @@
+//! The peer task: its state (`Peer`), the end of the channel it takes
+//! commands from, and the phases it goes through: dialling, a live link
+//! (served in `write.rs`), waiting to retry, giving up. Apart from the
+//! handle that callers hold (`mod.rs`), and from the parts of a live link's
+//! work, which have files of their own.
+
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+
+use crate::link::connection::{self, LinkReader, LinkWriter};
+use crate::link::sink::{DownReason, LinkEvent};
+use crate::link::health::{now_us, Heard};
+use crate::link::kernel::Shared;
+use crate::link::unacked::{self, RawSocket};
+
+use super::detect::Acks;
+use super::{handed_bytes, Command, Life, PeerOptions, PeerState};
+
+/// Why an attempt to connect failed.
+enum ConnectError {
+    Tcp(std::io::Error),
+    /// The TLS handshake failed: worth telling JS, it will not fix itself.
+    Tls(std::io::Error),
+}
+
+/// A link just made: its halves, and its socket's handle, through which
+/// failure detection sees what the node acknowledges (TLS links too).
+type Dialled = (LinkReader, LinkWriter, RawSocket);
+
+async fn dial(opts: &PeerOptions) -> Result<Dialled, ConnectError> {
+    let tcp = TcpStream::connect((opts.host.as_str(), opts.port)).await.map_err(ConnectError::Tcp)?;
+    let _ = tcp.set_nodelay(true);
+    let raw = unacked::raw_socket(&tcp);
+    match &opts.tls {
+        None => {
+            let (rd, wr) = connection::share_tcp(tcp);
+            Ok((rd, wr, raw))
+        }
+        Some((config, name)) => {
+            let connector = tokio_rustls::TlsConnector::from(config.clone());
+            let tls = connector.connect(name.clone(), tcp).await.map_err(ConnectError::Tls)?;
+            let (rd, wr) = connection::boxed(tls);
+            Ok((rd, wr, raw))
+        }
+    }
+}
+
+/// Whether a read error only says that the other end is gone: closed
+/// without TLS's close_notify (a process that exits does that), reset or
+/// aborted. Such a link reconnects quietly, as a plain TCP link that reads
+/// its end does.
+pub(super) fn link_went_away(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(e.kind(), UnexpectedEof | ConnectionReset | ConnectionAborted | BrokenPipe)
+}
+
+/// The task's end of its channel: what it takes leaves
+/// [`PeerState::handed`].
+pub(super) struct Inbox {
+    pub(super) rx: mpsc::UnboundedReceiver<Command>,
+    pub(super) state: Arc<PeerState>,
+}
+
+impl Inbox {
+    /// Cancel safe, as `mpsc::UnboundedReceiver::recv`.
+    pub(super) async fn recv(&mut self) -> Option<Command> {
+        let cmd = self.rx.recv().await;
+        if let Some(c) = &cmd {
+            self.took(c);
+        }
+        cmd
+    }
+
+    pub(super) fn try_recv(&mut self) -> Result<Command, mpsc::error::TryRecvError> {
+        let cmd = self.rx.try_recv()?;
+        self.took(&cmd);
+        Ok(cmd)
+    }
+
+    fn took(&self, cmd: &Command) {
+        self.state.handed.fetch_sub(handed_bytes(cmd), Ordering::Relaxed);
+    }
+}
+
+/// How a phase of the task ended.
+pub(super) enum Next {
+    Connected(LinkReader, LinkWriter, RawSocket),
+    Reconnect,
+    Exit,
+}
+
+pub(super) struct Peer {
+    pub(super) id: u64,
+    pub(super) opts: PeerOptions,
+    pub(super) shared: Arc<Shared>,
+    pub(super) rx: Inbox,
+    pub(super) state: Arc<PeerState>,
+    /// Encoded frames waiting for a link.
+    pub(super) queue: VecDeque<String>,
+    pub(super) queue_bytes: usize,
+    /// Commands that arrived while a write waited on the socket, in order,
+    /// their frames already encoded (as `Encoded` from no link).
+    pub(super) stash: VecDeque<Command>,
+    pub(super) stash_bytes: usize,
+    /// Bytes of the write in hand not yet on the wire.
+    pub(super) inflight: usize,
+    /// The channel has not been closed.
+    pub(super) rx_open: bool,
+    /// BUSY was reported and DRAIN not yet.
+    pub(super) busy: bool,
+    /// The last backlog's memory went back to the system (see
+    /// `give_back_memory` in `queue.rs`); false from BUSY until it is
+    /// written out.
+    pub(super) backlog_freed: bool,
+    /// Frames were dropped and this episode was reported.
+    pub(super) overflowing: bool,
+    /// Ticks while a link is up, every quarter of `net_tick`.
+    pub(super) ticker: Option<tokio::time::Interval>,
+    /// When the current link came up, and when it last sent a keep-alive
+    /// ping (`health::now_us`).
+    pub(super) up_at: u64,
+    pub(super) last_ping: u64,
+    /// Why the current link ended, for NODE_DOWN.
+    pub(super) down_reason: DownReason,
+    /// A graceful stop was asked for while the link was down.
+    pub(super) stopping: bool,
+    /// Links made so far: the number of the current one.
+    pub(super) links: u64,
+    /// What we hear from the node (on its links to us).
+    pub(super) heard: Arc<Heard>,
+    pub(super) life: Life,
+    /// A sign of life later than this (`now_us`) makes the node up.
+    pub(super) proof_after: u64,
+    /// When the node was last shown up.
+    pub(super) alive_from: u64,
+    /// A keep-alive ping is to be written at the next frame boundary.
+    pub(super) ping_due: bool,
+    /// While waiting for a sign of life: the time between two pings (µs),
+    /// doubled after each up to a quarter of `net_tick`.
+    pub(super) proof_gap: u64,
+    /// A ping was written and nothing has come since.
+    pub(super) ping_out: bool,
+    /// The socket of the current link, to read what the node acknowledged.
+    pub(super) raw: Option<RawSocket>,
+    pub(super) acks: Acks,
+    /// Bytes of the frame being written that are on the socket and not
+    /// yet in the lane's `unacked` (see `close_lane`).
+    pub(super) partial: usize,
+    /// The early warning of this silence was given.
+    pub(super) warned: bool,
+    /// This silence was counted as a nodedown avoided by acknowledgements.
+    pub(super) saved: bool,
+}
+
+impl Peer {
+    pub(super) async fn run(mut self) {
+        let mut failures: u64 = 0;
+        let mut gave_up = false;
+        loop {
+            let next = if gave_up { self.offline_forever().await } else { self.connect().await };
+            match next {
+                Next::Connected(rd, wr, raw) => {
+                    failures = 0;
+                    tracing::debug!(peer = self.id, "connected to {}:{}", self.opts.host, self.opts.port);
+                    match self.connected(rd, wr, raw).await {
+                        Next::Exit => break,
+                        _ => {
+                            tracing::debug!(peer = self.id, "link to {}:{} lost, reconnecting", self.opts.host, self.opts.port);
+                            self.emit(LinkEvent::PeerDisconnect { peer: self.id });
+                            if self.wait(self.opts.retry).await.is_none() {
+                                break;
+                            }
+                        }
+                    }
+                }
+                Next::Reconnect => {
+                    failures += 1;
+                    self.emit(LinkEvent::PeerDisconnect { peer: self.id });
+                    if self.opts.max_retries.is_some_and(|max| failures >= max) {
+                        gave_up = true;
+                        let msg = format!(
+                            "gave up connecting to {}:{} after {failures} attempts",
+                            self.opts.host, self.opts.port
+                        );
+                        tracing::debug!(peer = self.id, "{msg}");
+                        self.report(&msg);
+                        continue;
+                    }
+                    if self.wait(self.opts.retry).await.is_none() {
+                        break;
+                    }
+                }
+                Next::Exit => break,
+            }
+        }
+        self.state.connected.store(false, Ordering::Release);
+        self.state.queued.store(0, Ordering::Release);
+        self.state.unwritten.store(0, Ordering::Release);
+        self.emit(LinkEvent::PeerClosed { peer: self.id });
+    }
+
+    pub(super) fn emit(&self, event: LinkEvent) {
+        self.shared.sink.event(event);
+    }
+
+    /// Tells the kernel's owner why the link cannot come up.
+    pub(super) fn report(&self, msg: &str) {
+        self.emit(LinkEvent::PeerError { peer: self.id, message: msg.to_string() });
+    }
+
+    /// Sleeps while still taking commands. `None` when told to exit.
+    async fn wait(&mut self, d: Duration) -> Option<()> {
+        let sleep = tokio::time::sleep(d);
+        tokio::pin!(sleep);
+        loop {
+            tokio::select! {
+                _ = &mut sleep => return Some(()),
+                cmd = self.rx.recv() => match cmd {
+                    Some(cmd) => if !self.offline(cmd) { return None },
+                    None => return None,
+                },
+            }
+        }
+    }
+
+    async fn offline_forever(&mut self) -> Next {
+        while let Some(cmd) = self.rx.recv().await {
+            if !self.offline(cmd) {
+                break;
+            }
+        }
+        Next::Exit
+    }
+
+    async fn connect(&mut self) -> Next {
+        let opts = self.opts.clone();
+        let connect = dial(&opts);
+        tokio::pin!(connect);
+        loop {
+            tokio::select! {
+                res = &mut connect => return match res {
+                    Ok((rd, wr, raw)) => Next::Connected(rd, wr, raw),
+                    Err(ConnectError::Tcp(e)) => {
+                        tracing::debug!(peer = self.id, "connect to {}:{} failed: {e}", self.opts.host, self.opts.port);
+                        Next::Reconnect
+                    }
+                    Err(ConnectError::Tls(e)) => {
+                        let msg = format!("TLS handshake with {}:{} failed: {e}", self.opts.host, self.opts.port);
+                        self.report(&msg);
+                        Next::Reconnect
+                    }
+                },
+                cmd = self.rx.recv() => match cmd {
+                    Some(cmd) => if !self.offline(cmd) { return Next::Exit },
+                    None => return Next::Exit,
+                },
+            }
+        }
+    }
+
+    /// Runs a live link until it breaks (`Reconnect`) or we are told to stop.
+    async fn connected(&mut self, mut rd: LinkReader, mut wr: LinkWriter, raw: RawSocket) -> Next {
+        self.links += 1;
+        self.open_lane(&wr);
+        self.raw = Some(raw);
+        self.acks = Acks::default();
+        self.down_reason = DownReason::Closed;
+        self.up_at = now_us();
+        self.set_ticker(false);
+        let mut next = self.serve(&mut rd, &mut wr).await;
+        self.ticker = None;
+        self.raw = None;
+        let replay = self.close_lane(&wr);
+        if !replay.is_empty() {
+            // Ahead of the frames of a write that failed (already back at
+            // the front of the queue): they were written before.
+            tracing::debug!(peer = self.id, "{} frame(s) not acknowledged by {}: written again on the next link", replay.len(), self.opts.node_id);
+            self.requeue(replay);
+        }
+        self.state.connected.store(false, Ordering::Release);
+        self.state.life.store(0, Ordering::Relaxed);
+        self.heard.watch.store(false, Ordering::Relaxed);
+        // Sent whatever the node's life: calls waiting on a link that ended
+        // fail now. Only a node that was up is announced down (`nodedown`):
+        // up and down come in pairs.
+        if self.life == Life::Up {
+            let i = self.down_reason.index();
+            self.state.downs[i].fetch_add(1, Ordering::Relaxed);
+            self.state.down.store(i as u8 + 1, Ordering::Relaxed);
+        }
+        self.emit(LinkEvent::NodeDown { peer: self.id, reason: self.down_reason });
+        self.life = Life::Unproven;
+        // What arrived during the last write waits for the next link, behind
+        // the frames of that write (already back in the queue).
+        self.inflight = 0;
+        while let Some(cmd) = self.next_held() {
+            if !self.offline(cmd) {
+                next = Next::Exit;
+                break;
+            }
+        }
+        self.stash.clear();
+        self.stash_bytes = 0;
+        self.account();
+        next
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_peer_that_went_away_is_not_a_tls_failure() {
+        use std::io::{Error, ErrorKind};
+        assert!(super::link_went_away(&Error::new(ErrorKind::UnexpectedEof, "no close_notify")));
+        assert!(super::link_went_away(&Error::from(ErrorKind::ConnectionReset)));
+        assert!(!super::link_went_away(&Error::new(ErrorKind::InvalidData, "received fatal alert: BadCertificate")));
+    }
+}

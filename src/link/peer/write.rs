@@ -1,0 +1,367 @@
+//! A live link's loop: what queued while it was down goes first, then every
+//! command, coalesced with those waiting behind it into batches written in
+//! pieces of about `MAX_WRITE` bytes that end on frame boundaries, with
+//! keep-alive pings between them; the rest of a frame a direct write began
+//! is finished first. Apart: the path every frame the task writes takes.
+
+use std::sync::atomic::Ordering;
+
+use crate::link::connection::{LinkReader, LinkWriter};
+use crate::wire::envelope;
+use crate::link::sink::{DownReason, LinkEvent};
+use crate::link::health::now_us;
+
+use super::detect::next_tick;
+use super::task::{link_went_away, Next, Peer};
+use super::{Command, Life};
+
+/// Frames are coalesced into writes of about this many bytes at most. Small
+/// enough that a JS (node-ipc) receiver, which only parses when a read ends
+/// on a frame boundary, gets whole frames read by read; large enough to
+/// amortize the system calls.
+const MAX_WRITE: usize = 64 * 1024;
+
+/// Frames to write: their text and where each ends. Always whole frames:
+/// the rest of a frame a direct write began is written before a batch.
+#[derive(Default)]
+pub(super) struct Batch {
+    pub(super) buf: String,
+    pub(super) ends: Vec<usize>,
+}
+
+impl Batch {
+    fn clear(&mut self) {
+        self.buf.clear();
+        self.ends.clear();
+    }
+
+    /// Marks the end of a frame just appended.
+    fn end_frame(&mut self) {
+        if self.ends.last().copied().unwrap_or(0) != self.buf.len() {
+            self.ends.push(self.buf.len());
+        }
+    }
+}
+
+/// The start of the frame that holds byte `at` (`ends` ascending).
+pub(super) fn frame_start(ends: &[usize], at: usize) -> (usize, usize) {
+    let i = ends.partition_point(|&end| end <= at);
+    (i, if i == 0 { 0 } else { ends[i - 1] })
+}
+
+impl Peer {
+    /// True when the stash begins with the rest of a frame the socket holds
+    /// the beginning of: that goes out before anything else.
+    fn rest_first(&self) -> bool {
+        matches!(self.stash.front(), Some(Command::Encoded { buf, ends, written, link })
+            if *link == self.links && *written < buf.len() && frame_start(ends, *written).1 < *written)
+    }
+
+    /// Writes a keep-alive ping now (at a frame boundary), stamped for its
+    /// round trip. Kept like any frame, so what the socket holds maps onto
+    /// what was written; it is left out when frames are written again.
+    async fn write_ping(&mut self, wr: &mut LinkWriter) -> std::io::Result<()> {
+        self.ping_due = false;
+        let cfg = self.shared.config();
+        let mut ping = Batch::default();
+        let mut text = String::with_capacity(cfg.from_json.len() + 96);
+        envelope::write_keep_alive_line(&mut text, &cfg.from_json, now_us());
+        self.encode(Command::Bodies { text, cfg }, &mut ping);
+        self.write_out(wr, ping.buf.as_bytes()).await?;
+        self.partial = 0;
+        self.ping_out = true;
+        self.state.pings.fetch_add(1, Ordering::Relaxed);
+        self.state.sent_frames.fetch_add(1, Ordering::Relaxed);
+        self.state.sent_bytes.fetch_add(ping.buf.len() as u64, Ordering::Relaxed);
+        self.state.lane().wrote(ping.buf, ping.ends);
+        Ok(())
+    }
+
+    /// Appends the frames of a command to `batch`. `Encoded` frames are
+    /// handled by the caller, which knows the link.
+    pub(super) fn encode(&self, cmd: Command, batch: &mut Batch) {
+        match cmd {
+            Command::Bodies { text, cfg } => {
+                let dropped = envelope::encode_bodies(&mut batch.buf, cfg.cookie.as_ref(), &text, &mut batch.ends);
+                if dropped > 0 {
+                    tracing::warn!(peer = self.id, "dropped {dropped} malformed envelope(s)");
+                }
+            }
+            Command::Buffer { head, bytes, cfg } => {
+                if envelope::encode_buffer_message(&mut batch.buf, cfg.cookie.as_ref(), &head, &bytes) {
+                    batch.end_frame();
+                } else {
+                    tracing::warn!(peer = self.id, "dropped a Buffer message with a malformed envelope");
+                }
+            }
+            Command::Raw { kind, json } => {
+                let mut bytes = Vec::with_capacity(json.len() + 32);
+                crate::wire::frame::encode_frame(&mut bytes, &kind, &json);
+                // Built from two strings and ASCII punctuation: valid UTF-8.
+                batch.buf.push_str(&String::from_utf8_lossy(&bytes));
+                batch.end_frame();
+            }
+            Command::Encoded { .. } | Command::MaxLen(_) | Command::Stop { .. } | Command::Flush(_) => {}
+        }
+    }
+
+    /// The frames of `buf` (ending at `ends`) from the one holding byte `at`
+    /// on, each whole: what is not known to be on the wire once `at` bytes
+    /// were written.
+    pub(super) fn frames_from(buf: &str, ends: &[usize], at: usize) -> Vec<String> {
+        let (first, mut start) = frame_start(ends, at);
+        let mut out = Vec::with_capacity(ends.len() - first);
+        for &end in &ends[first..] {
+            out.push(buf[start..end].to_string());
+            start = end;
+        }
+        out
+    }
+
+    pub(super) async fn serve(&mut self, rd: &mut LinkReader, wr: &mut LinkWriter) -> Next {
+        self.state.connected.store(true, Ordering::Release);
+        self.overflowing = false;
+        self.emit(LinkEvent::PeerConnect { peer: self.id });
+        self.await_life(self.up_at);
+
+        let mut batch = Batch::default();
+        // Flush what waited for the link, oldest first.
+        if !self.queue.is_empty() {
+            for f in self.queue.drain(..) {
+                batch.buf.push_str(&f);
+                batch.ends.push(batch.buf.len());
+            }
+            self.queue_bytes = 0;
+            self.set_queued();
+            if !self.write(wr, &batch).await {
+                return Next::Reconnect;
+            }
+            self.emit(LinkEvent::PeerDrained { peer: self.id });
+        }
+        if self.stopping {
+            self.down_reason = DownReason::Stopped;
+            wr.shutdown().await;
+            self.emit(LinkEvent::PeerDisconnect { peer: self.id });
+            return Next::Exit;
+        }
+
+        let mut scratch = vec![0u8; 4096];
+        loop {
+            // A keep-alive ping goes out at the next frame boundary, ahead
+            // of any backlog, unless the socket holds the beginning of a
+            // frame whose rest waits in the stash.
+            if self.ping_due && !self.rest_first() && self.write_ping(wr).await.is_err() {
+                return Next::Reconnect;
+            }
+            let held = self.next_held();
+            let first = match held.or_else(|| self.idle(wr)) {
+                Some(cmd) => cmd,
+                None => tokio::select! {
+                    cmd = self.rx.recv() => match cmd {
+                        Some(cmd) => cmd,
+                        None => return Next::Exit,
+                    },
+                    n = rd.read(&mut scratch) => match n {
+                        // The remote end closed the link.
+                        Ok(0) => return Next::Reconnect,
+                        Err(e) => {
+                            // Under TLS 1.3 a server that rejects our certificate
+                            // says so only after the handshake: tell JS why. A
+                            // peer that went away (it exited: no close_notify)
+                            // is an ordinary disconnect.
+                            if self.opts.tls.is_some() && !link_went_away(&e) {
+                                let msg = format!("TLS link to {}:{} failed: {e}", self.opts.host, self.opts.port);
+                                self.report(&msg);
+                            }
+                            return Next::Reconnect;
+                        }
+                        // Nothing is expected on an outbound link; ignore it.
+                        Ok(_) => continue,
+                    },
+                    _ = next_tick(&mut self.ticker) => {
+                        self.tick();
+                        continue;
+                    }
+                    // A sign of life from a node not shown up yet.
+                    _ = self.heard.wake.notified(), if self.life != Life::Up => {
+                        self.check_proof();
+                        continue;
+                    }
+                },
+            };
+            batch.clear();
+            let mut stop = None;
+            let mut flushed = Vec::new();
+            let mut next = Some(first);
+            // Coalesce everything already waiting into one write.
+            while let Some(cmd) = next.take() {
+                match cmd {
+                    Command::Stop { force } => {
+                        stop = Some(force);
+                        self.down_reason = DownReason::Stopped;
+                        break;
+                    }
+                    Command::MaxLen(n) => self.opts.max_len = n,
+                    Command::Flush(done) => flushed.push(done),
+                    Command::Encoded { buf, ends, written, link } => {
+                        let (first, start) = frame_start(&ends, written);
+                        if link == self.links && start < written {
+                            // The rest of a frame this link already carries
+                            // the beginning of. The direct write that began
+                            // it found the task idle, so this is its first
+                            // command and nothing can come in between. The
+                            // socket may have cut the frame inside a
+                            // character: its rest is written now, as bytes.
+                            debug_assert!(batch.buf.is_empty());
+                            let rest_end = ends[first];
+                            self.inflight = buf.len() - written;
+                            if let Err(e) = self.write_out(wr, &buf.as_bytes()[written..rest_end]).await {
+                                tracing::debug!(peer = self.id, "write failed, requeueing: {e}");
+                                self.requeue(Self::frames_from(&buf, &ends, written));
+                                return Next::Reconnect;
+                            }
+                            self.partial = 0;
+                            let mut lane = self.state.lane();
+                            lane.partial = 0;
+                            lane.wrote_copy(&buf, &ends, start, rest_end);
+                            drop(lane);
+                            batch.buf.push_str(&buf[rest_end..]);
+                            batch.ends.extend(ends[first + 1..].iter().map(|e| e - rest_end));
+                        } else {
+                            // Whole frames from the first one not on the wire
+                            // (on another link: resent whole).
+                            let base = batch.buf.len();
+                            batch.buf.push_str(&buf[start..]);
+                            batch.ends.extend(ends[first..].iter().map(|e| e - start + base));
+                        }
+                    }
+                    other => self.encode(other, &mut batch),
+                }
+                if batch.buf.len() >= MAX_WRITE {
+                    break;
+                }
+                // The stash is older than anything in the channel.
+                next = self.next_held().or_else(|| self.rx.try_recv().ok());
+            }
+            // What was handed over before a stop is written even when the
+            // stop is forced: node-ipc writes each frame as it is sent, so
+            // `cast(); disconnect(node, true)` delivers.
+            if !batch.buf.is_empty() && !self.write(wr, &batch).await {
+                if stop == Some(true) {
+                    self.emit(LinkEvent::PeerDisconnect { peer: self.id });
+                    return Next::Exit;
+                }
+                // A graceful stop still delivers what was sent before it:
+                // the frames went back to the queue; the next link flushes
+                // them and then closes.
+                if stop == Some(false) {
+                    self.stopping = true;
+                }
+                return Next::Reconnect;
+            }
+            for done in flushed {
+                let _ = done.send(());
+            }
+            if let Some(force) = stop {
+                if !force {
+                    wr.shutdown().await;
+                }
+                self.emit(LinkEvent::PeerDisconnect { peer: self.id });
+                return Next::Exit;
+            }
+        }
+    }
+
+    /// Writes a batch, in writes of at most about `MAX_WRITE` bytes that end
+    /// on frame boundaries. On failure every frame not known to be whole on
+    /// the wire goes back to the front of the queue.
+    async fn write(&mut self, wr: &mut LinkWriter, batch: &Batch) -> bool {
+        let mut start = 0;
+        let mut i = 0;
+        self.inflight = batch.buf.len();
+        self.account();
+        while i < batch.ends.len() {
+            if self.ping_due {
+                if let Err(e) = self.write_ping(wr).await {
+                    tracing::debug!(peer = self.id, "write failed, requeueing: {e}");
+                    self.inflight = 0;
+                    self.requeue(Self::frames_from(&batch.buf, &batch.ends, start));
+                    return false;
+                }
+            }
+            let first = i;
+            let mut end = batch.ends[i];
+            i += 1;
+            while i < batch.ends.len() && batch.ends[i] - start <= MAX_WRITE {
+                end = batch.ends[i];
+                i += 1;
+            }
+            if let Err(e) = self.write_out(wr, &batch.buf.as_bytes()[start..end]).await {
+                tracing::debug!(peer = self.id, "write failed, requeueing: {e}");
+                self.inflight = 0;
+                self.requeue(Self::frames_from(&batch.buf, &batch.ends, start));
+                return false;
+            }
+            self.partial = 0;
+            self.state.lane().wrote_copy(&batch.buf, &batch.ends, start, end);
+            self.state.sent_frames.fetch_add((i - first) as u64, Ordering::Relaxed);
+            self.state.sent_bytes.fetch_add((end - start) as u64, Ordering::Relaxed);
+            start = end;
+            self.inflight = batch.buf.len() - start;
+            self.account();
+        }
+        true
+    }
+
+    /// Writes all of `bytes`, taking commands into the stash whenever the
+    /// socket makes the write wait, so a peer that does not read holds
+    /// back at most `max_bytes`, not everything JS sends it.
+    /// What the socket took counts in `partial` until the caller records
+    /// the frames whole. A tick that is due comes first: toward a node that
+    /// reads as fast as we write, the socket is always ready, and a tick
+    /// polled after it would wait for the backlog to end.
+    async fn write_out(&mut self, wr: &mut LinkWriter, mut bytes: &[u8]) -> std::io::Result<()> {
+        while !bytes.is_empty() {
+            tokio::select! {
+                biased;
+                _ = next_tick(&mut self.ticker) => self.tick(),
+                n = wr.write_some(bytes) => {
+                    let n = n?;
+                    self.partial += n;
+                    bytes = &bytes[n..];
+                }
+                cmd = self.rx.recv(), if self.rx_open => match cmd {
+                    Some(cmd) => self.hold(cmd),
+                    None => self.rx_open = false,
+                },
+            }
+        }
+        loop {
+            tokio::select! {
+                biased;
+                _ = next_tick(&mut self.ticker) => self.tick(),
+                done = wr.flush() => return done,
+                cmd = self.rx.recv(), if self.rx_open => match cmd {
+                    Some(cmd) => self.hold(cmd),
+                    None => self.rx_open = false,
+                },
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::frame_start;
+
+    #[test]
+    fn frame_start_finds_the_frame_holding_a_byte() {
+        let ends = [10, 25, 40];
+        assert_eq!(frame_start(&ends, 0), (0, 0));
+        assert_eq!(frame_start(&ends, 9), (0, 0));
+        assert_eq!(frame_start(&ends, 10), (1, 10));
+        assert_eq!(frame_start(&ends, 30), (2, 25));
+        assert_eq!(frame_start(&ends, 40), (3, 40));
+        assert_eq!(frame_start(&[], 0), (0, 0));
+    }
+}
