@@ -2,14 +2,16 @@
 //! they read (anything heard from the node, or the edge of its window moving
 //! on under a backlog), the keep-alive pings they ask the write loop for,
 //! and the node's life that follows: `nodeup`, and `nodedown` with the link
-//! kept. Apart: a state machine of its own, beside the writing it watches.
+//! kept. Its state is `Detection`, a part of the task's. Apart: a state
+//! machine of its own, beside the writing it watches.
 
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::link::sink::{DownReason, LinkEvent};
-use crate::link::health::{self, now_us};
-use crate::link::unacked;
+use crate::link::health::{self, now_us, Heard};
+use crate::link::unacked::{self, RawSocket};
 
 use super::task::Peer;
 use super::Life;
@@ -89,6 +91,60 @@ impl Acks {
 /// yet; a stopped one creeps by far less.
 const EDGE_SHARE: u64 = 16;
 
+/// Failure detection's state, owned by the task: what the link knows of
+/// its node's life, and the pings and ticks that find it out.
+pub(super) struct Detection {
+    /// Ticks while a link is up, every quarter of `net_tick`.
+    pub(super) ticker: Option<tokio::time::Interval>,
+    /// When the current link came up, and when it last sent a keep-alive
+    /// ping (`health::now_us`).
+    pub(super) up_at: u64,
+    last_ping: u64,
+    /// What we hear from the node (on its links to us).
+    pub(super) heard: Arc<Heard>,
+    pub(super) life: Life,
+    /// A sign of life later than this (`now_us`) makes the node up.
+    proof_after: u64,
+    /// When the node was last shown up.
+    alive_from: u64,
+    /// A keep-alive ping is to be written at the next frame boundary.
+    pub(super) ping_due: bool,
+    /// While waiting for a sign of life: the time between two pings (µs),
+    /// doubled after each up to a quarter of `net_tick`.
+    proof_gap: u64,
+    /// A ping was written and nothing has come since.
+    pub(super) ping_out: bool,
+    /// The socket of the current link, to read what the node acknowledged.
+    pub(super) raw: Option<RawSocket>,
+    pub(super) acks: Acks,
+    /// The early warning of this silence was given.
+    warned: bool,
+    /// This silence was counted as a nodedown avoided by acknowledgements.
+    saved: bool,
+}
+
+impl Detection {
+    /// A link not made yet, to a node that nothing has shown to run.
+    pub(super) fn new(heard: Arc<Heard>) -> Self {
+        Detection {
+            ticker: None,
+            up_at: 0,
+            last_ping: 0,
+            heard,
+            life: Life::Unproven,
+            proof_after: 0,
+            alive_from: 0,
+            ping_due: false,
+            proof_gap: 0,
+            ping_out: false,
+            raw: None,
+            acks: Acks::default(),
+            warned: false,
+            saved: false,
+        }
+    }
+}
+
 /// The next tick of a live link's ticker; never, without one.
 pub(super) async fn next_tick(ticker: &mut Option<tokio::time::Interval>) {
     match ticker {
@@ -120,60 +176,60 @@ impl Peer {
         let Some(window) = self.opts.net_tick else { return };
         let window = window.as_micros() as u64;
         let now = now_us();
-        let heard_at = self.heard.last_us.load(Ordering::Relaxed);
-        if let Some(p) = self.raw.and_then(unacked::progress) {
+        let heard_at = self.detect.heard.last_us.load(Ordering::Relaxed);
+        if let Some(p) = self.detect.raw.and_then(unacked::progress) {
             let backlog = self.unwritten() > 0 || p.outq >= BACKLOG;
-            if self.acks.observe(&p, heard_at, backlog) {
-                self.acks.at = now;
+            if self.detect.acks.observe(&p, heard_at, backlog) {
+                self.detect.acks.at = now;
             }
         }
-        if self.life != Life::Up {
+        if self.detect.life != Life::Up {
             self.check_proof();
         }
-        let heard_from = heard_at.max(self.alive_from);
+        let heard_from = heard_at.max(self.detect.alive_from);
         let silent = now.saturating_sub(heard_from);
-        if self.life == Life::Up {
-            let alive = heard_from.max(self.acks.at);
+        if self.detect.life == Life::Up {
+            let alive = heard_from.max(self.detect.acks.at);
             self.state.alive_at.store(alive, Ordering::Relaxed);
-            if self.ping_out {
-                if alive >= self.last_ping {
-                    self.ping_out = false;
+            if self.detect.ping_out {
+                if alive >= self.detect.last_ping {
+                    self.detect.ping_out = false;
                 } else {
                     self.state.ticks_missed.fetch_add(1, Ordering::Relaxed);
                 }
             }
             let quiet = now.saturating_sub(alive);
             if quiet < window / 2 {
-                self.warned = false;
-            } else if !self.warned {
-                self.warned = true;
+                self.detect.warned = false;
+            } else if !self.detect.warned {
+                self.detect.warned = true;
                 health::warn_quiet(&self.opts.node_id, quiet / 1000, window / 1000);
             }
             if silent < window {
-                self.saved = false;
-            } else if quiet < window && !self.saved {
-                self.saved = true;
+                self.detect.saved = false;
+            } else if quiet < window && !self.detect.saved {
+                self.detect.saved = true;
                 self.state.ack_saves.fetch_add(1, Ordering::Relaxed);
             }
-            if quiet >= window && self.heard.links.load(Ordering::Relaxed) > 0 {
+            if quiet >= window && self.detect.heard.links.load(Ordering::Relaxed) > 0 {
                 tracing::debug!(peer = self.id, "nothing from {} for {} ms: down", self.opts.node_id, quiet / 1000);
                 self.declare_down(now);
             }
         }
-        let due = if self.life == Life::Up {
-            silent >= window / 4 && now.saturating_sub(self.last_ping) >= window / 4
+        let due = if self.detect.life == Life::Up {
+            silent >= window / 4 && now.saturating_sub(self.detect.last_ping) >= window / 4
         } else {
             // Waiting for a sign of life: pinged soon and then less and less
             // often, so a node that links back to us a moment after our link
             // came up is up a moment after.
-            let due = now.saturating_sub(self.last_ping) >= self.proof_gap;
-            if due && self.last_ping != 0 {
-                self.proof_gap = (self.proof_gap * 2).min(window / 4);
+            let due = now.saturating_sub(self.detect.last_ping) >= self.detect.proof_gap;
+            if due && self.detect.last_ping != 0 {
+                self.detect.proof_gap = (self.detect.proof_gap * 2).min(window / 4);
             }
             due
         };
         if due {
-            self.last_ping = now;
+            self.detect.last_ping = now;
             // Close the lane first: then no caller writes meanwhile, and
             // whatever one handed over (the rest of a frame it began,
             // perhaps) is in the stash, ahead of what comes later; the
@@ -182,7 +238,7 @@ impl Peer {
             while let Ok(cmd) = self.rx.try_recv() {
                 self.hold(cmd);
             }
-            self.ping_due = true;
+            self.detect.ping_due = true;
         }
     }
 
@@ -197,32 +253,32 @@ impl Peer {
         self.wait_for_life(Life::Unproven, after);
         // The first ping at once: a node that runs answers it within a
         // round trip.
-        self.last_ping = 0;
+        self.detect.last_ping = 0;
         self.tick();
     }
 
     /// The node is up once something came from it since we began waiting.
     pub(super) fn check_proof(&mut self) {
-        if self.life == Life::Up {
+        if self.detect.life == Life::Up {
             return;
         }
-        if self.heard.last_us.load(Ordering::Relaxed) > self.proof_after {
+        if self.detect.heard.last_us.load(Ordering::Relaxed) > self.detect.proof_after {
             self.declare_up(now_us());
         } else {
-            self.heard.watch_for_life();
+            self.detect.heard.watch_for_life();
         }
     }
 
     fn declare_up(&mut self, now: u64) {
         self.set_ticker(false);
-        self.life = Life::Up;
+        self.detect.life = Life::Up;
         self.state.life.store(Life::Up as u8, Ordering::Relaxed);
         self.state.alive_at.store(now, Ordering::Relaxed);
-        self.alive_from = now;
-        self.ping_out = false;
-        self.warned = false;
-        self.saved = false;
-        self.heard.watch.store(false, Ordering::Relaxed);
+        self.detect.alive_from = now;
+        self.detect.ping_out = false;
+        self.detect.warned = false;
+        self.detect.saved = false;
+        self.detect.heard.watch.store(false, Ordering::Relaxed);
         self.state.down.store(0, Ordering::Relaxed);
         self.emit(LinkEvent::NodeUp { peer: self.id });
     }
@@ -240,19 +296,19 @@ impl Peer {
     /// `life` until a sign of life newer than `after`: watched for, and
     /// pinged every [`PROOF_GAP`] at first.
     fn wait_for_life(&mut self, life: Life, after: u64) {
-        self.life = life;
+        self.detect.life = life;
         self.state.life.store(life as u8, Ordering::Relaxed);
-        self.proof_after = after;
-        self.heard.watch_for_life();
+        self.detect.proof_after = after;
+        self.detect.heard.watch_for_life();
         let quarter = self.opts.net_tick.map_or(u64::MAX, |w| w.as_micros() as u64 / 4);
-        self.proof_gap = (PROOF_GAP.as_micros() as u64).min(quarter);
+        self.detect.proof_gap = (PROOF_GAP.as_micros() as u64).min(quarter);
         self.set_ticker(true);
     }
 
     /// Ticks every quarter of `net_tick`, or, while waiting for a sign of
     /// life, often enough to ping every [`PROOF_GAP`] at first.
     pub(super) fn set_ticker(&mut self, waiting: bool) {
-        self.ticker = self.opts.net_tick.map(|t| {
+        self.detect.ticker = self.opts.net_tick.map(|t| {
             let quarter = (t / 4).max(Duration::from_millis(1));
             let every = if waiting { quarter.min(PROOF_GAP) } else { quarter };
             let mut every = tokio::time::interval_at(tokio::time::Instant::now() + every, every);

@@ -51,7 +51,7 @@ use crate::wire::envelope;
 use crate::link::sink::DownReason;
 use crate::link::kernel::{Config, Shared};
 
-use detect::Acks;
+use detect::Detection;
 use lane::Lane;
 use task::{Inbox, Peer};
 use write::frame_start;
@@ -302,24 +302,11 @@ pub fn spawn(shared: &Arc<Shared>, id: u64, opts: PeerOptions) -> PeerHandle {
         busy: false,
         backlog_freed: true,
         overflowing: false,
-        ticker: None,
-        up_at: 0,
-        last_ping: 0,
         down_reason: DownReason::Closed,
         stopping: false,
         links: 0,
-        heard: shared.hearing.watch(&handle.node_id),
-        life: Life::Unproven,
-        proof_after: 0,
-        alive_from: 0,
-        ping_due: false,
-        proof_gap: 0,
-        ping_out: false,
-        raw: None,
-        acks: Acks::default(),
         partial: 0,
-        warned: false,
-        saved: false,
+        detect: Detection::new(shared.hearing.watch(&handle.node_id)),
     };
     shared.runtime.spawn(task.run());
     handle

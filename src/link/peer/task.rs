@@ -14,11 +14,11 @@ use tokio::sync::mpsc;
 
 use crate::link::connection::{self, LinkReader, LinkWriter};
 use crate::link::sink::{DownReason, LinkEvent};
-use crate::link::health::{now_us, Heard};
+use crate::link::health::now_us;
 use crate::link::kernel::Shared;
 use crate::link::unacked::{self, RawSocket};
 
-use super::detect::Acks;
+use super::detect::{Acks, Detection};
 use super::{handed_bytes, Command, Life, PeerOptions, PeerState};
 
 /// Why an attempt to connect failed.
@@ -119,42 +119,17 @@ pub(super) struct Peer {
     pub(super) backlog_freed: bool,
     /// Frames were dropped and this episode was reported.
     pub(super) overflowing: bool,
-    /// Ticks while a link is up, every quarter of `net_tick`.
-    pub(super) ticker: Option<tokio::time::Interval>,
-    /// When the current link came up, and when it last sent a keep-alive
-    /// ping (`health::now_us`).
-    pub(super) up_at: u64,
-    pub(super) last_ping: u64,
     /// Why the current link ended, for NODE_DOWN.
     pub(super) down_reason: DownReason,
     /// A graceful stop was asked for while the link was down.
     pub(super) stopping: bool,
     /// Links made so far: the number of the current one.
     pub(super) links: u64,
-    /// What we hear from the node (on its links to us).
-    pub(super) heard: Arc<Heard>,
-    pub(super) life: Life,
-    /// A sign of life later than this (`now_us`) makes the node up.
-    pub(super) proof_after: u64,
-    /// When the node was last shown up.
-    pub(super) alive_from: u64,
-    /// A keep-alive ping is to be written at the next frame boundary.
-    pub(super) ping_due: bool,
-    /// While waiting for a sign of life: the time between two pings (µs),
-    /// doubled after each up to a quarter of `net_tick`.
-    pub(super) proof_gap: u64,
-    /// A ping was written and nothing has come since.
-    pub(super) ping_out: bool,
-    /// The socket of the current link, to read what the node acknowledged.
-    pub(super) raw: Option<RawSocket>,
-    pub(super) acks: Acks,
     /// Bytes of the frame being written that are on the socket and not
     /// yet in the lane's `unacked` (see `close_lane`).
     pub(super) partial: usize,
-    /// The early warning of this silence was given.
-    pub(super) warned: bool,
-    /// This silence was counted as a nodedown avoided by acknowledgements.
-    pub(super) saved: bool,
+    /// Failure detection's own state (see `detect.rs`).
+    pub(super) detect: Detection,
 }
 
 impl Peer {
@@ -267,14 +242,14 @@ impl Peer {
     async fn connected(&mut self, mut rd: LinkReader, mut wr: LinkWriter, raw: RawSocket) -> Next {
         self.links += 1;
         self.open_lane(&wr);
-        self.raw = Some(raw);
-        self.acks = Acks::default();
+        self.detect.raw = Some(raw);
+        self.detect.acks = Acks::default();
         self.down_reason = DownReason::Closed;
-        self.up_at = now_us();
+        self.detect.up_at = now_us();
         self.set_ticker(false);
         let mut next = self.serve(&mut rd, &mut wr).await;
-        self.ticker = None;
-        self.raw = None;
+        self.detect.ticker = None;
+        self.detect.raw = None;
         let replay = self.close_lane(&wr);
         if !replay.is_empty() {
             // Ahead of the frames of a write that failed (already back at
@@ -284,17 +259,17 @@ impl Peer {
         }
         self.state.connected.store(false, Ordering::Release);
         self.state.life.store(0, Ordering::Relaxed);
-        self.heard.watch.store(false, Ordering::Relaxed);
+        self.detect.heard.watch.store(false, Ordering::Relaxed);
         // Sent whatever the node's life: calls waiting on a link that ended
         // fail now. Only a node that was up is announced down (`nodedown`):
         // up and down come in pairs.
-        if self.life == Life::Up {
+        if self.detect.life == Life::Up {
             let i = self.down_reason.index();
             self.state.downs[i].fetch_add(1, Ordering::Relaxed);
             self.state.down.store(i as u8 + 1, Ordering::Relaxed);
         }
         self.emit(LinkEvent::NodeDown { peer: self.id, reason: self.down_reason });
-        self.life = Life::Unproven;
+        self.detect.life = Life::Unproven;
         // What arrived during the last write waits for the next link, behind
         // the frames of that write (already back in the queue).
         self.inflight = 0;

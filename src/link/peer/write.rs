@@ -61,7 +61,7 @@ impl Peer {
     /// round trip. Kept like any frame, so what the socket holds maps onto
     /// what was written; it is left out when frames are written again.
     async fn write_ping(&mut self, wr: &mut LinkWriter) -> std::io::Result<()> {
-        self.ping_due = false;
+        self.detect.ping_due = false;
         let cfg = self.shared.config();
         let mut ping = Batch::default();
         let mut text = String::with_capacity(cfg.from_json.len() + 96);
@@ -69,7 +69,7 @@ impl Peer {
         self.encode(Command::Bodies { text, cfg }, &mut ping);
         self.write_out(wr, ping.buf.as_bytes()).await?;
         self.partial = 0;
-        self.ping_out = true;
+        self.detect.ping_out = true;
         self.state.pings.fetch_add(1, Ordering::Relaxed);
         self.state.sent_frames.fetch_add(1, Ordering::Relaxed);
         self.state.sent_bytes.fetch_add(ping.buf.len() as u64, Ordering::Relaxed);
@@ -122,7 +122,7 @@ impl Peer {
         self.state.connected.store(true, Ordering::Release);
         self.overflowing = false;
         self.emit(LinkEvent::PeerConnect { peer: self.id });
-        self.await_life(self.up_at);
+        self.await_life(self.detect.up_at);
 
         let mut batch = Batch::default();
         // Flush what waited for the link, oldest first.
@@ -150,7 +150,7 @@ impl Peer {
             // A keep-alive ping goes out at the next frame boundary, ahead
             // of any backlog, unless the socket holds the beginning of a
             // frame whose rest waits in the stash.
-            if self.ping_due && !self.rest_first() && self.write_ping(wr).await.is_err() {
+            if self.detect.ping_due && !self.rest_first() && self.write_ping(wr).await.is_err() {
                 return Next::Reconnect;
             }
             let held = self.next_held();
@@ -178,12 +178,12 @@ impl Peer {
                         // Nothing is expected on an outbound link; ignore it.
                         Ok(_) => continue,
                     },
-                    _ = next_tick(&mut self.ticker) => {
+                    _ = next_tick(&mut self.detect.ticker) => {
                         self.tick();
                         continue;
                     }
                     // A sign of life from a node not shown up yet.
-                    _ = self.heard.wake.notified(), if self.life != Life::Up => {
+                    _ = self.detect.heard.wake.notified(), if self.detect.life != Life::Up => {
                         self.check_proof();
                         continue;
                     }
@@ -281,7 +281,7 @@ impl Peer {
         self.inflight = batch.buf.len();
         self.account();
         while i < batch.ends.len() {
-            if self.ping_due {
+            if self.detect.ping_due {
                 if let Err(e) = self.write_ping(wr).await {
                     tracing::debug!(peer = self.id, "write failed, requeueing: {e}");
                     self.inflight = 0;
@@ -324,7 +324,7 @@ impl Peer {
         while !bytes.is_empty() {
             tokio::select! {
                 biased;
-                _ = next_tick(&mut self.ticker) => self.tick(),
+                _ = next_tick(&mut self.detect.ticker) => self.tick(),
                 n = wr.write_some(bytes) => {
                     let n = n?;
                     self.partial += n;
@@ -339,7 +339,7 @@ impl Peer {
         loop {
             tokio::select! {
                 biased;
-                _ = next_tick(&mut self.ticker) => self.tick(),
+                _ = next_tick(&mut self.detect.ticker) => self.tick(),
                 done = wr.flush() => return done,
                 cmd = self.rx.recv(), if self.rx_open => match cmd {
                     Some(cmd) => self.hold(cmd),
