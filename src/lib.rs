@@ -107,7 +107,7 @@ pub use wire::error;
 #[cfg(feature = "internals")]
 #[doc(hidden)]
 pub mod internals {
-    pub use crate::link::{connection, handover, health, kernel, peer, server, sink, unacked};
+    pub use crate::link::{connection, handover, health, kernel, peer, server, shared, sink, unacked};
     pub use crate::napi::batch;
     pub use crate::node::delivery;
     pub use crate::wire::{cookie, digits, envelope, frame, json};

@@ -2,17 +2,16 @@
 //! and the sink they report to together. Everything here is plain Rust; the
 //! Node bindings live in `napi/` and only translate.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
-use crate::wire::cookie::Cookie;
-use crate::wire::envelope;
-use crate::link::sink::Sink;
-use crate::wire::frame::DEFAULT_MAX_FRAME;
-use crate::link::health::Hearing;
 use crate::link::peer::{self, Command, PeerHandle, PeerOptions};
 use crate::link::server::{self, ServerHandle, Source};
+use crate::link::shared::{lock, Shared};
+use crate::link::sink::Sink;
+use crate::wire::cookie::Cookie;
+use crate::wire::envelope;
+use crate::wire::frame::DEFAULT_MAX_FRAME;
 
 /// Default budget of the partial frames of all inbound connections
 /// together: four frames of the default `maxFrameLength`.
@@ -21,93 +20,6 @@ pub const DEFAULT_INBOUND_BUDGET: usize = 4 * DEFAULT_MAX_FRAME;
 /// Bytes of events waiting for their consumer (JS, or a Rust node's
 /// handlers) before readers pause.
 pub const DEFAULT_HIGH_WATER: usize = 32 * 1024 * 1024;
-
-/// Settings read on every frame; replaced whole when they change.
-#[derive(Debug, Clone)]
-pub struct Config {
-    pub cookie: Option<Cookie>,
-    /// `{"id":..,"host":..,"port":..}` of this node.
-    pub from_json: String,
-    pub max_frame: usize,
-}
-
-/// The process-wide runtime: network work never runs on the JS thread.
-/// Built on first use; if it cannot be (no threads to be had), every kernel
-/// constructed reports why instead of the process aborting.
-pub fn runtime() -> Result<&'static tokio::runtime::Runtime, String> {
-    static RT: OnceLock<Result<tokio::runtime::Runtime, String>> = OnceLock::new();
-    RT.get_or_init(|| {
-        let threads = std::env::var("CLUSTERLUCK_NATIVE_THREADS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(2usize)
-            .max(1);
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(threads)
-            .thread_name("clusterluck-net")
-            .enable_all()
-            .build()
-            .map_err(|e| format!("cannot start the network runtime: {e}"))
-    })
-    .as_ref()
-    .map_err(String::clone)
-}
-
-/// State shared by the kernel's tasks.
-pub struct Shared {
-    pub runtime: tokio::runtime::Handle,
-    /// Where the tasks report what happens.
-    pub sink: Arc<dyn Sink>,
-    /// What we hear from each node on its inbound links.
-    pub hearing: Hearing,
-    /// Bytes of partial frames held by all inbound connections, and the
-    /// most they may hold together.
-    pub inbound_held: AtomicUsize,
-    pub inbound_budget: AtomicUsize,
-    config: RwLock<Arc<Config>>,
-    next_id: AtomicU64,
-    peers_by_node: Mutex<HashMap<String, PeerHandle>>,
-    sources: Mutex<HashMap<u64, Source>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-impl Shared {
-    pub fn config(&self) -> Arc<Config> {
-        self.config.read().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-
-    pub fn next_id(&self) -> u64 {
-        self.next_id.fetch_add(1, Ordering::Relaxed)
-    }
-
-    /// Our outbound connection to node `id`, for answering its pings.
-    pub fn peer_for_node(&self, id: &str) -> Option<PeerHandle> {
-        lock(&self.peers_by_node).get(id).cloned()
-    }
-
-    /// Stops link `peer`, and forgets it if it is still its node's (a newer
-    /// link to the node stays).
-    pub fn stop_peer(&self, peer: &PeerHandle, force: bool) {
-        {
-            let mut peers = lock(&self.peers_by_node);
-            if peers.get(&peer.node_id).is_some_and(|p| p.id == peer.id) {
-                peers.remove(&peer.node_id);
-            }
-        }
-        peer.send(Command::Stop { force });
-    }
-
-    pub fn add_source(&self, id: u64, s: Source) {
-        lock(&self.sources).insert(id, s);
-    }
-
-    pub fn remove_source(&self, id: u64) -> Option<Source> {
-        lock(&self.sources).remove(&id)
-    }
-}
 
 /// One NetKernel's network side.
 pub struct Kernel {
@@ -120,24 +32,10 @@ pub struct Kernel {
 
 impl Kernel {
     /// A kernel whose tasks run on `runtime` and report to `sink`: the
-    /// addon's JS batch on the process-wide [`runtime`], or a Rust node's
+    /// addon's JS batch on the process-wide [`runtime`](crate::link::shared::runtime), or a Rust node's
     /// typed events on the runtime it was started on.
     pub fn new(runtime: tokio::runtime::Handle, sink: Arc<dyn Sink>) -> Kernel {
-        let shared = Arc::new(Shared {
-            runtime,
-            sink,
-            hearing: Hearing::default(),
-            inbound_held: AtomicUsize::new(0),
-            inbound_budget: AtomicUsize::new(DEFAULT_INBOUND_BUDGET),
-            config: RwLock::new(Arc::new(Config {
-                cookie: None,
-                from_json: envelope::from_json("", "", 0.0),
-                max_frame: DEFAULT_MAX_FRAME,
-            })),
-            next_id: AtomicU64::new(1),
-            peers_by_node: Mutex::new(HashMap::new()),
-            sources: Mutex::new(HashMap::new()),
-        });
+        let shared = Arc::new(Shared::new(runtime, sink, DEFAULT_INBOUND_BUDGET));
         Kernel {
             shared,
             server: Mutex::new(None),

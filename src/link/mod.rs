@@ -1,5 +1,6 @@
-//! The network, on tokio: `kernel` holds the configuration and the state the
-//! tasks share and spawns them; `server` accepts inbound links and reads
+//! The network, on tokio: `shared` holds the configuration and the state the
+//! tasks share (the registries of link handles among it), below the tasks;
+//! `kernel` owns one network side and spawns them; `server` accepts inbound links and reads
 //! them, `peer` owns each outbound link (reconnecting, queueing while it is
 //! down, failure detection); `connection` splits a plain or TLS socket into
 //! the halves they use, `tls` configures rustls, `health` keeps what failure
@@ -15,6 +16,7 @@ pub mod health;
 pub mod kernel;
 pub mod peer;
 pub mod server;
+pub mod shared;
 pub mod sink;
 pub mod tls;
 pub mod unacked;

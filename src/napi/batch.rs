@@ -18,7 +18,8 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
 
-use crate::link::kernel::{runtime, Kernel, DEFAULT_HIGH_WATER};
+use crate::link::kernel::{Kernel, DEFAULT_HIGH_WATER};
+use crate::link::shared::runtime;
 use crate::link::sink::{DownReason, LinkEvent, RoomFuture, Sink};
 use crate::wire::envelope::{FromNode, Message, InData};
 use crate::wire::error::Skip;

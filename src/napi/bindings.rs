@@ -13,7 +13,8 @@ use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 
-use crate::link::kernel::{Kernel, Shared};
+use crate::link::kernel::Kernel;
+use crate::link::shared::Shared;
 use crate::napi::batch;
 use crate::link::peer::{Command, PeerHandle, PeerOptions, DEFAULT_HIGH_WATER, DEFAULT_MAX_BYTES, DEFAULT_NET_TICK};
 use crate::link::tls::{self, TlsOptions};

@@ -49,7 +49,7 @@ use tokio::sync::mpsc;
 use crate::link::connection;
 use crate::wire::envelope;
 use crate::link::sink::DownReason;
-use crate::link::kernel::{Config, Shared};
+use crate::link::shared::{Config, Shared};
 
 use detect::Detection;
 use lane::Lane;

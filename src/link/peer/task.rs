@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use crate::link::connection::{self, LinkReader, LinkWriter};
 use crate::link::sink::{DownReason, LinkEvent};
 use crate::link::health::now_us;
-use crate::link::kernel::Shared;
+use crate::link::shared::Shared;
 use crate::link::unacked::{self, RawSocket};
 
 use super::detect::{Acks, Detection};

@@ -23,7 +23,7 @@ use tokio::task::JoinHandle;
 use crate::link::connection::{self, Reader, Writer};
 use crate::wire::error::Skip;
 use crate::link::sink::LinkEvent;
-use crate::link::kernel::Shared;
+use crate::link::shared::Shared;
 
 use read::read_loop;
 

@@ -17,7 +17,7 @@ use crate::link::health::{self, now_us, Heard, Hearing};
 use crate::wire::error::Skip;
 use crate::link::sink::LinkEvent;
 use crate::wire::frame::{Decoded, FrameDecoder};
-use crate::link::kernel::{Config, Shared};
+use crate::link::shared::{Config, Shared};
 
 /// Room made for each socket read.
 const READ_SIZE: usize = 256 * 1024;
