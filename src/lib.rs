@@ -48,6 +48,9 @@
 //!
 //! - `napi` (off by default): the Node-API bindings of the addon. Without
 //!   it the crate is a plain Rust library with no Node-API code.
+//! - `internals` (off by default): `clusterluck_native::internals`, the
+//!   layers below the API, for this crate's own tests, examples and fuzz
+//!   targets (`cargo test` turns it on). Not a stable API.
 //!
 //! # Inside
 //!
@@ -61,7 +64,9 @@
 //! ```
 //!
 //! `link` reports through one typed event and a `Sink` trait; `node` and
-//! `napi` each implement it, and never import each other.
+//! `napi` each implement it, and never import each other. Inside `link`,
+//! the state the tasks share is a module below them, and it holds the
+//! links' handles, never their task bodies.
 //!
 //! The API is what these docs show: [`Node`] and its [`Builder`], with
 //! [`handler`] (what handlers receive), [`message`] (addresses, data,
