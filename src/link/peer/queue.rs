@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering;
 use crate::link::sink::{Limit, LinkEvent};
 
 use super::task::Peer;
-use super::write::{frame_start, Batch};
+use super::write::{frame_start, WriteBatch};
 use super::Command;
 
 /// Once a backlog of the high-water mark or more is written out, the
@@ -123,7 +123,7 @@ impl Peer {
             }
             c @ (Command::Stop { .. } | Command::Flush(_) | Command::Encoded { .. }) => c,
             other => {
-                let mut batch = Batch::default();
+                let mut batch = WriteBatch::default();
                 self.encode(other, &mut batch);
                 if batch.buf.is_empty() {
                     return;
@@ -205,7 +205,7 @@ impl Peer {
                 }
             }
             other => {
-                let mut batch = Batch::default();
+                let mut batch = WriteBatch::default();
                 self.encode(other, &mut batch);
                 for frame in Self::frames_from(&batch.buf, &batch.ends, 0) {
                     self.enqueue(frame);

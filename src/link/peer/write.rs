@@ -24,12 +24,12 @@ const MAX_WRITE: usize = 64 * 1024;
 /// Frames to write: their text and where each ends. Always whole frames:
 /// the rest of a frame a direct write began is written before a batch.
 #[derive(Default)]
-pub(super) struct Batch {
+pub(super) struct WriteBatch {
     pub(super) buf: String,
     pub(super) ends: Vec<usize>,
 }
 
-impl Batch {
+impl WriteBatch {
     fn clear(&mut self) {
         self.buf.clear();
         self.ends.clear();
@@ -63,7 +63,7 @@ impl Peer {
     async fn write_ping(&mut self, wr: &mut LinkWriter) -> std::io::Result<()> {
         self.detect.ping_due = false;
         let cfg = self.shared.config();
-        let mut ping = Batch::default();
+        let mut ping = WriteBatch::default();
         let mut text = String::with_capacity(cfg.from_json.len() + 96);
         envelope::write_keep_alive_line(&mut text, &cfg.from_json, now_us());
         self.encode(Command::Bodies { text, cfg }, &mut ping);
@@ -79,7 +79,7 @@ impl Peer {
 
     /// Appends the frames of a command to `batch`. `Encoded` frames are
     /// handled by the caller, which knows the link.
-    pub(super) fn encode(&self, cmd: Command, batch: &mut Batch) {
+    pub(super) fn encode(&self, cmd: Command, batch: &mut WriteBatch) {
         match cmd {
             Command::Bodies { text, cfg } => {
                 let dropped = envelope::encode_bodies(&mut batch.buf, cfg.cookie.as_ref(), &text, &mut batch.ends);
@@ -124,7 +124,7 @@ impl Peer {
         self.emit(LinkEvent::PeerConnect { peer: self.id });
         self.await_life(self.detect.up_at);
 
-        let mut batch = Batch::default();
+        let mut batch = WriteBatch::default();
         // Flush what waited for the link, oldest first.
         if !self.queue.is_empty() {
             for f in self.queue.drain(..) {
@@ -275,7 +275,7 @@ impl Peer {
     /// Writes a batch, in writes of at most about `MAX_WRITE` bytes that end
     /// on frame boundaries. On failure every frame not known to be whole on
     /// the wire goes back to the front of the queue.
-    async fn write(&mut self, wr: &mut LinkWriter, batch: &Batch) -> bool {
+    async fn write(&mut self, wr: &mut LinkWriter, batch: &WriteBatch) -> bool {
         let mut start = 0;
         let mut i = 0;
         self.inflight = batch.buf.len();
