@@ -85,19 +85,26 @@ impl Filter {
     }
 }
 
-/// `clusterluck_native::link::peer` -> `clusterluck:native:peer`; None for
-/// the targets of other crates.
+/// `clusterluck_native::link::peer::task` -> `clusterluck:native:peer`;
+/// None for the targets of other crates.
 ///
-/// The namespace is the module's own name, not its path: the folders of the
-/// layers are how the crate is arranged, and an operator's `DEBUG` line
-/// should not change when a file moves between them.
+/// The namespace is the module a layer's folder holds (`link::peer`,
+/// `wire::json`), or the top module outside them (`node`, `debug_log`): the
+/// layers and the files a module is cut into are how the crate is arranged,
+/// and an operator's `DEBUG` line should not change when code moves between
+/// them.
 pub(crate) fn namespace(target: &str) -> Option<String> {
     let rest = target.strip_prefix("clusterluck_native")?;
     if !(rest.is_empty() || rest.starts_with("::")) {
         return None;
     }
+    let mut parts = rest.split("::").filter(|p| !p.is_empty());
     let mut ns = String::from("clusterluck:native");
-    if let Some(module) = rest.rsplit("::").find(|p| !p.is_empty()) {
+    let module = match parts.next() {
+        Some(layer @ ("wire" | "link" | "node" | "napi")) => Some(parts.next().unwrap_or(layer)),
+        other => other,
+    };
+    if let Some(module) = module {
         ns.push(':');
         ns.push_str(module);
     }
@@ -249,10 +256,13 @@ mod tests {
 
     #[test]
     fn namespaces_follow_the_module_path() {
-        assert_eq!(namespace("clusterluck_native::peer").as_deref(), Some("clusterluck:native:peer"));
         assert_eq!(namespace("clusterluck_native::link::peer").as_deref(), Some("clusterluck:native:peer"));
+        assert_eq!(namespace("clusterluck_native::link::peer::task").as_deref(), Some("clusterluck:native:peer"));
+        assert_eq!(namespace("clusterluck_native::link::server::read").as_deref(), Some("clusterluck:native:server"));
         assert_eq!(namespace("clusterluck_native::link::health").as_deref(), Some("clusterluck:native:health"));
-        assert_eq!(namespace("clusterluck_native::wire::frame").as_deref(), Some("clusterluck:native:frame"));
+        assert_eq!(namespace("clusterluck_native::wire::json::parse").as_deref(), Some("clusterluck:native:json"));
+        assert_eq!(namespace("clusterluck_native::node").as_deref(), Some("clusterluck:native:node"));
+        assert_eq!(namespace("clusterluck_native::node::delivery").as_deref(), Some("clusterluck:native:delivery"));
         assert_eq!(namespace("clusterluck_nativeother::x"), None);
         assert_eq!(namespace("clusterluck_native").as_deref(), Some("clusterluck:native"));
         assert_eq!(namespace("rustls::conn"), None);
