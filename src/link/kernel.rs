@@ -32,8 +32,9 @@ pub struct Kernel {
 
 impl Kernel {
     /// A kernel whose tasks run on `runtime` and report to `sink`: the
-    /// addon's JS batch on the process-wide [`runtime`](crate::link::shared::runtime), or a Rust node's
-    /// typed events on the runtime it was started on.
+    /// addon's JS batch on the process-wide
+    /// [`runtime`](crate::link::shared::runtime), or a Rust node's typed
+    /// events on the runtime it was started on.
     pub fn new(runtime: tokio::runtime::Handle, sink: Arc<dyn Sink>) -> Kernel {
         let shared = Arc::new(Shared::new(runtime, sink, DEFAULT_INBOUND_BUDGET));
         Kernel {

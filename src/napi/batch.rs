@@ -75,15 +75,6 @@ pub mod kind {
     ];
 }
 
-/// A kernel on the process-wide runtime that reports into a JS batch, as
-/// the addon pairs them; `wake` is called (from any thread) when a batch
-/// becomes available. Fails only when the runtime cannot start.
-pub fn kernel(wake: Box<dyn Fn() + Send + Sync>) -> Result<(Kernel, Arc<Outbox>), String> {
-    let outbox = Arc::new(Outbox::new(DEFAULT_HIGH_WATER, wake));
-    let kernel = Kernel::new(runtime()?.handle().clone(), outbox.clone());
-    Ok((kernel, outbox))
-}
-
 /// Payload modes of a MESSAGE entry.
 pub mod mode {
     pub const ABSENT: u8 = 0;
@@ -99,8 +90,8 @@ pub mod mode {
 /// kinds and payload modes by name, the skip kinds and the `nodedown`
 /// reasons in the order of their counters.
 pub fn tables_json() -> String {
-    let mut out = String::from("{\"kinds\":{");
-    let named = |out: &mut String, all: &[(&str, u8)]| {
+    fn named(out: &mut String, all: &[(&str, u8)]) {
+        out.push('{');
         for (i, (name, k)) in all.iter().enumerate() {
             if i > 0 {
                 out.push(',');
@@ -109,26 +100,37 @@ pub fn tables_json() -> String {
             out.push(':');
             push_int(out, *k as u64);
         }
-    };
+        out.push('}');
+    }
+    fn listed<'a>(out: &mut String, all: impl Iterator<Item = &'a str>) {
+        out.push('[');
+        for (i, name) in all.enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            json::write_string(out, name);
+        }
+        out.push(']');
+    }
+    let mut out = String::from("{\"kinds\":");
     named(&mut out, &kind::ALL);
-    out.push_str("},\"modes\":{");
+    out.push_str(",\"modes\":");
     named(&mut out, &mode::ALL);
-    out.push_str("},\"skipTypes\":[");
-    for (i, name) in Skip::KINDS.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        json::write_string(&mut out, name);
-    }
-    out.push_str("],\"downReasons\":[");
-    for (i, r) in DownReason::ALL.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        json::write_string(&mut out, r.as_str());
-    }
-    out.push_str("]}");
+    out.push_str(",\"skipTypes\":");
+    listed(&mut out, Skip::KINDS.iter().copied());
+    out.push_str(",\"downReasons\":");
+    listed(&mut out, DownReason::ALL.iter().map(|r| r.as_str()));
+    out.push('}');
     out
+}
+
+/// A kernel on the process-wide runtime that reports into a JS batch, as
+/// the addon pairs them; `wake` is called (from any thread) when a batch
+/// becomes available. Fails only when the runtime cannot start.
+pub fn kernel(wake: Box<dyn Fn() + Send + Sync>) -> Result<(Kernel, Arc<Outbox>), String> {
+    let outbox = Arc::new(Outbox::new(DEFAULT_HIGH_WATER, wake));
+    let kernel = Kernel::new(runtime()?.handle().clone(), outbox.clone());
+    Ok((kernel, outbox))
 }
 
 /// One batch for the JS thread: comma-separated JSON arrays, and Buffers
@@ -319,20 +321,8 @@ impl Outbox {
         }
     }
 
-    /// An event with integer fields only.
-    fn simple(&self, k: u8, fields: &[u64]) {
-        self.with(|inner| {
-            let b = &mut inner.batch;
-            b.open(k);
-            for f in fields {
-                b.field_int(*f);
-            }
-            b.close();
-        });
-    }
-
-    /// An event with integer fields followed by string fields.
-    fn with_strings(&self, k: u8, ints: &[u64], strings: &[&str]) {
+    /// An entry of kind `k`: its integer fields, then its string fields.
+    fn entry(&self, k: u8, ints: &[u64], strings: &[&str]) {
         self.with(|inner| {
             let b = &mut inner.batch;
             b.open(k);
@@ -427,21 +417,21 @@ impl Sink for Outbox {
     /// its string fields.
     fn event(&self, event: LinkEvent) {
         match event {
-            LinkEvent::SocketOpen { socket, port, ip } => self.with_strings(kind::SOCKET_OPEN, &[socket, port as u64], &[&ip]),
-            LinkEvent::SocketClose { socket } => self.simple(kind::SOCKET_CLOSE, &[socket]),
-            LinkEvent::PeerConnect { peer } => self.simple(kind::PEER_CONNECT, &[peer]),
-            LinkEvent::PeerDisconnect { peer } => self.simple(kind::PEER_DISCONNECT, &[peer]),
-            LinkEvent::PeerDrained { peer } => self.simple(kind::PEER_DRAINED, &[peer]),
-            LinkEvent::PeerError { peer, message } => self.with_strings(kind::PEER_ERROR, &[peer], &[&message]),
-            LinkEvent::PeerClosed { peer } => self.simple(kind::PEER_CLOSED, &[peer]),
-            LinkEvent::PeerBusy { peer } => self.simple(kind::PEER_BUSY, &[peer]),
-            LinkEvent::PeerDrain { peer } => self.simple(kind::PEER_DRAIN, &[peer]),
-            LinkEvent::PeerOverflow { peer, limit } => self.with_strings(kind::PEER_OVERFLOW, &[peer], &[limit.as_str()]),
-            LinkEvent::NodeDown { peer, reason } => self.with_strings(kind::NODE_DOWN, &[peer], &[reason.as_str()]),
-            LinkEvent::NodeUp { peer } => self.simple(kind::NODE_UP, &[peer]),
-            LinkEvent::Ready { generation, port } => self.simple(kind::READY, &[generation, port as u64]),
+            LinkEvent::SocketOpen { socket, port, ip } => self.entry(kind::SOCKET_OPEN, &[socket, port as u64], &[&ip]),
+            LinkEvent::SocketClose { socket } => self.entry(kind::SOCKET_CLOSE, &[socket], &[]),
+            LinkEvent::PeerConnect { peer } => self.entry(kind::PEER_CONNECT, &[peer], &[]),
+            LinkEvent::PeerDisconnect { peer } => self.entry(kind::PEER_DISCONNECT, &[peer], &[]),
+            LinkEvent::PeerDrained { peer } => self.entry(kind::PEER_DRAINED, &[peer], &[]),
+            LinkEvent::PeerError { peer, message } => self.entry(kind::PEER_ERROR, &[peer], &[&message]),
+            LinkEvent::PeerClosed { peer } => self.entry(kind::PEER_CLOSED, &[peer], &[]),
+            LinkEvent::PeerBusy { peer } => self.entry(kind::PEER_BUSY, &[peer], &[]),
+            LinkEvent::PeerDrain { peer } => self.entry(kind::PEER_DRAIN, &[peer], &[]),
+            LinkEvent::PeerOverflow { peer, limit } => self.entry(kind::PEER_OVERFLOW, &[peer], &[limit.as_str()]),
+            LinkEvent::NodeDown { peer, reason } => self.entry(kind::NODE_DOWN, &[peer], &[reason.as_str()]),
+            LinkEvent::NodeUp { peer } => self.entry(kind::NODE_UP, &[peer], &[]),
+            LinkEvent::Ready { generation, port } => self.entry(kind::READY, &[generation, port as u64], &[]),
             LinkEvent::ListenError { generation, message, code } => {
-                self.with_strings(kind::LISTEN_ERROR, &[generation], &[&message, &code])
+                self.entry(kind::LISTEN_ERROR, &[generation], &[&message, &code])
             }
         }
     }
@@ -633,7 +623,7 @@ mod tests {
             batch.text,
             "[2,0,\"a\",\"h\",1],[0,7,0,\"ev\",null,1,1,{\"a\":1}],[0,7,0,\"ev\",null,1,1,{\"a\":1}]"
         );
-        outbox.simple(kind::READY, &[1]);
+        outbox.event(LinkEvent::Ready { generation: 1, port: 7022 });
         assert_eq!(wakes.load(Ordering::SeqCst), 2);
         // Any other stream member goes to JS as it came; numbers as decimals.
         outbox.take();

@@ -344,11 +344,12 @@ impl Inner {
             let (node, announce) = (l.node.clone(), std::mem::replace(&mut l.up, false));
             // The state's lock, then the registry's: the order `connect` takes them in.
             let current = self.out.kernel.peer(&node.id).map(|h| h.id);
-            let mut failed = Vec::new();
-            if current.is_none() || current == Some(link) {
+            let failed: Vec<Pending> = if current.is_none() || current == Some(link) {
                 let tags: Vec<String> = state.pending.iter().filter(|(_, p)| p.node == node.id).map(|(t, _)| t.clone()).collect();
-                failed = tags.iter().filter_map(|t| state.pending.remove(t)).collect::<Vec<Pending>>();
-            }
+                tags.iter().filter_map(|t| state.pending.remove(t)).collect()
+            } else {
+                Vec::new()
+            };
             (node, announce, failed)
         };
         tracing::debug!(node = node.id, "node down: {reason}");
