@@ -100,16 +100,49 @@ describe("bad input", () => {
     k.stop();
   });
 
+  it("any message the JS kernel takes reaches its listeners as the JS kernel hands it over", async () => {
+    const { k, skips } = await victim("victim3");
+    const seen = [];
+    const record = (event) => (data, stream, from) => seen.push({ event, data, stream, tag: from.tag, node: from.node.toJSON() });
+    for (const event of ["5", "undefined", "null", "a,b", "[object Object]"]) k.on(event, record(event));
+    const a = await rawClient(k.port());
+    const msg = (body) => text('{"type":"message","data":' + body + "}");
+    a.write(msg('{"id":5,"tag":7,"from":{"id":"cli"},"stream":{"done":true},"data":1}'));
+    a.write(msg('{"tag":0,"from":"x","stream":"s","data":2}'));
+    a.write(msg('{"id":null,"tag":{"t":1},"from":[1],"stream":5,"data":3}'));
+    a.write(msg('{"id":["a","b"],"tag":"","from":{"id":7,"host":null,"port":"p"},"stream":{"stream":1},"data":4}'));
+    a.write(msg('{"id":{"o":1},"tag":true,"from":{"id":"cli"},"stream":[],"data":5}'));
+    await until(() => seen.length >= 5, 5000, "messages");
+    assert.deepEqual(seen, [
+      { event: "5", data: 1, stream: { done: true }, tag: 7, node: { id: "cli", host: undefined, port: undefined } },
+      { event: "undefined", data: 2, stream: "s", tag: null, node: { id: undefined, host: undefined, port: undefined } },
+      { event: "null", data: 3, stream: 5, tag: { t: 1 }, node: { id: undefined, host: undefined, port: undefined } },
+      { event: "a,b", data: 4, stream: { stream: 1 }, tag: null, node: { id: 7, host: null, port: "p" } },
+      { event: "[object Object]", data: 5, stream: [], tag: true, node: { id: "cli", host: undefined, port: undefined } },
+    ]);
+    assert.equal(skips.length, 0);
+    a.destroy();
+    k.stop();
+  });
+
   it("without a cookie, shape errors are still typed and good frames delivered", async () => {
     const { k, got, skips } = await victim("victim2");
+    const senders = [];
+    k.on("good", (data, stream, from) => senders.push(from.node));
     const a = await rawClient(k.port());
-    a.write(text('{"type":"message","data":{"id":"good","tag":null,"from":{"id":"raw"},"stream":{"done":true},"data":{"i":-3}}}'));
+    // What the JS kernel's handler throws on: no sender, no stream.
+    a.write(text('{"type":"message","data":{"id":"good","tag":null,"from":null,"stream":{"done":true},"data":{"i":-3}}}'));
+    a.write(text('{"type":"message","data":{"id":"good","tag":null,"from":{"id":"raw"},"data":{"i":-4}}}'));
     a.write(good(null, 7));
     a.write(text("{"));
+    // A sender naming only its id, as clusterluck's CLI does: taken, as the JS kernel takes it.
+    a.write(text('{"type":"message","data":{"id":"good","tag":null,"from":{"id":"raw"},"stream":{"done":true},"data":{"i":-5}}}'));
     a.write(good(null, 8));
-    await until(() => got.length >= 2 && skips.length >= 2, 5000, "frames");
-    assert.deepEqual(got, [7, 8]);
-    assert.deepEqual(skips.map((e) => e.type), ["INVALID_MESSAGE", "INVALID_JSON"]);
+    await until(() => got.length >= 3 && skips.length >= 3, 5000, "frames");
+    assert.deepEqual(got, [7, -5, 8]);
+    assert.deepEqual(skips.map((e) => e.type), ["INVALID_MESSAGE", "INVALID_MESSAGE", "INVALID_JSON"]);
+    assert.deepEqual([senders[1].id(), senders[1].host(), senders[1].port()], ["raw", undefined, undefined]);
+    assert.deepEqual([senders[2].id(), senders[2].host(), senders[2].port()], ["raw", "127.0.0.1", 1]);
     a.destroy();
     k.stop();
   });

@@ -758,9 +758,14 @@ class NetKernel extends EventEmitter {
         this._skipMsg(err);
         return;
       }
-      case EV.NODE:
-        this._nodes[e[1]] = new (this.constructor._Node)(e[2], e[3], e[4]);
+      case EV.NODE: {
+        // A sender that is not a whole address (clusterluck's CLI names only
+        // its id) comes with a mask of the parts that are undefined.
+        const gone = e[5] || 0;
+        this._nodes[e[1]] = new (this.constructor._Node)(gone & 1 ? undefined : e[2],
+          gone & 2 ? undefined : e[3], gone & 4 ? undefined : e[4]);
         return;
+      }
       case EV.SOCKET_OPEN: {
         const socket = new Socket(this, e[1], e[3], e[2]);
         this._sockets.set(e[1], socket);

@@ -44,14 +44,14 @@ fn to_out(m: &envelope::Message<'_>) -> OutMessage {
 }
 
 fn from_of(m: &envelope::FromNode<'_>) -> String {
-    envelope::from_json(&m.id, &m.host, m.port)
+    envelope::from_json(m.id.as_deref().unwrap(), m.host.as_deref().unwrap(), m.port.unwrap())
 }
 
 fn reencode(frame: &str, cookie: Option<&Cookie>) -> String {
     let mut out = String::new();
     match envelope::decode(frame, cookie).expect("decodes") {
         Inbound::Message(m) => envelope::encode_message(&mut out, cookie, &from_of(&m.from), &to_out(&m)),
-        Inbound::Ping(p) => envelope::encode_ping(&mut out, cookie, &from_of(&p.from), &p.tag),
+        Inbound::Ping(p) => envelope::encode_ping(&mut out, cookie, &from_of(&p.from), &p.tag_str().unwrap()),
         Inbound::Other(k) => panic!("unexpected type {k}"),
     }
     assert_eq!(out.pop(), Some('\u{c}'));
@@ -94,10 +94,11 @@ fn decoded_fields_are_what_the_js_kernel_sees() {
     let c = secret();
     match envelope::decode(&all[0], Some(&c)).unwrap() {
         Inbound::Ping(p) => {
-            assert_eq!(p.tag, "8c205b22ebcc95e9700ec4b061d7277b5e95b17526cc2f360");
-            assert_eq!(p.from.id, "alpha");
-            assert_eq!(p.from.host, "127.0.0.1");
-            assert_eq!(p.from.port, 17301.0);
+            assert_eq!(p.tag, Some("\"8c205b22ebcc95e9700ec4b061d7277b5e95b17526cc2f360\""));
+            assert_eq!(p.tag_str().as_deref(), Some("8c205b22ebcc95e9700ec4b061d7277b5e95b17526cc2f360"));
+            assert_eq!(p.from.id.as_deref(), Some("alpha"));
+            assert_eq!(p.from.host.as_deref(), Some("127.0.0.1"));
+            assert_eq!(p.from.port, Some(17301.0));
         }
         other => panic!("{other:?}"),
     }
@@ -160,13 +161,14 @@ fn bad_shapes_are_typed_skips() {
         (r#"{"data":{}}"#, "INVALID_MESSAGE"),
         (r#"{"type":"message"}"#, "INVALID_MESSAGE"),
         (r#"{"type":"message","data":5}"#, "INVALID_MESSAGE"),
+        // What the JS kernel's handler throws on (it reads `from.id` and
+        // `stream.stream` of every message, `from.id` of every ping).
         (r#"{"type":"message","data":{"id":"e","tag":null,"stream":{"done":true}}}"#, "INVALID_MESSAGE"),
-        (r#"{"type":"message","data":{"id":"e","tag":null,"from":{"id":"a","host":"h","port":"1"},"stream":{"done":true}}}"#, "INVALID_MESSAGE"),
-        (r#"{"type":"message","data":{"id":5,"tag":null,"from":{"id":"a","host":"h","port":1},"stream":{"done":true}}}"#, "INVALID_MESSAGE"),
-        (r#"{"type":"message","data":{"id":"e","tag":7,"from":{"id":"a","host":"h","port":1},"stream":{"done":true}}}"#, "INVALID_MESSAGE"),
-        (r#"{"type":"message","data":{"id":"e","tag":null,"from":{"id":"a","host":"h","port":1},"stream":{"done":"yes"}}}"#, "INVALID_MESSAGE"),
+        (r#"{"type":"message","data":{"id":"e","tag":null,"from":null,"stream":{"done":true}}}"#, "INVALID_MESSAGE"),
         (r#"{"type":"message","data":{"id":"e","tag":null,"from":{"id":"a","host":"h","port":1}}}"#, "INVALID_MESSAGE"),
-        (r#"{"type":"ping","data":{"from":{"id":"a","host":"h","port":1},"stream":{"done":true}}}"#, "INVALID_MESSAGE"),
+        (r#"{"type":"message","data":{"id":"e","tag":null,"from":{"id":"a"},"stream":null}}"#, "INVALID_MESSAGE"),
+        (r#"{"type":"ping","data":{"tag":"t","stream":{"done":true}}}"#, "INVALID_MESSAGE"),
+        (r#"{"type":"ping","data":{"tag":"t","from":null}}"#, "INVALID_MESSAGE"),
     ];
     for (frame, kind) in cases {
         match envelope::decode(frame, None) {
@@ -177,13 +179,91 @@ fn bad_shapes_are_typed_skips() {
     assert!(matches!(envelope::decode(r#"{"type":"other","data":1}"#, None), Ok(Inbound::Other(_))));
 }
 
+/// Every message the JS kernel takes is taken: it reads `from` only as
+/// `Node.from(from)` (clusterluck's CLI sends `{id}` alone), emits `id`
+/// whatever it is, reads the tag as `tag || null` and hands `stream` over as
+/// it is.
+#[test]
+fn what_the_js_kernel_takes_is_taken() {
+    let msg = |body: &str| format!(r#"{{"type":"message","data":{body}}}"#);
+    fn decode(frame: &str) -> envelope::Message<'_> {
+        match envelope::decode(frame, None) {
+            Ok(Inbound::Message(m)) => m,
+            other => panic!("{frame}: {other:?}"),
+        }
+    }
+    // clusterluck's CLI, as it sends every command.
+    let cli = msg(r#"{"id":"command","tag":"7f0e","from":{"id":"box_4242"},"stream":{"stream":"s9","done":true},"data":{"type":"Buffer","data":[123,125]}}"#);
+    let m = decode(&cli);
+    assert_eq!((m.from.id.as_deref(), m.from.host.as_deref(), m.from.port), (Some("box_4242"), None, None));
+    assert_eq!((m.event_raw, m.tag.as_deref(), m.tag_other, m.done), ("\"command\"", Some("7f0e"), None, true));
+    assert_eq!(envelope::from_parts(m.from.raw), [Some("\"box_4242\""), None, None]);
+    // Any other value of `from`, parts of other types.
+    for (from, id, parts) in [
+        (r#"{"id":"a","host":"h","port":"1"}"#, Some("a"), [Some("\"a\""), Some("\"h\""), Some("\"1\"")]),
+        (r#"{"id":5,"port":null}"#, None, [Some("5"), None, Some("null")]),
+        (r#""just a string""#, None, [None, None, None]),
+        ("[1,2]", None, [None, None, None]),
+        ("0", None, [None, None, None]),
+        ("{}", None, [None, None, None]),
+    ] {
+        let frame = msg(&format!(r#"{{"id":"e","from":{from},"stream":{{"done":true}}}}"#));
+        let m = decode(&frame);
+        assert_eq!(m.from.id.as_deref(), id, "{from}");
+        assert_eq!(envelope::from_parts(m.from.raw), parts, "{from}");
+    }
+    let from = r#"{"id":"a","host":"h","port":1}"#;
+    // Tags: falsy ones are no tag; a truthy one that is not a string is kept raw.
+    for (tag, want, other) in [
+        ("null", None, None),
+        ("false", None, None),
+        ("0", None, None),
+        ("-0.0e5", None, None),
+        (r#""""#, None, None),
+        (r#""t""#, Some("t"), None),
+        ("7", None, Some("7")),
+        ("true", None, Some("true")),
+        ("[]", None, Some("[]")),
+        (r#"{"x":1}"#, None, Some(r#"{"x":1}"#)),
+    ] {
+        let frame = msg(&format!(r#"{{"id":"e","tag":{tag},"from":{from},"stream":{{"done":true}}}}"#));
+        let m = decode(&frame);
+        assert_eq!((m.tag.as_deref(), m.tag_other), (want, other), "tag {tag}");
+    }
+    // Events of any type, or none; streams of any shape, `done` as its truthiness.
+    for (id, event) in [("5", "5"), ("null", "null"), (r#"["a"]"#, r#"["a"]"#)] {
+        assert_eq!(decode(&msg(&format!(r#"{{"id":{id},"from":{from},"stream":{{"done":true}}}}"#))).event_raw, event);
+    }
+    assert_eq!(decode(&msg(&format!(r#"{{"from":{from},"stream":{{"done":true}}}}"#))).event_raw, envelope::UNDEFINED_EVENT);
+    for (stream, done) in [(r#"{"done":"yes"}"#, true), (r#"{"done":0}"#, false), (r#"{"stream":5}"#, false), ("7", false), (r#""s""#, false), ("[true]", false)] {
+        let frame = msg(&format!(r#"{{"id":"e","from":{from},"stream":{stream}}}"#));
+        let m = decode(&frame);
+        assert_eq!((m.stream_raw, m.done), (stream, done), "stream {stream}");
+    }
+    // A ping with any tag, or none, and any sender.
+    for (tag, want) in [(r#""tag":"t","#, Some(r#""t""#)), (r#""tag":[1],"#, Some("[1]")), ("", None)] {
+        let frame = format!(r#"{{"type":"ping","data":{{{tag}"from":{{"id":"cli"}}}}}}"#);
+        match envelope::decode(&frame, None) {
+            Ok(Inbound::Ping(p)) => assert_eq!((p.tag, p.from.id.as_deref()), (want, Some("cli")), "{frame}"),
+            other => panic!("{frame}: {other:?}"),
+        }
+    }
+    // With a cookie, the same messages pass once signed, and only then.
+    let c = secret();
+    let body = r#"{"id":"command","tag":"7f0e","from":{"id":"box_4242"},"stream":{"done":true},"data":null}"#;
+    let sum = c.sign(body);
+    let signed = msg(&format!(r#"{{"checkSum":"{}",{}"#, std::str::from_utf8(&sum).unwrap(), &body[1..]));
+    assert!(matches!(envelope::decode(&signed, Some(&c)), Ok(Inbound::Message(_))));
+    assert!(matches!(envelope::decode(&msg(body), Some(&c)), Err(Skip::InvalidChecksum { .. })));
+}
+
 #[test]
 fn senders_read_again_are_read_the_same() {
     let frame = |from: &str| {
         format!(r#"{{"type":"message","data":{{"id":"e","tag":null,"from":{from},"stream":{{"done":true}},"data":1}}}}"#)
     };
     let sender = |f: &str| match envelope::decode(f, None).unwrap() {
-        Inbound::Message(m) => (m.from.id.into_owned(), m.from.host.into_owned(), m.from.port),
+        Inbound::Message(m) => (m.from.id.unwrap().into_owned(), m.from.host.unwrap().into_owned(), m.from.port.unwrap()),
         other => panic!("{other:?}"),
     };
     let a = frame(r#"{"id":"alpha","host":"10.0.0.1","port":7022}"#);

@@ -197,7 +197,7 @@ mod tests {
         let ping = frame(&ping);
         let Ok(Inbound::Ping(p)) = envelope::decode(&ping, None) else { panic!("{ping}") };
         let mut pong = String::new();
-        envelope::write_pong_line(&mut pong, from, &p.tag);
+        envelope::write_pong_line(&mut pong, from, &p.tag_str().expect("a string tag"));
         let pong = frame(&pong);
         let Ok(Inbound::Message(m)) = envelope::decode(&pong, None) else { panic!("{pong}") };
         assert_eq!(tick_reply(m.event_raw), Some(12345));

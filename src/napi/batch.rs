@@ -21,7 +21,7 @@ use tokio::sync::Notify;
 use crate::link::kernel::{Kernel, DEFAULT_HIGH_WATER};
 use crate::link::shared::runtime;
 use crate::link::sink::{DownReason, LinkEvent, RoomFuture, Sink};
-use crate::wire::envelope::{FromNode, Message, InData};
+use crate::wire::envelope::{self, FromNode, InData, Message};
 use crate::wire::error::Skip;
 use crate::wire::json;
 
@@ -348,9 +348,10 @@ impl Sink for Outbox {
             b.field_int(socket);
             b.field_int(node);
             b.field_raw(m.event_raw);
-            match &m.tag {
-                Some(t) => b.field_str(t),
-                None => b.field_raw("null"),
+            match (&m.tag, m.tag_other) {
+                (Some(t), _) => b.field_str(t),
+                (None, Some(raw)) => b.field_raw(raw),
+                (None, None) => b.field_raw("null"),
             }
             // The stream of nearly every message is `{"done":true}`: JS makes
             // that object itself from a 1, cheaper than parsing it.
@@ -514,15 +515,30 @@ fn intern(inner: &mut Inner, from: &FromNode<'_>) -> u64 {
     idx
 }
 
-/// Tells JS which sender index `idx` stands for from here on.
+/// Tells JS which sender index `idx` stands for from here on:
+/// `[NODE, idx, id, host, port]`. A sender that is not a whole address (a
+/// string id and host and a number port) has each part as JS reads it off the member,
+/// any JSON value, and a sixth element: a mask of the parts that are
+/// `undefined` (1 the id, 2 the host, 4 the port), written as `null`.
 fn announce(inner: &mut Inner, idx: u64, from: &FromNode<'_>) {
     let b = &mut inner.batch;
     b.open(kind::NODE);
     b.field_int(idx);
-    b.field_str(&from.id);
-    b.field_str(&from.host);
-    b.text.push(',');
-    json::write_number(&mut b.text, from.port);
+    if let (Some(id), Some(host), Some(port)) = (&from.id, &from.host, from.port) {
+        b.field_str(id);
+        b.field_str(host);
+        b.text.push(',');
+        json::write_number(&mut b.text, port);
+    } else {
+        let mut missing = 0;
+        for (i, part) in envelope::from_parts(from.raw).into_iter().enumerate() {
+            b.field_raw(part.unwrap_or("null"));
+            if part.is_none() {
+                missing |= 1 << i;
+            }
+        }
+        b.field_int(missing);
+    }
     b.close();
 }
 
@@ -537,6 +553,7 @@ mod tests {
         Message {
             event_raw: "\"ev\"",
             tag: None,
+            tag_other: None,
             from: from.clone(),
             stream_raw: "{\"done\":true}",
             done: true,
@@ -580,7 +597,7 @@ mod tests {
     #[test]
     fn large_batches_are_cut_into_pieces_of_whole_entries() {
         let outbox = Outbox::new(1 << 30, Box::new(|| {}));
-        let from = FromNode { id: Cow::Borrowed("a"), host: Cow::Borrowed("h"), port: 1.0, raw: "{\"id\":\"a\"}" };
+        let from = FromNode { id: Some(Cow::Borrowed("a")), host: Some(Cow::Borrowed("h")), port: Some(1.0), raw: "{\"id\":\"a\"}" };
         let big = format!("\"{}\"", "x".repeat(1000));
         for _ in 0..300 {
             let mut m = message(&from);
@@ -610,7 +627,7 @@ mod tests {
         let outbox = Outbox::new(1 << 20, Box::new(move || {
             w.fetch_add(1, Ordering::SeqCst);
         }));
-        let from = FromNode { id: Cow::Borrowed("a"), host: Cow::Borrowed("h"), port: 1.0, raw: "{\"id\":\"a\"}" };
+        let from = FromNode { id: Some(Cow::Borrowed("a")), host: Some(Cow::Borrowed("h")), port: Some(1.0), raw: "{\"id\":\"a\"}" };
         outbox.message(7, message(&from));
         outbox.message(7, message(&from));
         assert_eq!(wakes.load(Ordering::SeqCst), 0, "messages wait for wake_if_due");
@@ -635,11 +652,30 @@ mod tests {
     }
 
     #[test]
+    fn a_partial_sender_and_an_odd_tag_go_to_js_as_the_js_kernel_reads_them() {
+        let outbox = Outbox::new(usize::MAX, Box::new(|| {}));
+        // clusterluck's CLI: `from` is `{id}` alone; host and port are undefined.
+        for (raw, want) in [
+            ("{\"id\":\"cli_1\"}", "[2,0,\"cli_1\",null,null,6]"),
+            ("{\"port\":7,\"id\":5,\"host\":[1]}", "[2,1,5,[1],7,0]"),
+            ("\"x\"", "[2,2,null,null,null,7]"),
+        ] {
+            let frame = format!("{{\"type\":\"message\",\"data\":{{\"id\":\"ev\",\"tag\":3,\"from\":{raw},\"stream\":{{\"done\":true}}}}}}");
+            let m = envelope::decode(&frame, None);
+            let Ok(envelope::Inbound::Message(m)) = m else { panic!("{m:?}") };
+            outbox.message(1, m);
+            let text = outbox.take().text;
+            assert!(text.starts_with(want), "{text}");
+            assert!(text.ends_with(",\"ev\",3,1,0,null]"), "{text}");
+        }
+    }
+
+    #[test]
     fn the_sender_table_is_bounded() {
         let outbox = Outbox::new(usize::MAX, Box::new(|| {}));
         let raws: Vec<String> = (0..MAX_NODES + 3).map(|i| format!("{{\"id\":\"n{i}\"}}")).collect();
         for raw in &raws {
-            let from = FromNode { id: Cow::Borrowed("x"), host: Cow::Borrowed("h"), port: 1.0, raw };
+            let from = FromNode { id: Some(Cow::Borrowed("x")), host: Some(Cow::Borrowed("h")), port: Some(1.0), raw };
             outbox.message(1, message(&from));
         }
         assert!(outbox.lock().nodes.len() <= MAX_NODES);
@@ -653,10 +689,10 @@ mod tests {
         let outbox = Outbox::new(usize::MAX, Box::new(|| {}));
         let pads: Vec<String> = (0..50).map(|i| format!("{{\"id\":\"p\",\"pad\":\"{}{i}\"}}", "x".repeat(MAX_KEY))).collect();
         for raw in pads.iter().chain(pads.iter()) {
-            let from = FromNode { id: Cow::Borrowed("p"), host: Cow::Borrowed("h"), port: 2.0, raw };
+            let from = FromNode { id: Some(Cow::Borrowed("p")), host: Some(Cow::Borrowed("h")), port: Some(2.0), raw };
             outbox.message(1, message(&from));
         }
-        let short = FromNode { id: Cow::Borrowed("s"), host: Cow::Borrowed("h"), port: 3.0, raw: "{\"id\":\"s\"}" };
+        let short = FromNode { id: Some(Cow::Borrowed("s")), host: Some(Cow::Borrowed("h")), port: Some(3.0), raw: "{\"id\":\"s\"}" };
         outbox.message(1, message(&short));
         assert_eq!(outbox.lock().nodes.len(), 1, "only the short sender is in the table");
         let text = outbox.take().text;
@@ -669,7 +705,7 @@ mod tests {
     #[test]
     fn a_huge_batch_text_is_not_kept_for_reuse() {
         let outbox = Outbox::new(usize::MAX, Box::new(|| {}));
-        let from = FromNode { id: Cow::Borrowed("a"), host: Cow::Borrowed("h"), port: 1.0, raw: "{\"id\":\"a\"}" };
+        let from = FromNode { id: Some(Cow::Borrowed("a")), host: Some(Cow::Borrowed("h")), port: Some(1.0), raw: "{\"id\":\"a\"}" };
         let big = format!("\"{}\"", "x".repeat(KEEP_TEXT));
         let mut m = message(&from);
         m.data = InData::Json(&big);

@@ -49,7 +49,7 @@ pub enum Event {
 impl Event {
     /// An owned copy of a decoded message.
     pub fn message(socket: u64, m: &Message<'_>) -> Event {
-        let event = json::as_str(m.event_raw).map(|s| s.into_owned()).unwrap_or_default();
+        let event = js_key(m.event_raw);
         let mut stream = StreamInfo { done: m.done, id: None, error: None };
         if let Some(members) = json::object_members_trusted(m.stream_raw) {
             for (k, v) in members {
@@ -69,7 +69,13 @@ impl Event {
         };
         Event::Message(InMessage {
             socket,
-            from: Sender { id: m.from.id.to_string(), host: m.from.host.to_string(), port: m.from.port },
+            // A sender that is not a whole address (clusterluck's CLI sends
+            // its id alone) has what it lacks empty: it cannot be dialled.
+            from: Sender {
+                id: m.from.id.as_deref().unwrap_or_default().to_string(),
+                host: m.from.host.as_deref().unwrap_or_default().to_string(),
+                port: m.from.port.unwrap_or(0.0),
+            },
             event,
             tag: m.tag.as_ref().map(|t| t.to_string()),
             stream,
@@ -99,6 +105,22 @@ impl Event {
         };
         data + 128
     }
+}
+
+/// The name a JS emitter files an event id under (`String(id)`), so a Rust
+/// handler is found for the messages a JS listener would be: a string as it
+/// is, `null`, booleans and numbers as JavaScript prints them, an object as
+/// "[object Object]". An array, which no kernel sends as an id, is left as
+/// its JSON text rather than joined as JavaScript would.
+fn js_key(raw: &str) -> String {
+    if let Some(s) = json::as_str(raw) {
+        return s.into_owned();
+    }
+    if raw.starts_with('{') {
+        return "[object Object]".to_string();
+    }
+    // null, true, false and numbers: JSON.stringify prints them as String() does.
+    json::canonicalize(raw).map(|c| c.into_owned()).unwrap_or_default()
 }
 
 /// Bytes of events handed to Rust and not yet dropped.
@@ -214,10 +236,11 @@ mod tests {
 
     #[test]
     fn messages_are_owned_with_their_stream_read() {
-        let from = FromNode { id: Cow::Borrowed("a"), host: Cow::Borrowed("h"), port: 1.0, raw: "{}" };
+        let from = FromNode { id: Some(Cow::Borrowed("a")), host: Some(Cow::Borrowed("h")), port: Some(1.0), raw: "{}" };
         let m = Message {
             event_raw: "\"e\\u0076\"",
             tag: Some(Cow::Borrowed("t")),
+            tag_other: None,
             from,
             stream_raw: "{\"done\":true,\"stream\":\"s1\",\"error\":{\"message\":\"x\"}}",
             done: true,
@@ -228,6 +251,19 @@ mod tests {
         assert_eq!(got.tag.as_deref(), Some("t"));
         assert_eq!(got.stream, StreamInfo { done: true, id: Some("s1".into()), error: Some("{\"message\":\"x\"}".into()) });
         assert_eq!(got.data, Payload::Bytes(vec![1, 2]));
+    }
+
+    #[test]
+    fn a_message_clusterluck_cli_sends_is_delivered_with_what_it_names() {
+        // Its `from` is `{id}` alone; events are named as a JS emitter names them.
+        for (id, key) in [("\"cmd\"", "cmd"), ("5", "5"), ("1e21", "1e+21"), ("null", "null"), ("true", "true"), ("{\"a\":1}", "[object Object]")] {
+            let frame = format!("{{\"type\":\"message\",\"data\":{{\"id\":{id},\"tag\":\"t\",\"from\":{{\"id\":\"cli_7\"}},\"stream\":{{\"stream\":\"s\",\"done\":true}},\"data\":1}}}}");
+            let Ok(envelope::Inbound::Message(m)) = envelope::decode(&frame, None) else { panic!("{frame}") };
+            let Event::Message(got) = Event::message(1, &m) else { panic!("not a message") };
+            assert_eq!(got.event, key);
+            assert_eq!(got.from, Sender { id: "cli_7".into(), host: String::new(), port: 0.0 });
+            assert_eq!((got.tag.as_deref(), got.stream.done, got.stream.id.as_deref()), (Some("t"), true, Some("s")));
+        }
     }
 
     #[test]

@@ -22,13 +22,34 @@ use crate::wire::error::Skip;
 use crate::wire::json;
 
 /// The sender of a frame, as its `from` member says.
+///
+/// A kernel writes `{"id":..,"host":..,"port":..}`, but the JS kernel reads
+/// the member only as `Node.from(from)`: any value that is not `null` will
+/// do, and what it lacks is `undefined` (clusterluck's own CLI sends `{id}`
+/// alone). Each part is here when it has the type a kernel writes; the rest
+/// stays in `raw` for [`from_parts`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct FromNode<'a> {
-    pub id: Cow<'a, str>,
-    pub host: Cow<'a, str>,
-    pub port: f64,
+    /// `from.id`, when a string: what links and sinks are known by.
+    pub id: Option<Cow<'a, str>>,
+    /// `from.host`, when a string.
+    pub host: Option<Cow<'a, str>>,
+    /// `from.port`, when a number.
+    pub port: Option<f64>,
     /// The member's raw text: a cheap key for "the same sender again".
     pub raw: &'a str,
+}
+
+/// The raw JSON of `from.id`, `from.host` and `from.port` as JavaScript
+/// reads them off the parsed member: the last member of each name of an
+/// object, `None` (JS `undefined`) where there is none or `from` is not an
+/// object. For a sender that is not a whole address (a string id and host
+/// and a number port), so the JS layer builds the `Node` the JS kernel would.
+pub fn from_parts(raw: &str) -> [Option<&str>; 3] {
+    match json::object_members_trusted(raw) {
+        Some(m) => [member(&m, "id"), member(&m, "host"), member(&m, "port")],
+        None => [None; 3],
+    }
 }
 
 /// The `data` member of an inbound message, as read from the frame (its text
@@ -50,22 +71,44 @@ pub enum InData<'a> {
 /// A routed message: a cast, a call, a reply, or one chunk of a stream.
 #[derive(Debug, PartialEq)]
 pub struct Message<'a> {
-    /// The event (a JSON string literal, raw).
+    /// The event: the `id` member, raw (any JSON value: the JS kernel emits
+    /// it as it is and the emitter makes a string of it), or
+    /// [`UNDEFINED_EVENT`] when there is none.
     pub event_raw: &'a str,
-    /// The reply tag, decoded; `None` for casts.
+    /// The reply tag, decoded, when a string; `None` for casts. The JS
+    /// kernel reads the tag as `data.tag || null`.
     pub tag: Option<Cow<'a, str>>,
+    /// A tag that is truthy but not a string (a number, `true`, an array,
+    /// an object), raw: the JS kernel hands it over as it is, though no
+    /// reply can be sent to it.
+    pub tag_other: Option<&'a str>,
     pub from: FromNode<'a>,
-    /// The `stream` member, raw, for JS to parse as the seed does.
+    /// The `stream` member, raw (any value but `null`), for JS to parse as
+    /// the seed does.
     pub stream_raw: &'a str,
+    /// Whether `stream.done` is truthy.
     pub done: bool,
     pub data: InData<'a>,
 }
 
+/// The event of a message without an `id` member: the JS kernel emits
+/// `undefined`, which an emitter files under the key "undefined".
+pub const UNDEFINED_EVENT: &str = "\"undefined\"";
+
 /// A ping: answered with `"pong"` on our own connection to the sender.
 #[derive(Debug, PartialEq)]
 pub struct Ping<'a> {
-    pub tag: Cow<'a, str>,
+    /// The `tag` member, raw (any JSON value), `None` when absent: the pong's
+    /// event, as the JS kernel answers with `data.tag` whatever it is.
+    pub tag: Option<&'a str>,
     pub from: FromNode<'a>,
+}
+
+impl Ping<'_> {
+    /// The tag, when it is a string (every kernel's pings).
+    pub fn tag_str(&self) -> Option<Cow<'_, str>> {
+        self.tag.and_then(json::as_str)
+    }
 }
 
 #[derive(Debug, PartialEq)]
@@ -153,37 +196,42 @@ thread_local! {
     static LAST_FROM: std::cell::RefCell<Option<FromSpans>> = const { std::cell::RefCell::new(None) };
 }
 
-fn parse_from<'a>(raw: Option<&'a str>) -> Result<FromNode<'a>, Skip> {
-    let raw = raw.ok_or_else(|| invalid("missing 'from'"))?;
+/// Reads a `from` member that is not `null` (checked by the caller). Never
+/// fails: the JS kernel takes any value, and what it lacks stays unset.
+fn parse_from(raw: &str) -> FromNode<'_> {
     let known = LAST_FROM.with_borrow(|last| {
         last.as_ref().filter(|s| s.raw == raw).map(|s| (s.id.clone(), s.host.clone(), s.port))
     });
     if let Some((id, host, port)) = known {
         if let (Some(id), Some(host)) = (raw.get(id), raw.get(host)) {
-            return Ok(FromNode { id: Cow::Borrowed(id), host: Cow::Borrowed(host), port, raw });
+            let (id, host) = (Some(Cow::Borrowed(id)), Some(Cow::Borrowed(host)));
+            return FromNode { id, host, port: Some(port), raw };
         }
     }
-    let m = json::object_members_trusted(raw).ok_or_else(|| invalid("'from' is not an object"))?;
+    let Some(m) = json::object_members_trusted(raw) else {
+        return FromNode { id: None, host: None, port: None, raw };
+    };
     let id = member(&m, "id").and_then(json::as_str);
     let host = member(&m, "host").and_then(json::as_str);
     let port = member(&m, "port").and_then(json::as_f64);
-    match (id, host, port) {
-        (Some(id), Some(host), Some(port)) => {
-            // Only text that is a piece of `raw` can be found again by position.
-            let span = |s: &str| {
-                let at = offset_in(raw, s);
-                (raw.get(at..at + s.len()).map(str::as_ptr) == Some(s.as_ptr())).then_some(at..at + s.len())
-            };
-            if let (Cow::Borrowed(i), Cow::Borrowed(h)) = (&id, &host) {
-                if let (Some(id), Some(host)) = (span(i), span(h)) {
-                    let spans = FromSpans { raw: raw.to_string(), id, host, port };
-                    LAST_FROM.with_borrow_mut(|last| *last = Some(spans));
-                }
-            }
-            Ok(FromNode { id, host, port, raw })
+    if let (Some(Cow::Borrowed(i)), Some(Cow::Borrowed(h)), Some(port)) = (&id, &host, port) {
+        // Only text that is a piece of `raw` can be found again by position.
+        let span = |s: &str| {
+            let at = offset_in(raw, s);
+            (raw.get(at..at + s.len()).map(str::as_ptr) == Some(s.as_ptr())).then_some(at..at + s.len())
+        };
+        if let (Some(id), Some(host)) = (span(i), span(h)) {
+            let spans = FromSpans { raw: raw.to_string(), id, host, port };
+            LAST_FROM.with_borrow_mut(|last| *last = Some(spans));
         }
-        _ => Err(invalid("'from' needs a string id, a string host and a number port")),
     }
+    FromNode { id, host, port, raw }
+}
+
+/// JavaScript's truthiness of a JSON value: `null`, `false`, `0` (in any
+/// spelling) and `""` are falsy.
+fn truthy(raw: &str) -> bool {
+    !(json::is_null(raw) || json::as_bool(raw) == Some(false) || json::as_f64(raw) == Some(0.0) || raw == "\"\"")
 }
 
 /// Validates one value of `frame`, reporting the error at its frame offset.
@@ -317,37 +365,27 @@ fn read_envelope<'a>(
     if let Some(cookie) = cookie {
         verify(cookie, data_raw, &members)?;
     }
-    let from = parse_from(member(&members, "from"))?;
+    // The JS kernel reads `from.id` and `stream.stream` of every message
+    // (`from.id` of a ping too): a member that is missing or `null` throws
+    // there, and is skipped here. Any other value is taken.
+    let present = |name: &str| member(&members, name).filter(|raw| !json::is_null(raw));
+    let from = parse_from(present("from").ok_or_else(|| invalid("'from' is missing or null"))?);
     if kind == "ping" {
-        let tag = member(&members, "tag")
-            .and_then(json::as_str)
-            .ok_or_else(|| invalid("a ping needs a string 'tag'"))?;
-        return Ok(Inbound::Ping(Ping { tag, from }));
+        return Ok(Inbound::Ping(Ping { tag: member(&members, "tag"), from }));
     }
-    let event_raw = member(&members, "id")
-        .filter(|raw| json::as_str(raw).is_some())
-        .ok_or_else(|| invalid("a message needs a string 'id'"))?;
-    let tag = match member(&members, "tag") {
-        None => None,
-        Some(raw) if json::is_null(raw) => None,
+    let stream_raw = present("stream").ok_or_else(|| invalid("'stream' is missing or null"))?;
+    let event_raw = member(&members, "id").unwrap_or(UNDEFINED_EVENT);
+    let (tag, tag_other) = match member(&members, "tag").filter(|raw| truthy(raw)) {
+        None => (None, None),
         Some(raw) => match json::as_str(raw) {
-            // The JS kernel reads the tag as `data.tag || null`.
-            Some(t) if t.is_empty() => None,
-            Some(t) => Some(t),
-            None => return Err(invalid("'tag' must be a string or null")),
+            Some(t) => (Some(t), None),
+            None => (None, Some(raw)),
         },
     };
-    let stream_raw = member(&members, "stream").ok_or_else(|| invalid("missing 'stream'"))?;
-    let sm = json::object_members_trusted(stream_raw).ok_or_else(|| invalid("'stream' is not an object"))?;
-    let done = member(&sm, "done")
-        .and_then(json::as_bool)
-        .ok_or_else(|| invalid("'stream.done' must be a boolean"))?;
-    if let Some(sid) = member(&sm, "stream") {
-        if json::as_str(sid).is_none() {
-            return Err(invalid("'stream.stream' must be a string"));
-        }
-    }
-    Ok(Inbound::Message(Message { event_raw, tag, from, stream_raw, done, data: payload }))
+    let done = json::object_members_trusted(stream_raw)
+        .and_then(|sm| member(&sm, "done").map(truthy))
+        .unwrap_or(false);
+    Ok(Inbound::Message(Message { event_raw, tag, tag_other, from, stream_raw, done, data: payload }))
 }
 
 /// The `data` of an outbound message.
@@ -484,6 +522,23 @@ pub fn write_message_line(out: &mut String, from_json: &str, event: &str, tag: O
 pub fn write_pong_line(out: &mut String, from_json: &str, ping_tag: &str) {
     let stream = StreamOut { done: true, ..StreamOut::default() };
     write_message_line(out, from_json, ping_tag, None, stream, Some("\"pong\""));
+}
+
+/// Appends the answer to a ping whose tag is any JSON value, as a JS kernel
+/// answers it (its event is the tag, whatever it is): `tag_json` in the form
+/// `JSON.stringify` writes, or `None` for a ping without a tag, whose pong
+/// then has no `id` member (`JSON.stringify` drops `undefined`).
+pub fn write_pong_line_json(out: &mut String, from_json: &str, tag_json: Option<&str>) {
+    out.push(BODY_MESSAGE as char);
+    out.push('{');
+    if let Some(tag) = tag_json {
+        out.push_str("\"id\":");
+        out.push_str(tag);
+        out.push(',');
+    }
+    out.push_str("\"tag\":null,\"from\":");
+    out.push_str(from_json);
+    out.push_str(",\"stream\":{\"done\":true},\"data\":\"pong\"}");
 }
 
 /// Appends a ping envelope, `{"tag":..,"from":..,"stream":{"done":true}}`,

@@ -17,6 +17,7 @@ use crate::link::health::{self, now_us, Heard, Hearing};
 use crate::wire::error::Skip;
 use crate::link::sink::LinkEvent;
 use crate::wire::frame::{Decoded, FrameDecoder};
+use crate::wire::json;
 use crate::link::shared::{Config, Shared};
 
 /// Room made for each socket read.
@@ -147,7 +148,7 @@ pub(super) async fn read_loop(shared: Arc<Shared>, id: u64, mut rd: Reader) {
 /// The node a decoded frame comes from, if it says.
 fn sender<'a>(decoded: &'a Result<Inbound<'_>, Skip>) -> Option<&'a str> {
     match decoded {
-        Ok(Inbound::Message(Message { from, .. }) | Inbound::Ping(Ping { from, .. })) => Some(&from.id),
+        Ok(Inbound::Message(Message { from, .. }) | Inbound::Ping(Ping { from, .. })) => from.id.as_deref(),
         _ => None,
     }
 }
@@ -190,13 +191,22 @@ fn route(shared: &Arc<Shared>, socket: u64, cfg: &Arc<Config>, decoded: Result<I
             _ => shared.sink.message(socket, m),
         },
         Ok(Inbound::Ping(p)) => {
-            if let Some(peer) = shared.peer_for_node(&p.from.id) {
-                // The reply a JS kernel sends: a cast of "pong" to the tag,
-                // written from this thread when our link to the sender is idle.
-                let mut body = String::with_capacity(cfg.from_json.len() + p.tag.len() + 80);
-                envelope::write_pong_line(&mut body, &cfg.from_json, &p.tag);
-                peer.send_bodies(body, cfg.clone(), true);
+            // The JS kernel answers only a sender it has a link to, found by
+            // `from.id`: a string, as every link's node id is.
+            let Some(peer) = p.from.id.as_deref().and_then(|id| shared.peer_for_node(id)) else { return };
+            // The reply a JS kernel sends: a cast of "pong" to the tag,
+            // written from this thread when our link to the sender is idle.
+            let mut body = String::with_capacity(cfg.from_json.len() + p.tag.map_or(0, str::len) + 80);
+            match p.tag_str() {
+                Some(tag) => envelope::write_pong_line(&mut body, &cfg.from_json, &tag),
+                // Another value is echoed as JSON.stringify writes it; it was
+                // validated as the frame was read, so it has a canonical form.
+                None => match p.tag.map(json::canonicalize).transpose() {
+                    Ok(tag) => envelope::write_pong_line_json(&mut body, &cfg.from_json, tag.as_deref()),
+                    Err(_) => return,
+                },
             }
+            peer.send_bodies(body, cfg.clone(), true);
         }
         Ok(Inbound::Other(kind)) => tracing::debug!("ignoring a frame of type {kind:?}"),
         Err(skip) => {
