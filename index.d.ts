@@ -460,6 +460,16 @@ export declare class Connection extends EventEmitter {
  *
  * @typeParam TIpc the type of the ipc object the kernel was built with.
  */
+/** The `error` of a kernel whose listening socket could not be opened. */
+export interface ListenError extends Error {
+  /** As Node's: EADDRINUSE, EACCES, EADDRNOTAVAIL, ... */
+  code: string;
+  errno?: number;
+  syscall: "listen";
+  address: string;
+  port: number;
+}
+
 export declare class NetKernel<TIpc extends Ipc | null = Ipc | null> extends EventEmitter {
   /**
    * @param ipc node-ipc-like object whose `config` holds retry, maxRetries and
@@ -594,18 +604,21 @@ export declare class NetKernel<TIpc extends Ipc | null = Ipc | null> extends Eve
   /** An inbound message was dropped (INVALID_CHECKSUM, INVALID_JSON, INVALID_MESSAGE, FRAME_TOO_LARGE, INVALID_REPLY). */
   on(event: "_skip", listener: (err: SkipError) => void): this;
   /**
-   * The listening socket could not be opened (`code` as Node's, e.g.
-   * EADDRINUSE), or a connection could not come up (TLS handshake failed,
-   * retries exhausted) and has no `error` listener of its own.
+   * The listening socket could not be opened: an Error shaped as a Node
+   * server's (`listen EADDRINUSE: address already in use 127.0.0.1:7022`,
+   * with `code`, `errno`, `syscall` "listen", `address` and `port`). With no
+   * `error` listener it is thrown, as from a Node server, and ends the
+   * process. Also a connection that could not come up (TLS handshake
+   * failed, retries exhausted) and has no `error` listener of its own.
    */
-  on(event: "error", listener: (err: Error & { code?: string }) => void): this;
+  on(event: "error", listener: (err: ListenError | (Error & { code?: string })) => void): this;
   /** A message of event `event`: data, stream state, and sender. */
   on<D = any>(event: string, listener: MessageHandler<D>): this;
   on(event: string | symbol, listener: (...args: any[]) => void): this;
   once(event: "_ready", listener: () => void): this;
   once(event: "_stop", listener: () => void): this;
   once(event: "_skip", listener: (err: SkipError) => void): this;
-  once(event: "error", listener: (err: Error & { code?: string }) => void): this;
+  once(event: "error", listener: (err: ListenError | (Error & { code?: string })) => void): this;
   once<D = any>(event: string, listener: MessageHandler<D>): this;
   once(event: string | symbol, listener: (...args: any[]) => void): this;
 

@@ -94,6 +94,26 @@ function checkAddress(node) {
   }
 }
 
+// The Error of a listen that failed, shaped as Node's servers shape theirs
+// (`listen EADDRINUSE: address already in use 127.0.0.1:7022`, with code,
+// errno, syscall, address and port); `detail` is the network thread's text,
+// the message where the system has no description for the code.
+function listenError(code, detail, host, port) {
+  let errno;
+  let description;
+  if (typeof util.getSystemErrorMap === "function") {
+    for (const [n, [name, desc]] of util.getSystemErrorMap()) {
+      if (name === code) {
+        errno = n;
+        description = desc;
+        break;
+      }
+    }
+  }
+  const message = description ? "listen " + code + ": " + description + " " + host + ":" + port : detail;
+  return Object.assign(new Error(message), {code, errno, syscall: "listen", address: host, port: Number(port)});
+}
+
 // An inbound connection, as `from.socket` and the values of sources().
 class Socket {
   constructor(kernel, id, remoteAddress, remotePort) {
@@ -819,9 +839,10 @@ class NetKernel extends EventEmitter {
         if (e[1] !== this._generation) return;
         this._listening = false;
         this._updateRef();
-        const err = Object.assign(new Error(e[2]), {code: e[3]});
-        if (this.listenerCount("error") > 0) this.emit("error", err);
-        else process.emitWarning(err.message, {code: "CLUSTERLUCK_LISTEN"});
+        // As a Node server's listen failure: an `error` the app can catch,
+        // and, with no listener, thrown (an uncaught exception that ends
+        // the process, naming the code and the address).
+        this.emit("error", listenError(e[3], e[2], this._host, this._port));
         return;
       }
       default:
