@@ -50,6 +50,9 @@ it("npm run bench --quick prints every row with numbers", { timeout: TIMEOUT }, 
       const row = json.rows.find((r) => r.id === id);
       assert.ok(row && typeof row.native === "number", "row " + id + " missing from the JSON");
     }
+    // The cost of one Prometheus scrape (clusterluck-native/metrics).
+    assert.match(res.stdout, /^ {2}10d {2}one Prometheus scrape, 8 peers .* \d+\.\d us/m);
+    assert.ok(json.scrape && json.scrape[0].value > 0, "row 10d missing from the JSON");
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

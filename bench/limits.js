@@ -25,10 +25,10 @@ async function measureLimits({ total = 1000000 } = {}) {
   ];
 }
 
-function renderLimits(rows) {
-  const lines = ["Limits (native only; the JS kernel has no bound to measure):"];
+function renderLimits(rows, title = "Limits (native only; the JS kernel has no bound to measure):") {
+  const lines = [title];
   for (const r of rows) {
-    const extra = r.dropped === undefined ? "" : `  (${r.dropped} dropped)`;
+    const extra = r.dropped !== undefined ? `  (${r.dropped} dropped)` : r.note ? `  (${r.note})` : "";
     lines.push(`  ${r.id}  ${r.figure.padEnd(58)} ${r.value.toFixed(1).padStart(8)} ${r.unit}${extra}`);
   }
   return lines.join("\n");

@@ -21,8 +21,8 @@
 // --json FILE  also write the table and every trial's raw figures as JSON
 // --rounds N   rounds per scenario (default 5)
 // --only KEYS  comma-separated plan keys (ping,floor,callSeq,callPar,castOn,
-//              castBurst,castOff,stream,ceiling,rust,jsRust,limits); rows of the
-//              others show as "-"
+//              castBurst,castOff,stream,ceiling,rust,jsRust,limits,metrics); rows
+//              of the others show as "-"
 // --cpu-prof DIR  run every driver and responder under `node --cpu-prof`,
 //              profiles written into DIR
 
@@ -35,6 +35,7 @@ const seed = require("../__test__/helpers/seed");
 const { rpc } = require("../__test__/helpers/rpc");
 const { HOST, jsThreadCpuNs } = require("./common");
 const { measureLimits, renderLimits } = require("./limits");
+const { measureScrape } = require("./metrics");
 
 const ROOT = path.resolve(__dirname, "..");
 const COOKIE = "bench-cookie";
@@ -606,6 +607,18 @@ async function main() {
     }
   }
 
+  // Row 10d: one scrape of clusterluck-native/metrics, a kernel with 8 peers.
+  let scrape = null;
+  if (!opts.only || opts.only.has("metrics")) {
+    try {
+      log("[10d metrics] one Prometheus scrape, 8 peers ...");
+      scrape = await measureScrape({ scrapes: opts.quick ? 50 : 500, casts: opts.quick ? 200 : 2000 });
+    } catch (err) {
+      failures.push("[10d metrics]: " + err.message);
+      log("[10d metrics] FAILED: " + err.message);
+    }
+  }
+
   const rustRuns = [];
   if (!opts.only || opts.only.has("rust")) {
     const rounds = opts.quick ? 1 : opts.rounds || ROUNDS;
@@ -648,6 +661,10 @@ async function main() {
     console.log("");
     console.log(renderLimits(limits));
   }
+  if (scrape) {
+    console.log("");
+    console.log(renderLimits(scrape, "Metrics (native only; the JS kernel has no stats()), median of single scrapes:"));
+  }
   console.log("");
   console.log("Medians over rounds. \"native vs JS\" > 1 favours native: faster, or less CPU/memory.");
   console.log("Rows 6x: the JS column is all-JS, the native column the mixed pair (one side upgraded).");
@@ -678,7 +695,7 @@ async function main() {
         params: Object.fromEntries(PLANS.map((p) => [p.key, p[mode]])), ceiling: CEILING[mode],
         floor: FLOOR[mode],
       },
-      rows, limits, failures, unclean, ceiling, trials,
+      rows, limits, scrape, failures, unclean, ceiling, trials,
     };
     fs.writeFileSync(opts.json, JSON.stringify(out, null, 2) + "\n");
   }
