@@ -7,9 +7,9 @@
 const assert = require("node:assert/strict");
 const { describe, it } = require("node:test");
 
-const { NetKernel, createKernel } = require("..");
+const { NetKernel, Node, createKernel } = require("..");
 const { freePort } = require("./helpers/ports");
-const { rawClient, until, DELIM } = require("./helpers/raw");
+const { rawClient, recordingServer, until, DELIM } = require("./helpers/raw");
 
 const FROM = { id: "raw", host: "127.0.0.1", port: 1 };
 // Another node. Two connections of one node are a reconnect: the kernel
@@ -122,6 +122,28 @@ describe("bad input", () => {
     ]);
     assert.equal(skips.length, 0);
     a.destroy();
+    k.stop();
+  });
+
+  it("a ping of any tag, or none, is answered as the JS kernel answers it", async () => {
+    const { k, skips } = await victim("victim4", { netTickTime: 0 });
+    // The node that pings: the kernel answers on its own link to it, found by from.id.
+    const rec = await recordingServer();
+    const pinger = new Node("pinger", "127.0.0.1", rec.port);
+    await new Promise((resolve) => k.connect(pinger, resolve));
+    const a = await rawClient(k.port());
+    for (const tag of ['"t1"', "5", "[1,{\"b\":2}]", null]) {
+      a.write(text('{"type":"ping","data":{' + (tag === null ? "" : '"tag":' + tag + ",") + '"from":{"id":"pinger"}}}'));
+    }
+    await until(() => rec.frames.filter((f) => f.includes('"pong"')).length >= 4, 5000, "four pongs");
+    const self = JSON.stringify(k.self().toJSON(true));
+    const pong = (id) => JSON.stringify({ type: "message", data: Object.assign(id === undefined ? {} : { id }, {
+      tag: null, from: JSON.parse(self), stream: { done: true }, data: "pong" }) });
+    assert.deepEqual(rec.frames.filter((f) => f.includes('"pong"')), [pong("t1"), pong(5), pong([1, { b: 2 }]), pong(undefined)]);
+    assert.equal(skips.length, 0);
+    a.destroy();
+    k.disconnect(pinger, true);
+    rec.close();
     k.stop();
   });
 

@@ -823,6 +823,32 @@ mod tests {
     }
 
     #[test]
+    fn a_pong_to_a_tag_of_any_type_echoes_it_as_the_js_kernel_does() {
+        // The JS kernel's literal {id: tag, tag: null, from, stream, data},
+        // with `id` left out by JSON.stringify when the ping had no tag.
+        assert_eq!(
+            written(|out| write_pong_line_json(out, FROM, Some("[1,\"a\"]"))),
+            r#"m{"id":[1,"a"],"tag":null,"from":{"id":"a","host":"127.0.0.1","port":7022},"stream":{"done":true},"data":"pong"}"#
+        );
+        assert_eq!(
+            written(|out| write_pong_line_json(out, FROM, None)),
+            r#"m{"tag":null,"from":{"id":"a","host":"127.0.0.1","port":7022},"stream":{"done":true},"data":"pong"}"#
+        );
+        // A string tag written this way is what write_pong_line writes.
+        assert_eq!(
+            written(|out| write_pong_line_json(out, FROM, Some("\"t\\\"1\""))),
+            written(|out| write_pong_line(out, FROM, "t\"1"))
+        );
+        // Signed and framed, each is a message a kernel reads back.
+        for (tag, event) in [(Some("7"), "7"), (None, UNDEFINED_EVENT)] {
+            let mut out = String::new();
+            encode_bodies(&mut out, Some(&Cookie::new("k")), &written(|out| write_pong_line_json(out, FROM, tag)), &mut Vec::new());
+            let Ok(Inbound::Message(m)) = decode(out.trim_end_matches('\u{c}'), Some(&Cookie::new("k"))) else { panic!("{out}") };
+            assert_eq!((m.event_raw, m.data), (event, InData::Json("\"pong\"")));
+        }
+    }
+
+    #[test]
     fn a_ping_is_its_type_then_the_js_literal() {
         assert_eq!(
             written(|out| write_ping_line(out, FROM, "t\"1")),
