@@ -9,6 +9,7 @@ const { describe, it } = require("node:test");
 
 const { NetKernel, Node, createKernel } = require("..");
 const { freePort } = require("./helpers/ports");
+const seed = require("./helpers/seed");
 const { rawClient, recordingServer, until, DELIM } = require("./helpers/raw");
 
 const FROM = { id: "raw", host: "127.0.0.1", port: 1 };
@@ -101,28 +102,45 @@ describe("bad input", () => {
   });
 
   it("any message the JS kernel takes reaches its listeners as the JS kernel hands it over", async () => {
-    const { k, skips } = await victim("victim3");
-    const seen = [];
-    const record = (event) => (data, stream, from) => seen.push({ event, data, stream, tag: from.tag, node: from.node.toJSON() });
-    for (const event of ["5", "undefined", "null", "a,b", "[object Object]"]) k.on(event, record(event));
-    const a = await rawClient(k.port());
-    const msg = (body) => text('{"type":"message","data":' + body + "}");
-    a.write(msg('{"id":5,"tag":7,"from":{"id":"cli"},"stream":{"done":true},"data":1}'));
-    a.write(msg('{"tag":0,"from":"x","stream":"s","data":2}'));
-    a.write(msg('{"id":null,"tag":{"t":1},"from":[1],"stream":5,"data":3}'));
-    a.write(msg('{"id":["a","b"],"tag":"","from":{"id":7,"host":null,"port":"p"},"stream":{"stream":1},"data":4}'));
-    a.write(msg('{"id":{"o":1},"tag":true,"from":{"id":"cli"},"stream":[],"data":5}'));
-    await until(() => seen.length >= 5, 5000, "messages");
-    assert.deepEqual(seen, [
+    const frames = [
+      '{"id":5,"tag":7,"from":{"id":"cli"},"stream":{"done":true},"data":1}',
+      '{"tag":0,"from":"x","stream":"s","data":2}',
+      '{"id":null,"tag":{"t":1},"from":[1],"stream":5,"data":3}',
+      '{"id":["a","b"],"tag":"","from":{"id":7,"host":null,"port":"p"},"stream":{"stream":1},"data":4}',
+      '{"id":{"o":1},"tag":true,"from":{"id":"cli"},"stream":[],"data":5}',
+    ];
+    // What a started kernel emits for those frames, from a raw connection.
+    async function delivered(k) {
+      const seen = [];
+      const record = (event) => (data, stream, from) => seen.push({ event, data, stream, tag: from.tag, node: from.node.toJSON(true) });
+      for (const event of ["5", "undefined", "null", "a,b", "[object Object]"]) k.on(event, record(event));
+      const skips = [];
+      k.on("_skip", (e) => skips.push(e));
+      const a = await rawClient(k.port());
+      for (const f of frames) a.write(text('{"type":"message","data":' + f + "}"));
+      await until(() => seen.length >= frames.length, 5000, "messages");
+      a.destroy();
+      k.stop();
+      assert.equal(skips.length, 0);
+      return seen;
+    }
+    const { k } = await victim("victim3");
+    const native = await delivered(k);
+    assert.deepEqual(native, [
       { event: "5", data: 1, stream: { done: true }, tag: 7, node: { id: "cli", host: undefined, port: undefined } },
       { event: "undefined", data: 2, stream: "s", tag: null, node: { id: undefined, host: undefined, port: undefined } },
       { event: "null", data: 3, stream: 5, tag: { t: 1 }, node: { id: undefined, host: undefined, port: undefined } },
       { event: "a,b", data: 4, stream: { stream: 1 }, tag: null, node: { id: 7, host: null, port: "p" } },
       { event: "[object Object]", data: 5, stream: [], tag: true, node: { id: "cli", host: undefined, port: undefined } },
     ]);
-    assert.equal(skips.length, 0);
-    a.destroy();
-    k.stop();
+    // The JS kernel itself, when it is beside the project: the same.
+    if (seed.seedAvailable()) {
+      const js = seed.loadSeed().createKernel("victim3-js", "127.0.0.1", await freePort(), { silent: true });
+      const ready = new Promise((resolve) => js.once("_ready", resolve));
+      js.start();
+      await ready;
+      assert.deepEqual(await delivered(js), native);
+    }
   });
 
   it("a ping of any tag, or none, is answered as the JS kernel answers it", async () => {
