@@ -10,7 +10,8 @@
 //!
 //! This is the one place that writes an envelope. The link and node layers
 //! call the writers below ([`write_message_head`], [`write_message_line`],
-//! [`write_ping_line`], [`write_pong_line`], [`write_keep_alive_line`]) and
+//! [`write_ping_line`], [`write_pong_line`], [`write_pong_line_json`],
+//! [`write_keep_alive_line`]) and
 //! write no envelope text of their own: the member order and the form of
 //! each value are what the signature covers, so they are kept where the
 //! tests hold them to the JS kernel's bytes.
