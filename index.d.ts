@@ -134,11 +134,18 @@ export interface Socket {
 
 /** Who sent a message: the sender node, the reply tag (null for a cast) and the inbound socket. */
 export interface From {
-  /** The reply tag of a call (pass `from` to {@link NetKernel.reply}), or null when no reply is expected. */
+  /**
+   * The reply tag of a call (pass `from` to {@link NetKernel.reply}), or null when no reply is expected.
+   * A sender that is not a kernel may tag a message with another truthy value (a number, an object):
+   * it is handed over as the JS kernel hands it over, and cannot be replied to.
+   */
   tag: string | null;
   /** The inbound connection the message came in on; absent for messages a kernel sent to itself. */
   socket?: Socket;
-  /** The sending node. */
+  /**
+   * The sending node, as its `from` member names it: a sender that names only its id (clusterluck's
+   * CLI) has `host()` and `port()` undefined, as with the JS kernel.
+   */
   node: Node;
 }
 
