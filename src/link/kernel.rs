@@ -73,6 +73,7 @@ impl Kernel {
         self.close();
         let previous = lock(&self.closing).take();
         let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
+        self.shared.started_us.store(crate::link::health::now_us(), Ordering::Relaxed);
         let handle = server::start(&self.shared, host, port, generation, tls, previous);
         *lock(&self.server) = Some(handle);
         generation

@@ -266,6 +266,14 @@ pub(crate) fn link_defaults() -> Vec<f64> {
     vec![DEFAULT_MAX_BYTES as f64, DEFAULT_HIGH_WATER as f64]
 }
 
+/// The event of an observer's request (`clusterluck-native top`), which
+/// a native node answers on its network threads: the observer reads it from
+/// here rather than keeping a copy.
+#[napi]
+pub(crate) fn observe_event() -> String {
+    crate::link::observe::OBSERVE_EVENT.to_string()
+}
+
 /// The tables a batch is read with, as JSON: entry kinds and payload modes
 /// by name, skip kinds and `nodedown` reasons in the order of their
 /// counters. `lib/kernel.js` takes them from here rather than keeping a copy.

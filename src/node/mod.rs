@@ -32,6 +32,7 @@ pub mod message;
 pub mod node_error;
 mod outbound;
 pub mod serde_js;
+pub mod stats;
 pub mod stream;
 
 
