@@ -1,0 +1,177 @@
+"use strict";
+// The observer: a kernel of its own that links to nodes at the kernel level
+// only (it joins no gossip ring and registers nothing), asks each node for
+// its view, and walks the mesh through the links each answer lists.
+//
+// The request is a call whose event is the addon's reserved observe event,
+// signed with the cookie as every message is. A native or Rust node answers
+// it on its network thread, on a connection it opens back to the address the
+// request came from, so this kernel listens, on an ephemeral port. A JS
+// kernel cannot answer: such a node is shown by what the nodes linking to it
+// say of it.
+
+const net = require("net");
+const os = require("os");
+
+const NetKernel = require("../kernel");
+const Node = require("../node");
+const native = require("../native");
+
+const OBSERVE_EVENT = native.observeEvent();
+// Ids of observers start with this; views leave them out (an observer's
+// request link shows in the stats of every node it asks).
+const OBSERVER_PREFIX = "clusterluck-native-top-";
+// How long a probe of a node that did not answer may take to connect.
+const PROBE_TIMEOUT = 3000;
+
+function isObserver(id) {
+  return typeof id === "string" && id.startsWith(OBSERVER_PREFIX);
+}
+
+// Whether `host` is only reachable from this machine.
+function isLoopback(host) {
+  return host === "localhost" || host === "::1" || /^127\./.test(host);
+}
+
+// Opens a plain TCP connection to see whether anything listens, and closes it
+// at once without writing: a kernel sees a link that carried nothing.
+function probe(host, port) {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port });
+    const done = (result) => {
+      clearTimeout(timer);
+      socket.removeAllListeners();
+      socket.on("error", () => {});
+      socket.destroy();
+      resolve(result);
+    };
+    const timer = setTimeout(() => done({ reachable: false, code: "ETIMEDOUT" }), PROBE_TIMEOUT);
+    socket.once("connect", () => done({ reachable: true }));
+    socket.once("error", (err) => done({ reachable: false, code: err.code || err.message }));
+  });
+}
+
+class Observer {
+  // opts: cookie (or null), timeout (ms an answer may take), listenHost.
+  constructor({ cookie = null, timeout = 2000, listenHost = "127.0.0.1" } = {}) {
+    this._cookie = cookie;
+    this._timeout = timeout;
+    this._id = OBSERVER_PREFIX + os.hostname() + "-" + process.pid;
+    this._kernel = new NetKernel({ config: { retry: 1000 } }, this._id, listenHost, 0);
+    // Links that went down after coming up, per node: a port that is not a
+    // kernel closes the connection it was sent a frame on.
+    this._closed = new Map();
+    this._kernel.on("error", () => {});
+    this._kernel.on("_skip", () => {});
+  }
+
+  get id() {
+    return this._id;
+  }
+
+  start() {
+    return new Promise((resolve, reject) => {
+      const onError = (err) => reject(new Error("the observer cannot listen: " + (err && err.message)));
+      this._kernel.once("error", onError);
+      this._kernel.once("_ready", () => {
+        this._kernel.removeListener("error", onError);
+        resolve();
+      });
+      this._kernel.start(this._cookie === null ? {} : { cookie: this._cookie });
+    });
+  }
+
+  // Closes every link at once (nothing waits to be written but requests)
+  // and the listener.
+  stop() {
+    // Calls still waiting end now: their timers would hold the process.
+    for (const w of [...this._kernel._waiting.values()]) w.fail(new Error("the observer stopped"));
+    for (const conn of [...this._kernel.sinks().values()]) this._kernel.disconnect(conn.node(), true);
+    this._kernel.stop();
+  }
+
+  _link(addr) {
+    const node = new Node(addr.id, addr.host, addr.port);
+    const known = this._kernel.connection(node);
+    if (known && known.node().host() === addr.host && known.node().port() === addr.port) return node;
+    if (known) this._kernel.disconnect(node, true);
+    this._kernel.connect(node);
+    const conn = this._kernel.connection(node);
+    let up = false;
+    conn.on("connect", () => { up = true; });
+    conn.on("disconnect", () => {
+      if (up) this._closed.set(addr.id, (this._closed.get(addr.id) || 0) + 1);
+      up = false;
+    });
+    conn.on("error", () => {});
+    return node;
+  }
+
+  // Asks node `addr` ({id, host, port}); resolves {answered: true, answer}
+  // or {answered: false, why}: as soon as it answers, the call fails (its
+  // link ended), or nothing listens at its address.
+  async ask(addr) {
+    const node = this._link(addr);
+    const closedBefore = this._closed.get(addr.id) || 0;
+    const asked = new Promise((resolve) => {
+      this._kernel.callSingleton(node, OBSERVE_EVENT, null, (err, answer) => {
+        resolve(err ? { err } : { answer });
+      }, this._timeout);
+    });
+    const probed = probe(addr.host, addr.port);
+    const refused = probed.then((r) => (r.reachable ? new Promise(() => {}) : { refused: r }));
+    const got = await Promise.race([asked, refused]);
+    if (got.answer && typeof got.answer === "object" && got.answer.id === addr.id) {
+      return { answered: true, answer: got.answer };
+    }
+    if (got.answer) {
+      return { answered: false, why: `it answered as ${JSON.stringify(got.answer.id)}` };
+    }
+    if (got.err && got.err.type === "INVALID_REPLY") {
+      return { answered: false, why: `the node there is ${JSON.stringify(got.err.actual)}` };
+    }
+    const reach = got.refused || (await probed);
+    if (!reach.reachable) return { answered: false, unreachable: true, why: `cannot connect (${reach.code})` };
+    if ((this._closed.get(addr.id) || 0) > closedBefore) {
+      return { answered: false, why: "it closed the connection: not a clusterluck kernel" };
+    }
+    const cookie = this._cookie === null ? "it has a cookie (--cookie)" : "its cookie is another";
+    return {
+      answered: false,
+      why: `no answer in ${this._timeout} ms: ${cookie}, or it is a JS kernel (which cannot answer) or not a clusterluck kernel`,
+    };
+  }
+
+  // Asks the nodes of `seeds` ({id, host, port} each), then every node the
+  // answers link to, and so on. Resolves {time, nodes: Map id -> {id, host,
+  // port, answered, why, answer}}, in the order the nodes were found.
+  async walk(seeds) {
+    const nodes = new Map();
+    let wave = [];
+    for (const s of seeds) {
+      if (nodes.has(s.id)) continue;
+      const addr = { id: s.id, host: s.host, port: s.port };
+      nodes.set(s.id, { ...addr, answered: false, why: "not asked" });
+      wave.push(addr);
+    }
+    while (wave.length > 0) {
+      const results = await Promise.all(wave.map((addr) => this.ask(addr)));
+      const next = [];
+      results.forEach((result, i) => {
+        const entry = nodes.get(wave[i].id);
+        Object.assign(entry, result);
+        if (!result.answered) return;
+        for (const link of result.answer.links || []) {
+          if (isObserver(link.id) || nodes.has(link.id)) continue;
+          const addr = { id: link.id, host: link.host, port: link.port };
+          nodes.set(link.id, { ...addr, answered: false, why: "not asked" });
+          next.push(addr);
+        }
+      });
+      wave = next;
+    }
+    return { time: Date.now(), nodes };
+  }
+}
+
+module.exports = { Observer, OBSERVE_EVENT, OBSERVER_PREFIX, isObserver, isLoopback };
