@@ -12,7 +12,7 @@ const RESET = "\x1b[0m";
 
 // The columns after the node's id: title, width, cell.
 const COLUMNS = [
-  ["KIND", 6, (r) => r.kind],
+  ["KIND", 6, (r) => (r.kind === "unknown" ? "?" : r.kind)],
   ["UPTIM", 5, (r) => duration(r.uptime)],
   ["LINKS", 5, (r) => (r.expected === 0 && !r.answered ? "-" : `${r.up}/${r.expected}`)],
   ["Mi/s", 4, (r) => count(r.inMsgs)],
@@ -56,15 +56,21 @@ function duration(v) {
   return Math.floor(s / 86400) + "d" + String(Math.floor(s / 3600) % 24).padStart(2, "0");
 }
 
+// A cell of `width` characters; a longer text keeps its start and its end
+// (ids of one cluster often differ only at the end: node-1, node-2).
 function fit(text, width, right) {
   const t = String(text);
-  if (t.length > width) return width > 1 ? t.slice(0, width - 1) + "~" : t.slice(0, width);
+  if (t.length > width) {
+    if (width < 4) return t.slice(0, width);
+    const head = Math.floor((width - 1) / 3);
+    return t.slice(0, head) + "~" + t.slice(t.length - (width - 1 - head));
+  }
   return right ? t.padStart(width) : t.padEnd(width);
 }
 
 // The width of the node's id column at `cols`.
 function idWidth(cols) {
-  return Math.max(6, Math.min(32, cols - FIXED - 1));
+  return Math.max(6, Math.min(32, cols - FIXED));
 }
 
 function rowText(cells, cols) {
