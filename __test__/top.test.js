@@ -210,7 +210,7 @@ describe("clusterluck-native top", () => {
     const notKernel = listener.address().port;
     const cases = [
       [["--node", `nobody@${HOST}:${ghost.port}`], /cannot connect \(ECONNREFUSED\)/],
-      [["--node", `${a.id}@${HOST}:${a.node.port}`, "--cookie", "not-the-cookie"], /no answer in \d+ ms: its cookie is another/],
+      [["--node", `${a.id}@${HOST}:${a.node.port}`, "--cookie", "not-the-cookie"], /no answer in \d+ ms: the --cookie is not the node's/],
       [["--node", `x@${HOST}:${notKernel}`, "--cookie", COOKIE], /closed the connection: not a clusterluck kernel/],
       [["--node", "no-address"], /--node wants ID@HOST:PORT/],
     ];

@@ -68,7 +68,11 @@ async function firstWalk(observer, start) {
   const first = walk.nodes.get(start.id);
   if (!first.answered) {
     const where = `${start.id}@${start.host}:${start.port}`;
-    throw new Error(`${where}: ${first.why}`);
+    if (!first.silent) throw new Error(`${where}: ${first.why}`);
+    // Reachable and silent. A native or Rust node answers nothing signed
+    // with a cookie other than its own; a JS kernel answers nothing at all.
+    const cookie = observer.cookie === null ? "no --cookie was given (the node may have one)" : "the --cookie is not the node's";
+    throw new Error(`${where}: no answer in ${observer.timeout} ms: ${cookie}, or it is a JS kernel (which cannot answer) or not a clusterluck kernel`);
   }
   return walk;
 }

@@ -32,22 +32,35 @@ function skipsOf(entry) {
 function snapshot(walk, observerId) {
   const nodes = [];
   const seenBy = new Map();
+  // When each view of a node was taken: the rates of a node that did not
+  // answer are over those times.
+  const seenAt = new Map();
   for (const n of walk.nodes.values()) {
     if (!n.answered) continue;
     for (const [peer, entry] of Object.entries(withoutObservers(n.answer.peers))) {
-      if (!seenBy.has(peer)) seenBy.set(peer, {});
+      if (!seenBy.has(peer)) {
+        seenBy.set(peer, {});
+        seenAt.set(peer, []);
+      }
       seenBy.get(peer)[n.id] = entry;
+      seenAt.get(peer).push(n.at);
     }
   }
+  const meanAt = (id) => {
+    const at = (seenAt.get(id) || []).filter((t) => typeof t === "number");
+    return at.length > 0 ? at.reduce((a, b) => a + b, 0) / at.length : walk.time;
+  };
   for (const n of walk.nodes.values()) {
     const out = { id: n.id, host: n.host, port: n.port, kind: kindOf(n), answered: n.answered };
     if (n.answered) {
+      out.at = n.at;
       out.uptime = n.answer.uptime;
       out.peers = withoutObservers(n.answer.peers);
       out.totals = n.answer.totals;
       out.links = (n.answer.links || []).filter((l) => !isObserver(l.id));
     } else {
       out.why = n.why;
+      out.at = meanAt(n.id);
       out.peers = {};
     }
     out.seenBy = seenBy.get(n.id) || {};
@@ -58,7 +71,7 @@ function snapshot(walk, observerId) {
     nodes.push({
       id, host: null, port: null, kind: "unknown", answered: false,
       why: "it links to the cluster, and no node links to it: its address is unknown",
-      peers: {}, seenBy: by,
+      at: meanAt(id), peers: {}, seenBy: by,
     });
   }
   return { time: walk.time, observer: observerId, nodes };
@@ -112,18 +125,18 @@ function rate(now, before, dt) {
 class Model {
   constructor() {
     this._last = new Map();
-    this._lastTime = null;
   }
 
   // Rows and header figures of a snapshot.
   update(snap) {
-    const dt = this._lastTime === null ? 0 : (snap.time - this._lastTime) / 1000;
     const rows = [];
     const next = new Map();
     const head = { nodes: snap.nodes.length, answered: 0, linksUp: 0, linksDown: 0, msgs: 0, bytes: 0, rated: false };
     for (const node of snap.nodes) {
       const f = figures(node);
+      f.at = typeof node.at === "number" ? node.at : snap.time;
       const before = this._last.get(node.id);
+      const dt = before === undefined ? 0 : (f.at - before.at) / 1000;
       next.set(node.id, f);
       const r = (k) => rate(f[k], before && before[k], dt);
       const row = {
@@ -153,7 +166,6 @@ class Model {
       }
     }
     this._last = next;
-    this._lastTime = snap.time;
     return { head, rows };
   }
 }

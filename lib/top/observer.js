@@ -69,6 +69,14 @@ class Observer {
     return this._id;
   }
 
+  get cookie() {
+    return this._cookie;
+  }
+
+  get timeout() {
+    return this._timeout;
+  }
+
   start() {
     return new Promise((resolve, reject) => {
       const onError = (err) => reject(new Error("the observer cannot listen: " + (err && err.message)));
@@ -135,42 +143,33 @@ class Observer {
     if ((this._closed.get(addr.id) || 0) > closedBefore) {
       return { answered: false, why: "it closed the connection: not a clusterluck kernel" };
     }
-    const cookie = this._cookie === null ? "it has a cookie (--cookie)" : "its cookie is another";
-    return {
-      answered: false,
-      why: `no answer in ${this._timeout} ms: ${cookie}, or it is a JS kernel (which cannot answer) or not a clusterluck kernel`,
-    };
+    return { answered: false, silent: true, why: `no answer in ${this._timeout} ms (a JS kernel, another cookie, or not a kernel)` };
   }
 
-  // Asks the nodes of `seeds` ({id, host, port} each), then every node the
-  // answers link to, and so on. Resolves {time, nodes: Map id -> {id, host,
-  // port, answered, why, answer}}, in the order the nodes were found.
-  async walk(seeds) {
+  // Asks the nodes of `seeds` ({id, host, port} each), and every node an
+  // answer links to as soon as that answer arrives (a node that does not
+  // answer holds up no other). Resolves {time, nodes: Map id -> {id, host,
+  // port, answered, why, answer, at}} once every node asked has answered or
+  // failed, in the order the nodes were found; `at` is when its answer came.
+  walk(seeds) {
     const nodes = new Map();
-    let wave = [];
-    for (const s of seeds) {
-      if (nodes.has(s.id)) continue;
-      const addr = { id: s.id, host: s.host, port: s.port };
-      nodes.set(s.id, { ...addr, answered: false, why: "not asked" });
-      wave.push(addr);
-    }
-    while (wave.length > 0) {
-      const results = await Promise.all(wave.map((addr) => this.ask(addr)));
-      const next = [];
-      results.forEach((result, i) => {
-        const entry = nodes.get(wave[i].id);
-        Object.assign(entry, result);
-        if (!result.answered) return;
-        for (const link of result.answer.links || []) {
-          if (isObserver(link.id) || nodes.has(link.id)) continue;
-          const addr = { id: link.id, host: link.host, port: link.port };
-          nodes.set(link.id, { ...addr, answered: false, why: "not asked" });
-          next.push(addr);
-        }
-      });
-      wave = next;
-    }
-    return { time: Date.now(), nodes };
+    return new Promise((resolve) => {
+      let pending = 0;
+      const visit = (addr) => {
+        if (isObserver(addr.id) || nodes.has(addr.id)) return;
+        const entry = { id: addr.id, host: addr.host, port: addr.port, answered: false, why: "not asked" };
+        nodes.set(addr.id, entry);
+        pending += 1;
+        this.ask(entry).then((result) => {
+          Object.assign(entry, result, { at: Date.now() });
+          if (result.answered) for (const link of result.answer.links || []) visit(link);
+          pending -= 1;
+          if (pending === 0) resolve({ time: Date.now(), nodes });
+        });
+      };
+      for (const s of seeds) visit(s);
+      if (pending === 0) resolve({ time: Date.now(), nodes });
+    });
   }
 }
 
