@@ -1,4 +1,4 @@
-//! [`Node::stats`]: the figures of every link, the same as the addon's
+//! [`Node::stats`](crate::Node::stats): the figures of every link, the same as the addon's
 //! `kernel.stats()` and the same as an observer (`clusterluck-native top`)
 //! is told, read from the atomics the network tasks keep, with no round trip
 //! to them: cheap enough to call every second under load.
