@@ -156,7 +156,9 @@ describe("clusterluck-native top", () => {
   });
 
   it("--once --json: every node, who answered, and each node's stats of its peers", T, async () => {
+    const before = await a.request("stats");
     const r = await top(["--node", `${a.id}@${HOST}:${a.node.port}`, "--cookie", COOKIE, "--once", "--json"]);
+    const afterStats = await a.request("stats");
     assert.equal(r.code, 0, r.stderr);
     const snap = JSON.parse(r.stdout);
     const byId = Object.fromEntries(snap.nodes.map((n) => [n.id, n]));
@@ -176,6 +178,17 @@ describe("clusterluck-native top", () => {
       assert.ok(key in ab, `${key} in ${JSON.stringify(ab)}`);
     }
     assert.ok(ab.sent.messages >= 50, "a's casts to b are counted");
+    // The answer's figures are a's own stats(): the same fields, and counters between
+    // what a's kernel.stats() gave just before and just after.
+    assert.deepEqual(Object.keys(ab).sort(), Object.keys(before.peers[b.id]).sort());
+    for (const side of ["sent", "received"]) {
+      for (const unit of ["messages", "bytes"]) {
+        const v = ab[side][unit];
+        assert.ok(before.peers[b.id][side][unit] <= v && v <= afterStats.peers[b.id][side][unit], `${side}.${unit}`);
+      }
+    }
+    assert.equal(ab.state, afterStats.peers[b.id].state);
+    assert.deepEqual(ab.nodedowns, afterStats.peers[b.id].nodedowns);
     assert.ok(byId[b.id].peers[a.id].received.messages >= 50, "and b received them");
     assert.equal(byId.ghost.answered, false);
     assert.match(byId.ghost.why, /cannot connect \(ECONNREFUSED\)/);
