@@ -103,6 +103,14 @@ async function live(observer, opts, walk) {
   const signals = ["SIGINT", "SIGTERM", "SIGHUP"];
   const onSignal = () => quit();
   for (const s of signals) process.on(s, onSignal);
+  // Whatever goes wrong, the terminal is given back first, and the error is
+  // then one line (run() prints it).
+  let fatal = null;
+  const onFatal = (err) => {
+    fatal = err;
+    quit();
+  };
+  process.on("uncaughtException", onFatal);
   screen.open({
     onKey: (key) => {
       if (key === "q" || key === "Q" || key === "\x03") quit();
@@ -128,8 +136,10 @@ async function live(observer, opts, walk) {
     }
   } finally {
     for (const s of signals) process.removeListener(s, onSignal);
+    process.removeListener("uncaughtException", onFatal);
     screen.close();
   }
+  if (fatal !== null) throw fatal;
 }
 
 async function run(args) {
