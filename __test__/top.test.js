@@ -18,6 +18,7 @@ const { spawnPeer, waitFor } = require("./helpers/cluster");
 const { freePort } = require("./helpers/ports");
 const { Model, snapshot } = require("../lib/top/model");
 const { render } = require("../lib/top/render");
+const { OBSERVE_EVENT } = require("../lib/top/observer");
 
 const ROOT = path.resolve(__dirname, "..");
 const BIN = path.join(ROOT, "bin", "clusterluck-native.js");
@@ -145,6 +146,8 @@ describe("clusterluck-native top", () => {
     if (js) links.push([a, js.node], [js, a.node], [js, b.node]);
     if (rust) links.push([b, rust.node]);
     await Promise.all(links.map(([from, to]) => from.request("connect", to)));
+    // Handlers of the observer's event: an addon node answers it in Rust, and they never run.
+    await Promise.all(peers.map((p) => p.request("listen", { event: OBSERVE_EVENT })));
     // Nothing listens there: the link keeps trying.
     await a.request("connect", { ...ghost, timeout: 100 }).catch(() => {});
     await Promise.all([a.request("castMany", { node: b.node, event: "note", count: 50 })]);
@@ -201,7 +204,11 @@ describe("clusterluck-native top", () => {
       // Shown as the nodes linking to it see it.
       assert.ok(j.seenBy[a.id] && j.seenBy[a.id].state !== null, JSON.stringify(j.seenBy));
       assert.ok(byId[a.id].peers[js.id].received.messages >= 0);
-      // The request reached the JS node as an unknown event: nothing answered it.
+      // The request reached the JS kernel as an event, which nothing answers.
+      assert.ok((await js.request("received", { event: OBSERVE_EVENT })).count >= 1);
+    }
+    for (const p of [a, b]) {
+      assert.equal((await p.request("received", { event: OBSERVE_EVENT })).count, 0, `${p.id}'s handler never ran`);
     }
     if (rust) {
       const n = byId[rust.node.id];

@@ -166,7 +166,7 @@ pub struct LinkTo {
 pub struct Answer<'a> {
     /// [`OBSERVE_VERSION`].
     pub version: u32,
-    /// This node's id, host and port.
+    /// This node's id.
     pub id: &'a str,
     /// Its host.
     pub host: &'a str,
