@@ -16,6 +16,7 @@ const path = require("path");
 const seed = require("./helpers/seed");
 const { spawnPeer, waitFor } = require("./helpers/cluster");
 const { freePort } = require("./helpers/ports");
+const { makeCerts, tlsOpts } = require("./helpers/certs");
 const { Model, snapshot } = require("../lib/top/model");
 const { render } = require("../lib/top/render");
 const { OBSERVE_EVENT } = require("../lib/top/observer");
@@ -249,6 +250,33 @@ describe("clusterluck-native top", () => {
       await waitFor(() => a.events.filter((e) => e.event === "_skip").length > skipsBefore, { what: "a's skip" });
     } finally {
       listener.close();
+    }
+  });
+
+  it("a cluster that speaks TLS: answered over TLS with --tls-*, refused without", T, async () => {
+    const certs = makeCerts();
+    const tls = tlsOpts(certs.node, certs.ca, { requestCert: true });
+    const [x, y] = await Promise.all([
+      spawnPeer("native", { id: "tls-x", cookie: COOKIE, tls }),
+      spawnPeer("native", { id: "tls-y", cookie: COOKIE, tls }),
+    ]);
+    try {
+      await Promise.all([x.request("connect", y.node), y.request("connect", x.node)]);
+      const node = `${x.id}@${HOST}:${x.node.port}`;
+      const flags = ["--tls-key", certs.node.key, "--tls-cert", certs.node.cert, "--tls-ca", certs.ca];
+      const [withTls, without] = await Promise.all([
+        top(["--node", node, "--cookie", COOKIE, "--once", "--json", ...flags]),
+        top(["--node", node, "--cookie", COOKIE, "--once", "--json"]),
+      ]);
+      assert.equal(withTls.code, 0, withTls.stderr);
+      const nodes = JSON.parse(withTls.stdout).nodes;
+      assert.deepEqual(nodes.map((n) => [n.id, n.answered, n.kind]).sort(), [[x.id, true, "native"], [y.id, true, "native"]]);
+      assert.ok(nodes.find((n) => n.id === x.id).peers[y.id].sent.messages >= 0);
+      assert.notEqual(without.code, 0);
+      assert.match(without.stderr, /speaks TLS/);
+    } finally {
+      await Promise.all([x.close(), y.close()]);
+      certs.cleanup();
     }
   });
 

@@ -161,3 +161,60 @@ async fn a_node_without_a_cookie_answers_only_at_the_askers_address() {
     assert!(!frame.contains("checkSum"), "no cookie, no signature");
     a.shutdown().await;
 }
+
+/// A CA and a node certificate from it (for 127.0.0.1, server and client
+/// use) written into `dir`; the TLS options of a node using them.
+fn mutual_tls(dir: &std::path::Path) -> clusterluck_native::TlsOptions {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose};
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.distinguished_name.push(DnType::CommonName, "observe test CA");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::DigitalSignature];
+    let ca_key = KeyPair::generate().unwrap();
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let mut node = CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+    node.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];
+    let node_key = KeyPair::generate().unwrap();
+    let node_cert = node.signed_by(&node_key, &ca_cert, &ca_key).unwrap();
+    std::fs::write(dir.join("ca.pem"), ca_cert.pem()).unwrap();
+    std::fs::write(dir.join("node.pem"), node_cert.pem()).unwrap();
+    std::fs::write(dir.join("node.key"), node_key.serialize_pem()).unwrap();
+    let path = |f: &str| dir.join(f).to_string_lossy().into_owned();
+    clusterluck_native::TlsOptions {
+        private: Some(path("node.key")),
+        public: Some(path("node.pem")),
+        trusted: vec![path("ca.pem")],
+        reject_unauthorized: Some(true),
+        request_cert: Some(true),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_speaks_tls_answers_over_tls() {
+    let dir = std::env::temp_dir().join(format!("cl-observe-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let opts = mutual_tls(&dir);
+    let a = Node::builder("tls-a", "127.0.0.1", 0).cookie(COOKIE).tls(opts.clone()).start().await.unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let cookie = Cookie::new(COOKIE);
+    // The request, over TLS with the observer's certificate.
+    let client = clusterluck_native::tls::client_config(&opts).unwrap();
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let tcp = TcpStream::connect(("127.0.0.1", a.addr().port)).await.unwrap();
+    let mut asker = tokio_rustls::TlsConnector::from(client).connect(name, tcp).await.unwrap();
+    asker.write_all(request(Some(&cookie), port, "tls-tag").as_bytes()).await.unwrap();
+    asker.flush().await.unwrap();
+    // The answer, on a TLS connection the node opens back: it proves itself
+    // with its certificate, and gets ours checked.
+    let (back, _) = tokio::time::timeout(Duration::from_secs(10), listener.accept()).await.expect("the node dials back").unwrap();
+    let server = clusterluck_native::tls::server_config(&opts).unwrap();
+    let mut back = tokio_rustls::TlsAcceptor::from(server).accept(back).await.expect("a TLS handshake");
+    let mut text = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), back.read_to_end(&mut text)).await.unwrap().unwrap();
+    let text = String::from_utf8(text).unwrap();
+    let frame = text.trim_end_matches('\u{c}');
+    assert_eq!(answer_data(frame, &cookie, "tls-tag")["id"], "tls-a");
+    a.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

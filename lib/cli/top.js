@@ -14,10 +14,14 @@ const { render } = require("../top/render");
 const { Screen } = require("../top/screen");
 
 const USAGE = `usage: clusterluck-native top --node ID@HOST:PORT [--cookie C] [--interval MS] [--once] [--json]
+                            [--tls-key FILE --tls-cert FILE [--tls-ca FILE]]
 
   --node ID@HOST:PORT  a native or Rust node of the cluster to start from
   --cookie C           the cluster's cookie (default: $CLUSTERLUCK_COOKIE, else none)
   --interval MS        refresh every MS milliseconds (default 1000, at least 100)
+  --tls-key FILE --tls-cert FILE --tls-ca FILE
+                       for a cluster that speaks TLS: this observer's key and certificate
+                       (for the nodes' addresses it dials back to it) and the CA to trust
   --once               print one snapshot and exit
   --json               with --once: the snapshot as JSON
 
@@ -44,6 +48,9 @@ function parseArgs(args) {
     if (arg === "--help" || arg === "-h") opts.help = true;
     else if (arg === "--node") opts.node = parseNode(value());
     else if (arg === "--cookie") opts.cookie = value();
+    else if (arg === "--tls-key") opts.tlsKey = value();
+    else if (arg === "--tls-cert") opts.tlsCert = value();
+    else if (arg === "--tls-ca") opts.tlsCa = value();
     else if (arg === "--interval") {
       const v = value();
       opts.interval = Number(v);
@@ -55,6 +62,13 @@ function parseArgs(args) {
   if (opts.help) return opts;
   if (opts.node === null) throw new UsageError("--node ID@HOST:PORT is required");
   if (opts.json && !opts.once) throw new UsageError("--json goes with --once");
+  opts.tls = null;
+  if (opts.tlsKey || opts.tlsCert || opts.tlsCa) {
+    if (!opts.tlsKey || !opts.tlsCert) throw new UsageError("--tls-key and --tls-cert go together");
+    // node-ipc's option shape, as a kernel's start() takes it.
+    opts.tls = { private: opts.tlsKey, public: opts.tlsCert, rejectUnauthorized: true };
+    if (opts.tlsCa) opts.tls.trustedConnections = opts.tlsCa;
+  }
   return opts;
 }
 
@@ -161,7 +175,7 @@ async function run(args) {
   }
   const timeout = Math.max(opts.once ? 2000 : 1000, Math.min(opts.interval, 5000));
   const listenHost = isLoopback(opts.node.host) ? "127.0.0.1" : "0.0.0.0";
-  const observer = new Observer({ cookie: opts.cookie, timeout, listenHost });
+  const observer = new Observer({ cookie: opts.cookie, timeout, listenHost, tls: opts.tls });
   try {
     await observer.start();
     const walk = await firstWalk(observer, opts.node);

@@ -52,15 +52,19 @@ function probe(host, port) {
 }
 
 class Observer {
-  // opts: cookie (or null), timeout (ms an answer may take), listenHost.
-  constructor({ cookie = null, timeout = 2000, listenHost = "127.0.0.1" } = {}) {
+  // opts: cookie (or null), timeout (ms an answer may take), listenHost,
+  // tls (node-ipc's option shape, or null: plain TCP).
+  constructor({ cookie = null, timeout = 2000, listenHost = "127.0.0.1", tls = null } = {}) {
     this._cookie = cookie;
+    this._tls = tls;
     this._timeout = timeout;
     this._id = OBSERVER_PREFIX + os.hostname() + "-" + process.pid;
     this._kernel = new NetKernel({ config: { retry: 1000 } }, this._id, listenHost, 0);
     // Links that went down after coming up, per node: a port that is not a
     // kernel closes the connection it was sent a frame on.
     this._closed = new Map();
+    // The last error of the link to each node (a failed TLS handshake).
+    this._errors = new Map();
     this._kernel.on("error", () => {});
     this._kernel.on("_skip", () => {});
   }
@@ -89,6 +93,8 @@ class Observer {
       // them on, and a link not proven up would be pinged every 100 ms.
       const opts = { netTickTime: 0 };
       if (this._cookie !== null) opts.cookie = this._cookie;
+      // Links dial with it, and the nodes' answers come in over it.
+      if (this._tls !== null) opts.tls = this._tls;
       this._kernel.start(opts);
     });
   }
@@ -115,7 +121,7 @@ class Observer {
       if (up) this._closed.set(addr.id, (this._closed.get(addr.id) || 0) + 1);
       up = false;
     });
-    conn.on("error", () => {});
+    conn.on("error", (err) => this._errors.set(addr.id, (err && err.message) || String(err)));
     return node;
   }
 
@@ -125,6 +131,7 @@ class Observer {
   async ask(addr) {
     const node = this._link(addr);
     const closedBefore = this._closed.get(addr.id) || 0;
+    this._errors.delete(addr.id);
     const asked = new Promise((resolve) => {
       this._kernel.callSingleton(node, OBSERVE_EVENT, null, (err, answer) => {
         resolve(err ? { err } : { answer });
@@ -144,8 +151,10 @@ class Observer {
     }
     const reach = got.refused || (await probed);
     if (!reach.reachable) return { answered: false, unreachable: true, why: `cannot connect (${reach.code})` };
+    if (this._errors.has(addr.id)) return { answered: false, why: this._errors.get(addr.id) };
     if ((this._closed.get(addr.id) || 0) > closedBefore) {
-      return { answered: false, why: "it closed the connection: not a clusterluck kernel" };
+      const tls = this._tls === null ? " (or one that speaks TLS: --tls-key, --tls-cert)" : "";
+      return { answered: false, why: `it closed the connection: not a clusterluck kernel${tls}` };
     }
     return { answered: false, silent: true, why: `no answer in ${this._timeout} ms (a JS kernel, another cookie, or not a kernel)` };
   }

@@ -79,6 +79,12 @@ impl Kernel {
         generation
     }
 
+    /// The client settings an answer to an observer is dialled with when
+    /// the node speaks TLS (`None`: plain TCP): those it dials its peers with.
+    pub fn set_answer_tls(&self, tls: Option<Arc<rustls::ClientConfig>>) {
+        *self.shared.answer_tls.write().unwrap_or_else(|p| p.into_inner()) = tls;
+    }
+
     /// Stops listening and closes every inbound connection.
     pub fn close(&self) {
         if let Some(s) = lock(&self.server).take() {

@@ -10,7 +10,8 @@
 //! is the tag, signed with the cookie. It travels on a connection opened for
 //! it alone, to the port the request's `from` names at the address the
 //! request came from (never to a host the request names: a node cannot be
-//! made to dial a third party), and closed once written. It carries no
+//! made to dial a third party), over TLS when the node speaks TLS, and
+//! closed once written. It carries no
 //! message payloads: the node's id, address, kind and uptime, the figures
 //! of [`stats`] per peer, and the links it holds (each with its address, so
 //! the observer can walk the mesh).
@@ -31,6 +32,7 @@ use crate::link::health::now_us;
 use crate::link::peer::{Life, PeerHandle};
 use crate::link::shared::{lock, Config, Shared};
 use crate::link::sink::DownReason;
+use crate::link::tls;
 use crate::wire::envelope::{self, Message, StreamOut};
 use crate::wire::error::Skip;
 use crate::wire::json;
@@ -344,9 +346,10 @@ pub fn answer(shared: &Arc<Shared>, cfg: &Config, m: &Message<'_>, ip: IpAddr) {
         return;
     }
     let frame = answer_frame(shared, cfg, tag);
+    let tls = shared.answer_tls.read().unwrap_or_else(|p| p.into_inner()).clone();
     let (to, shared) = ((ip, port as u16), shared.clone());
     shared.runtime.clone().spawn(async move {
-        let sent = tokio::time::timeout(ANSWER_TIMEOUT, write_answer(to, frame.as_bytes())).await;
+        let sent = tokio::time::timeout(ANSWER_TIMEOUT, write_answer(to, tls, frame.as_bytes())).await;
         if !matches!(sent, Ok(Ok(()))) {
             tracing::debug!("an observer at {}:{} could not be answered", to.0, to.1);
         }
@@ -354,9 +357,18 @@ pub fn answer(shared: &Arc<Shared>, cfg: &Config, m: &Message<'_>, ip: IpAddr) {
     });
 }
 
-async fn write_answer(to: (IpAddr, u16), frame: &[u8]) -> std::io::Result<()> {
+/// Dials the observer (over TLS with `tls`, proving the observer holds a
+/// certificate for the address dialled, as any peer must), writes the
+/// answer, and closes.
+async fn write_answer(to: (IpAddr, u16), tls: Option<Arc<rustls::ClientConfig>>, frame: &[u8]) -> std::io::Result<()> {
     let mut socket = tokio::net::TcpStream::connect(to).await?;
     let _ = socket.set_nodelay(true);
-    socket.write_all(frame).await?;
-    socket.shutdown().await
+    let Some(config) = tls else {
+        socket.write_all(frame).await?;
+        return socket.shutdown().await;
+    };
+    let name = tls::server_name(&to.0.to_string()).map_err(std::io::Error::other)?;
+    let mut stream = tokio_rustls::TlsConnector::from(config).connect(name, socket).await?;
+    stream.write_all(frame).await?;
+    stream.shutdown().await
 }

@@ -71,6 +71,9 @@ pub struct Shared {
     pub started_us: AtomicU64,
     /// Answers to observers being written now (see `observe.rs`).
     pub answers: AtomicUsize,
+    /// How answers to observers are dialled when the node speaks TLS: its
+    /// client settings (`None`: plain TCP).
+    pub answer_tls: RwLock<Option<Arc<rustls::ClientConfig>>>,
 }
 
 /// A poisoned lock's data is still good here (no invariant spans a panic).
@@ -98,6 +101,7 @@ impl Shared {
             sources: Mutex::new(HashMap::new()),
             started_us: AtomicU64::new(0),
             answers: AtomicUsize::new(0),
+            answer_tls: RwLock::new(None),
         }
     }
 

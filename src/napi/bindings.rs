@@ -148,10 +148,14 @@ impl NativeKernel {
     #[napi]
     pub fn listen(&self, host: String, port: f64, tls: Option<TlsInput>) -> Result<f64> {
         let port = port_of(port)?;
-        let tls = match tls {
-            Some(t) => Some(tls::server_config(&t.into()).map_err(tls_error)?),
-            None => None,
+        let (tls, answer_tls) = match tls {
+            Some(t) => {
+                let options = t.into();
+                (Some(tls::server_config(&options).map_err(tls_error)?), Some(tls::client_config(&options).map_err(tls_error)?))
+            }
+            None => (None, None),
         };
+        self.kernel.set_answer_tls(answer_tls);
         Ok(self.kernel.listen(host, port, tls) as f64)
     }
 
