@@ -23,6 +23,8 @@ const OBSERVE_EVENT = native.observeEvent();
 const OBSERVER_PREFIX = "clusterluck-native-top-";
 // How long a probe of a node that did not answer may take to connect.
 const PROBE_TIMEOUT = 3000;
+// How long a node may take to answer before it is probed.
+const PROBE_AFTER = 200;
 
 function isObserver(id) {
   return typeof id === "string" && id.startsWith(OBSERVER_PREFIX);
@@ -137,9 +139,15 @@ class Observer {
         resolve(err ? { err } : { answer });
       }, this._timeout);
     });
-    const probed = probe(addr.host, addr.port);
+    // Whether anything listens there is asked only of a node slow to
+    // answer: a node that answers is not dialled twice.
+    let timer = null;
+    const probed = new Promise((resolve) => {
+      timer = setTimeout(() => resolve(probe(addr.host, addr.port)), PROBE_AFTER);
+    });
     const refused = probed.then((r) => (r.reachable ? new Promise(() => {}) : { refused: r }));
     const got = await Promise.race([asked, refused]);
+    clearTimeout(timer);
     if (got.answer && typeof got.answer === "object" && got.answer.id === addr.id) {
       return { answered: true, answer: got.answer };
     }
@@ -149,7 +157,7 @@ class Observer {
     if (got.err && got.err.type === "INVALID_REPLY") {
       return { answered: false, why: `the node there is ${JSON.stringify(got.err.actual)}` };
     }
-    const reach = got.refused || (await probed);
+    const reach = got.refused || (await probe(addr.host, addr.port));
     if (!reach.reachable) return { answered: false, unreachable: true, why: `cannot connect (${reach.code})` };
     if (this._errors.has(addr.id)) return { answered: false, why: this._errors.get(addr.id) };
     if ((this._closed.get(addr.id) || 0) > closedBefore) {
