@@ -10,7 +10,9 @@
 //! listening. It answers `echo` (the data back as it came), `sum` (a Buffer
 //! or a stream of Buffers: `{"len":..,"sum":..}`, the byte sum mod 2^32),
 //! `count` (a cast: counted) and `counted` (`{"counted":n}`), and runs a
-//! GenServer `rust_gs` whose `echo` event replies with its data.
+//! GenServer `rust_gs` whose `echo` event replies with its data. As every
+//! Rust node, it answers `clusterluck-native top` (the library answers the
+//! observer's request), and shows in that view as a node of kind rust.
 //!
 //! With `--probe` it checks each peer once that peer answers a ping (for up
 //! to 30 s) and prints one JSON line per peer: the ping's round trip, an

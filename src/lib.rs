@@ -103,7 +103,7 @@ mod node;
 mod wire;
 
 pub use link::tls;
-pub use node::{gen_server, handler, message, node_error, serde_js, stream};
+pub use node::{gen_server, handler, message, node_error, serde_js, stats, stream};
 pub use wire::error;
 
 /// The layers below the API, for this crate's own tests, examples, benches
@@ -112,7 +112,7 @@ pub use wire::error;
 #[cfg(feature = "internals")]
 #[doc(hidden)]
 pub mod internals {
-    pub use crate::link::{connection, handover, health, kernel, peer, server, shared, sink, unacked};
+    pub use crate::link::{connection, handover, health, kernel, observe, peer, server, shared, sink, unacked};
     pub use crate::napi::batch;
     pub use crate::node::delivery;
     pub use crate::wire::{cookie, digits, envelope, frame, json};

@@ -127,12 +127,17 @@ impl Hearing {
         self.lock().get(node).cloned()
     }
 
+    /// Every node we hear of, and what we hear from it.
+    pub fn nodes(&self) -> Vec<(String, Arc<Heard>)> {
+        self.lock().iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    }
+
     /// Every node's counters as JSON: `{"node":[links, messages, bytes,
     /// microseconds since last heard or -1, round trip in microseconds or
     /// -1, skips by kind...]}`, with the unattributed skips under `""`.
     pub fn snapshot_json(&self) -> String {
         let now = now_us();
-        let nodes: Vec<(String, Arc<Heard>)> = self.lock().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let nodes = self.nodes();
         let mut out = String::with_capacity(64 + nodes.len() * 96);
         out.push('{');
         let push = |out: &mut String, id: &str, h: &Heard| {

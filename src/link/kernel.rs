@@ -73,9 +73,16 @@ impl Kernel {
         self.close();
         let previous = lock(&self.closing).take();
         let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
+        self.shared.started_us.store(crate::link::health::now_us(), Ordering::Relaxed);
         let handle = server::start(&self.shared, host, port, generation, tls, previous);
         *lock(&self.server) = Some(handle);
         generation
+    }
+
+    /// The client settings an answer to an observer is dialled with when
+    /// the node speaks TLS (`None`: plain TCP): those it dials its peers with.
+    pub fn set_answer_tls(&self, tls: Option<Arc<rustls::ClientConfig>>) {
+        *self.shared.answer_tls.write().unwrap_or_else(|p| p.into_inner()) = tls;
     }
 
     /// Stops listening and closes every inbound connection.

@@ -6,7 +6,8 @@
 //! the halves they use, `tls` configures rustls, `health` keeps what failure
 //! detection reads, `handover` keeps a node's messages in order when it dials
 //! us again while its old connection still holds frames, `unacked` keeps what
-//! a link wrote until its node acknowledges it, and `sink` is how the tasks
+//! a link wrote until its node acknowledges it, `observe` answers an
+//! observer's request with the node's figures, and `sink` is how the tasks
 //! report: one typed event, through a trait that the addon's JS batch and
 //! the Rust node each implement (this layer knows neither).
 
@@ -14,6 +15,7 @@ pub mod connection;
 pub mod handover;
 pub mod health;
 pub mod kernel;
+pub mod observe;
 pub mod peer;
 pub mod server;
 pub mod shared;

@@ -66,6 +66,14 @@ pub struct Shared {
     pub(super) peers_by_node: Mutex<HashMap<String, PeerHandle>>,
     /// Inbound connections by socket id.
     pub(super) sources: Mutex<HashMap<u64, Source>>,
+    /// [`now_us`](crate::link::health::now_us) of the last start of the
+    /// listener (0: never started): the uptime an observer is told.
+    pub started_us: AtomicU64,
+    /// Answers to observers being written now (see `observe.rs`).
+    pub answers: AtomicUsize,
+    /// How answers to observers are dialled when the node speaks TLS: its
+    /// client settings (`None`: plain TCP).
+    pub answer_tls: RwLock<Option<Arc<rustls::ClientConfig>>>,
 }
 
 /// A poisoned lock's data is still good here (no invariant spans a panic).
@@ -91,6 +99,9 @@ impl Shared {
             next_id: AtomicU64::new(1),
             peers_by_node: Mutex::new(HashMap::new()),
             sources: Mutex::new(HashMap::new()),
+            started_us: AtomicU64::new(0),
+            answers: AtomicUsize::new(0),
+            answer_tls: RwLock::new(None),
         }
     }
 

@@ -14,6 +14,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
+use crate::link::observe::NodeKind;
 use crate::wire::envelope::Message;
 use crate::wire::error::Skip;
 
@@ -157,6 +158,12 @@ pub trait Sink: Send + Sync + 'static {
 
     /// Resolves once the sink is no longer full.
     fn wait_room(&self) -> RoomFuture<'_>;
+
+    /// The kind of node this sink feeds, as an observer is told: the addon
+    /// unless the sink says otherwise.
+    fn node_kind(&self) -> NodeKind {
+        NodeKind::Native
+    }
 }
 
 #[cfg(test)]

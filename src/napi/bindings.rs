@@ -148,10 +148,14 @@ impl NativeKernel {
     #[napi]
     pub fn listen(&self, host: String, port: f64, tls: Option<TlsInput>) -> Result<f64> {
         let port = port_of(port)?;
-        let tls = match tls {
-            Some(t) => Some(tls::server_config(&t.into()).map_err(tls_error)?),
-            None => None,
+        let (tls, answer_tls) = match tls {
+            Some(t) => {
+                let options = t.into();
+                (Some(tls::server_config(&options).map_err(tls_error)?), Some(tls::client_config(&options).map_err(tls_error)?))
+            }
+            None => (None, None),
         };
+        self.kernel.set_answer_tls(answer_tls);
         Ok(self.kernel.listen(host, port, tls) as f64)
     }
 
@@ -264,6 +268,14 @@ impl NativeKernel {
 #[napi]
 pub(crate) fn link_defaults() -> Vec<f64> {
     vec![DEFAULT_MAX_BYTES as f64, DEFAULT_HIGH_WATER as f64]
+}
+
+/// The event of an observer's request (`clusterluck-native top`), which
+/// a native node answers on its network threads: the observer reads it from
+/// here rather than keeping a copy.
+#[napi]
+pub(crate) fn observe_event() -> String {
+    crate::link::observe::OBSERVE_EVENT.to_string()
 }
 
 /// The tables a batch is read with, as JSON: entry kinds and payload modes

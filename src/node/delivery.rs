@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, Notify};
 
+use crate::link::observe::NodeKind;
 use crate::link::sink::{LinkEvent, RoomFuture, Sink};
 use crate::node::message::{Payload, Sender, StreamInfo};
 use crate::wire::envelope::{self, Message};
@@ -225,6 +226,10 @@ impl Sink for RustSink {
 
     fn wait_room(&self) -> RoomFuture<'_> {
         Box::pin(self.room.wait())
+    }
+
+    fn node_kind(&self) -> NodeKind {
+        NodeKind::Rust
     }
 }
 

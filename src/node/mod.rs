@@ -32,6 +32,7 @@ pub mod message;
 pub mod node_error;
 mod outbound;
 pub mod serde_js;
+pub mod stats;
 pub mod stream;
 
 
@@ -200,6 +201,7 @@ impl Builder {
             skips: AtomicU64::new(0),
         });
         tokio::spawn(dispatch(Arc::downgrade(&inner), rx));
+        inner.out.kernel.set_answer_tls(inner.client_tls.clone());
         inner.out.kernel.listen(self.host.clone(), self.port, server_tls);
         let port = ready_rx.await.map_err(|_| NodeError::Closed)??;
         if port != self.port {

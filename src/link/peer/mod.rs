@@ -209,6 +209,10 @@ impl PeerState {
 pub struct PeerHandle {
     pub id: u64,
     pub node_id: String,
+    /// Where the link dials, as `connect` was given it: an observer walks
+    /// the mesh by it.
+    pub host: Arc<str>,
+    pub port: u16,
     tx: mpsc::UnboundedSender<Command>,
     pub state: Arc<PeerState>,
 }
@@ -286,7 +290,14 @@ fn handed_bytes(cmd: &Command) -> usize {
 pub fn spawn(shared: &Arc<Shared>, id: u64, opts: PeerOptions) -> PeerHandle {
     let (tx, rx) = mpsc::unbounded_channel();
     let state = Arc::new(PeerState::default());
-    let handle = PeerHandle { id, node_id: opts.node_id.clone(), tx, state: state.clone() };
+    let handle = PeerHandle {
+        id,
+        node_id: opts.node_id.clone(),
+        host: Arc::from(opts.host.as_str()),
+        port: opts.port,
+        tx,
+        state: state.clone(),
+    };
     let task = Peer {
         id,
         opts,

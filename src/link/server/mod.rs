@@ -188,7 +188,7 @@ fn accept(
     });
     shared.sink.event(LinkEvent::SocketOpen { socket: id, port: addr.port(), ip: addr.ip().to_string() });
     tracing::debug!(socket = id, "accepted a connection from {addr}");
-    let reader = tokio::spawn(read_loop(shared.clone(), id, rd));
+    let reader = tokio::spawn(read_loop(shared.clone(), id, rd, addr.ip()));
     shared.add_source(id, Source { writer: tx, reader, write_task });
     // A stop that came between the check above and now found no source to
     // close: close it here.

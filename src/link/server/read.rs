@@ -2,9 +2,11 @@
 //! verifies and decodes each frame, waits for its turn while an older link
 //! of the same node still delivers (see `handover.rs`), and routes what it
 //! decoded: messages to the sink, pings answered on our own link to the
-//! sender, bad frames skipped. Apart from the listener: this is the path
-//! every inbound frame takes, and the listener only opens links.
+//! sender, an observer's request answered (`observe.rs`), bad frames
+//! skipped. Apart from the listener: this is the path every inbound frame
+//! takes, and the listener only opens links.
 
+use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -13,6 +15,7 @@ use tokio::io::AsyncReadExt;
 use crate::link::connection::Reader;
 use crate::wire::envelope::{self, Inbound, Message, Ping};
 use crate::link::handover;
+use crate::link::observe;
 use crate::link::health::{self, now_us, Heard, Hearing};
 use crate::wire::error::Skip;
 use crate::link::sink::LinkEvent;
@@ -50,7 +53,9 @@ impl Drop for LinkGuard {
     }
 }
 
-pub(super) async fn read_loop(shared: Arc<Shared>, id: u64, mut rd: Reader) {
+/// `ip`: the address the link comes from, where an observer's request is
+/// answered.
+pub(super) async fn read_loop(shared: Arc<Shared>, id: u64, mut rd: Reader, ip: IpAddr) {
     let mut decoder = FrameDecoder::new(shared.config().max_frame);
     let mut link = LinkGuard { shared: shared.clone(), id, heard: None, held: 0 };
     'reads: loop {
@@ -90,7 +95,7 @@ pub(super) async fn read_loop(shared: Arc<Shared>, id: u64, mut rd: Reader) {
                             }
                         }
                     }
-                    route(&shared, id, &cfg, decoded, link.heard.as_deref());
+                    route(&shared, id, &cfg, decoded, link.heard.as_deref(), ip);
                 }
                 Decoded::TooLarge { limit } => {
                     let skip = Skip::FrameTooLarge { limit };
@@ -179,7 +184,7 @@ async fn take_turn(shared: &Arc<Shared>, id: u64, h: &Arc<Heard>) -> bool {
 /// Routes one decoded frame of inbound socket `socket`: messages to JS,
 /// pings answered here, bad frames skipped. `heard` is the node the link
 /// carries, once known.
-fn route(shared: &Arc<Shared>, socket: u64, cfg: &Arc<Config>, decoded: Result<Inbound<'_>, Skip>, heard: Option<&Heard>) {
+fn route(shared: &Arc<Shared>, socket: u64, cfg: &Arc<Config>, decoded: Result<Inbound<'_>, Skip>, heard: Option<&Heard>, ip: IpAddr) {
     match decoded {
         Ok(Inbound::Message(m)) => match health::tick_reply(m.event_raw) {
             // The answer to one of our keep-alive pings: its round trip.
@@ -188,6 +193,8 @@ fn route(shared: &Arc<Shared>, socket: u64, cfg: &Arc<Config>, decoded: Result<I
                     h.rtt_us.store(now_us().saturating_sub(stamp).max(1), Ordering::Relaxed);
                 }
             }
+            // An observer's request: answered here, never delivered.
+            _ if observe::is_request(&m) => observe::answer(shared, cfg, &m, ip),
             _ => shared.sink.message(socket, m),
         },
         Ok(Inbound::Ping(p)) => {
