@@ -336,7 +336,7 @@ pub fn answer_frame(shared: &Shared, cfg: &Config, tag: &str) -> String {
 /// port that is not one, is ignored: there is nowhere to answer.
 pub fn answer(shared: &Arc<Shared>, cfg: &Config, m: &Message<'_>, ip: IpAddr) {
     let Some(tag) = m.tag.as_deref() else { return };
-    let port = m.from.port;
+    let Some(port) = m.from.port else { return };
     if !(1.0..=65535.0).contains(&port) || port.fract() != 0.0 {
         return;
     }
