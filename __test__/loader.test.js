@@ -290,6 +290,25 @@ describe("where nothing loads: the coded error, register's fallback, required mo
     assert.equal(node([bin, "info", "--bogus"]).code, 2);
   });
 
+  it("info's glibc reading agrees with objdump, on this addon and on node itself", (t) => {
+    const objdump = spawnSync("objdump", ["--version"], { encoding: "utf8" });
+    if (objdump.error) return t.skip("objdump is not installed (binutils)");
+    const files = [process.execPath];
+    const own = platform.addon().file;
+    if (own) files.push(own);
+    for (const file of files) {
+      const res = spawnSync("objdump", ["-T", file], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+      if (res.status !== 0) return t.skip("objdump cannot read " + file + " (not ELF here)");
+      const versions = [...new Set(res.stdout.match(/GLIBC_[0-9.]+/g) || [])].map((v) => v.slice(6));
+      versions.sort((a, b) => {
+        const [x, y] = [a, b].map((v) => v.split(".").map(Number));
+        return x[0] - y[0] || x[1] - y[1] || (x[2] || 0) - (y[2] || 0);
+      });
+      assert.equal(info.glibcNeeded(file), versions.length ? versions[versions.length - 1] : null, file);
+    }
+    assert.equal(info.glibcNeeded(path.join(ROOT, "package.json")), null, "not ELF");
+  });
+
   it("info reports a platform package's addon and its build record", async () => {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "clusterluck-native-info-"));
     try {

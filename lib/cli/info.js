@@ -31,6 +31,78 @@ function buildRecord(file) {
   }
 }
 
+const SHT_GNU_VERNEED = 0x6ffffffe;
+
+function compare(a, b) {
+  return a[0] - b[0] || a[1] - b[1] || a[2] - b[2];
+}
+
+/**
+ * The newest GLIBC_ symbol version an ELF shared object needs (its
+ * .gnu.version_r section), as "2.17", or null for a file that is not ELF
+ * or needs none (musl, macOS, Windows). This is what decides the oldest
+ * glibc the addon loads on, read without objdump or readelf.
+ */
+function glibcNeeded(file) {
+  let buf;
+  try {
+    buf = fs.readFileSync(file);
+  } catch (e) {
+    return null;
+  }
+  if (buf.length < 64 || buf.readUInt32BE(0) !== 0x7f454c46) return null;
+  const is64 = buf[4] === 2;
+  const le = buf[5] === 1;
+  const u16 = (o) => (le ? buf.readUInt16LE(o) : buf.readUInt16BE(o));
+  const u32 = (o) => (le ? buf.readUInt32LE(o) : buf.readUInt32BE(o));
+  const word = (o) => (is64 ? Number(le ? buf.readBigUInt64LE(o) : buf.readBigUInt64BE(o)) : u32(o));
+  const shoff = word(is64 ? 0x28 : 0x20);
+  const shentsize = u16(is64 ? 0x3a : 0x2e);
+  const shnum = u16(is64 ? 0x3c : 0x30);
+  const section = (i) => {
+    const at = shoff + i * shentsize;
+    return {
+      type: u32(at + 4),
+      offset: word(at + (is64 ? 0x18 : 0x10)),
+      size: word(at + (is64 ? 0x20 : 0x14)),
+      link: u32(at + (is64 ? 0x28 : 0x18)),
+    };
+  };
+  let newest = null;
+  try {
+    for (let i = 0; i < shnum; i++) {
+      const s = section(i);
+      if (s.type !== SHT_GNU_VERNEED) continue;
+      const strings = section(s.link).offset;
+      const name = (o) => {
+        const start = strings + o;
+        return buf.toString("latin1", start, buf.indexOf(0, start));
+      };
+      // Verneed entries, each with a chain of Vernaux (one per version).
+      for (let need = s.offset; ;) {
+        const count = u16(need + 2);
+        for (let aux = need + u32(need + 8), k = 0; k < count; k++) {
+          const version = name(u32(aux + 8));
+          const m = /^GLIBC_(\d+)\.(\d+)(?:\.(\d+))?$/.exec(version);
+          if (m) {
+            const v = [Number(m[1]), Number(m[2]), Number(m[3] || 0)];
+            if (newest === null || compare(v, newest) > 0) newest = v;
+          }
+          const next = u32(aux + 12);
+          if (next === 0) break;
+          aux += next;
+        }
+        const next = u32(need + 12);
+        if (next === 0) break;
+        need += next;
+      }
+    }
+  } catch (e) {
+    return null; // a truncated or malformed file: nothing to say
+  }
+  return newest === null ? null : newest.slice(0, newest[2] ? 3 : 2).join(".");
+}
+
 /** What `info` reports, as data (the text and --json forms are made from it). */
 function gather(found = platform.addon(), env = process.env) {
   const own = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8"));
@@ -44,7 +116,13 @@ function gather(found = platform.addon(), env = process.env) {
     kernel: null,
   };
   if (found.binding !== null) {
-    report.addon = { path: found.file, from: found.source, version: found.version, build: buildRecord(found.file) };
+    report.addon = {
+      path: found.file,
+      from: found.source,
+      version: found.version,
+      build: buildRecord(found.file),
+      glibcNeeded: glibcNeeded(found.file),
+    };
     report.kernel = "native";
   } else {
     const err = platform.unavailable(found);
@@ -73,6 +151,7 @@ function text(r) {
     } else {
       lines.push("  build   no build record beside it");
     }
+    if (r.addon.glibcNeeded) lines.push(`  needs   glibc ${r.addon.glibcNeeded} or later (its newest GLIBC_ symbol version)`);
   } else {
     lines.push("addon     none loads");
     for (const t of r.unavailable.tried) lines.push(`  tried   ${t}`);
@@ -97,4 +176,4 @@ async function run(args = [], { out = process.stdout, found, env } = {}) {
   return r.addon ? 0 : 1;
 }
 
-module.exports = { run, gather };
+module.exports = { run, gather, glibcNeeded };
