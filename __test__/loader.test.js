@@ -180,6 +180,12 @@ describe("the loader on every platform layout (fixtures)", () => {
     assert.match(without.message, /CLUSTERLUCK_NATIVE=required/);
     const withCargo = new platform.NativeUnavailable(found, { cargo: true });
     assert.match(withCargo.message, /cargo is on the PATH, so `npm rebuild clusterluck-native`/);
+    // Whether cargo is there is a look along the PATH (or at $CARGO), nothing run.
+    const bin = path.join(tmp, "bin");
+    write(path.join(bin, process.platform === "win32" ? "cargo.exe" : "cargo"), "");
+    assert.equal(platform.hasCargo({ PATH: [path.join(tmp, "nothing"), bin].join(path.delimiter) }), true);
+    assert.equal(platform.hasCargo({ PATH: path.join(tmp, "nothing") }), false);
+    assert.equal(platform.hasCargo({ PATH: bin, CARGO: path.join(tmp, "nothing", "cargo") }), false);
     const aix = platform.findAddon({ root, platform: "aix", arch: "ppc64", env: {} });
     const unnamed = new platform.NativeUnavailable(aix, { cargo: false });
     assert.equal(unnamed.platform, "aix-ppc64");

@@ -252,9 +252,11 @@ function findAddon(opts = {}) {
 
 // Whether a Rust toolchain is on the PATH, looked up without running it.
 function hasCargo(env = process.env) {
-  if (env.CARGO) return fs.existsSync(env.CARGO);
-  const exe = process.platform === "win32" ? "cargo.exe" : "cargo";
-  return (env.PATH || "").split(path.delimiter).filter(Boolean).some((dir) => fs.existsSync(path.join(dir, exe)));
+  const cargo = env.CARGO || "cargo";
+  if (path.isAbsolute(cargo)) return fs.existsSync(cargo);
+  const names = process.platform === "win32" ? [cargo + ".exe", cargo] : [cargo];
+  return (env.PATH || env.Path || "").split(path.delimiter).filter(Boolean)
+    .some((dir) => names.some((n) => fs.existsSync(path.join(dir, n))));
 }
 
 /** The addon could not be loaded; says where, what was tried and the way out. */

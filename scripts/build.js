@@ -134,16 +134,18 @@ async function withNapi(cli) {
   return 0;
 }
 
+function noCargo(why) {
+  console.error("clusterluck-native: could not run cargo (" + why + "). Building this addon " +
+    "from source needs a Rust toolchain: install it from https://rustup.rs (so that `cargo` is on the PATH), " +
+    "then run the install again.");
+  return 1;
+}
+
 async function withCargo() {
   const cargoArgs = ["build", "--release", "--lib", "--features", "napi"];
   if (rustTarget) cargoArgs.push("--target", rustTarget);
   const res = spawnSync(cargo, cargoArgs, { cwd: root, stdio: "inherit" });
-  if (res.error) {
-    console.error("clusterluck-native: could not run cargo (" + res.error.message + "). Building this addon " +
-      "from source needs a Rust toolchain: install it from https://rustup.rs (so that `cargo` is on the PATH), " +
-      "then run the install again.");
-    return 1;
-  }
+  if (res.error) return noCargo(res.error.message);
   if (res.status !== 0) return res.status || 1;
   const libNames = { darwin: "libclusterluck_native.dylib", win32: "clusterluck_native.dll" };
   const os = triple.split("-")[0];
@@ -154,6 +156,8 @@ async function withCargo() {
 }
 
 async function main() {
+  // napi build runs cargo too, and says less clearly that it is missing.
+  if (!platform.hasCargo()) return noCargo("it is not on the PATH");
   const cli = cliPath();
   if (cli === null && prebuilt) {
     console.error("clusterluck-native: the prebuilt is built with @napi-rs/cli (a dev dependency): run npm install first");
