@@ -81,9 +81,16 @@ function libcFromCommand(run) {
 }
 
 function defaultReport() {
-  // Excluding networking keeps the report from doing reverse DNS lookups.
-  if (process.report && "excludeNetwork" in process.report) process.report.excludeNetwork = true;
-  return process.report && typeof process.report.getReport === "function" ? process.report.getReport() : null;
+  if (!process.report || typeof process.report.getReport !== "function") return null;
+  // Excluding networking keeps the report from doing reverse DNS lookups;
+  // the app's own setting is put back.
+  const had = process.report.excludeNetwork;
+  if (had !== undefined) process.report.excludeNetwork = true;
+  try {
+    return process.report.getReport();
+  } finally {
+    if (had !== undefined) process.report.excludeNetwork = had;
+  }
 }
 
 /**
