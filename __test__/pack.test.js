@@ -403,12 +403,12 @@ describe("npm pack, install into a new app, use it there", { timeout: 600000 }, 
     });
   });
 
-  // An app's source build is a plain `cargo build --release` (an app has no
-  // @napi-rs/cli). It gets a target directory of its own: one shared with
-  // this repository's napi-rs build would share its build scripts and proc
-  // macros, built with another environment, and each build would undo the
-  // other. That directory is kept between runs; cold, the build takes
-  // minutes, too long for `npm test`, so the test runs once it is warm.
+  // An app's source build is a plain `cargo build --release --lib --features
+  // napi` (an app has no @napi-rs/cli), which neither this repository's
+  // napi-rs build (target/napi, the cross toolchain) nor the examples the
+  // tests build (other features) leaves warm. It gets a target directory of
+  // its own, kept between runs; cold, the build takes minutes, too long for
+  // `npm test`, so the test runs once that directory is warm.
   const sourceTarget = path.join(ROOT, "node_modules", ".cache", "clusterluck-native-tests", "source-build-target");
   const warm = fs.existsSync(path.join(sourceTarget, "release", ".fingerprint")) ||
     process.env.CLUSTERLUCK_NATIVE_TEST_SOURCE_BUILD === "1";

@@ -112,8 +112,15 @@ function record(builtWith, cross) {
 }
 
 async function withNapi(cli) {
-  const out = path.join(targetDir, "napi");
-  const base = [cli, "build", "--platform", "--release", "--features", "napi", "--no-js", "--output-dir", out];
+  // A target directory of its own: napi build passes --target, and for the
+  // host's own triple cargo builds the build scripts and proc macros with
+  // the target's linker, which --use-napi-cross sets. Sharing target/ with
+  // plain `cargo build --release` (the examples the tests run) would make
+  // each build undo the other's and rebuild everything.
+  const napiTarget = path.join(targetDir, "napi");
+  const out = path.join(napiTarget, "out");
+  const base = [cli, "build", "--platform", "--release", "--features", "napi", "--no-js", "--target-dir", napiTarget,
+    "--output-dir", out];
   if (rustTarget) base.push("--target", rustTarget);
   let cross = crossApplies();
   if (prebuilt && triple.endsWith("-gnu") && triple.startsWith("linux-") && !cross) {
