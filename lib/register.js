@@ -124,10 +124,38 @@ function patchLoaded(root) {
 }
 
 let installed = false;
+let warned = false;
 
-/** Every clusterluck loaded in this process, now or later, builds native kernels. */
+// What CLUSTERLUCK_NATIVE asks for: "required" makes an addon that cannot
+// load an error; anything else (or nothing) leaves clusterluck's own JS
+// kernel in place, with a warning.
+function required(env = process.env) {
+  return String(env.CLUSTERLUCK_NATIVE || "").trim().toLowerCase() === "required";
+}
+
+/**
+ * Every clusterluck loaded in this process, now or later, builds native
+ * kernels. Where no addon loads here, clusterluck keeps its own JS kernel
+ * and one warning says why (the app runs as it did without this package),
+ * unless CLUSTERLUCK_NATIVE=required, which throws the loader's error
+ * instead: in production a JS kernel where a native one was meant would go
+ * unnoticed. Returns whether native kernels are in place.
+ */
 function install() {
-  if (installed) return;
+  if (installed) return true;
+  try {
+    require("./native");
+  } catch (err) {
+    if (!err || err.code !== "CLUSTERLUCK_NATIVE_UNAVAILABLE" || required()) throw err;
+    if (!warned) {
+      warned = true;
+      process.emitWarning("running clusterluck's own JS kernel. " + err.message, {
+        code: err.code,
+        detail: "Set CLUSTERLUCK_NATIVE=required to make this an error.",
+      });
+    }
+    return false;
+  }
   installed = true;
   const load = Module._extensions[".js"];
   Module._extensions[".js"] = function (module, filename) {
@@ -141,6 +169,7 @@ function install() {
     const root = clusterluckRoot(filename);
     if (root !== null) patchLoaded(root);
   }
+  return true;
 }
 
 /** The copy of clusterluck whose exports are `clusterluck` builds native kernels. */
@@ -159,4 +188,4 @@ function useWith(clusterluck) {
     "returns them; what it was given is not a loaded clusterluck");
 }
 
-module.exports = {install, useWith, UnsupportedClusterluck, ORIGINAL};
+module.exports = {install, useWith, required, UnsupportedClusterluck, ORIGINAL};

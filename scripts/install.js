@@ -1,9 +1,13 @@
 "use strict";
-// Runs on `npm install`. An app's install uses the prebuilt addon shipped
-// for its platform when it loads there; otherwise (another platform, a
-// prebuilt that does not load, CLUSTERLUCK_NATIVE_BUILD=1, or a checkout of
-// the repository, which has sources to build) it builds from source, which
-// needs cargo.
+// The install script. Nothing depends on it: an app whose npm does not run
+// dependencies' install scripts (npm 11 waits for the app to allow them)
+// still finds the prebuilt or the platform package at load time, and
+// `require` then says what is missing. What it adds where it runs:
+// - in an app, a source build where no addon loads and cargo is on the PATH
+//   (or CLUSTERLUCK_NATIVE_BUILD=1 asks for one); with no addon and no
+//   cargo it warns once and succeeds, so the app's install goes on and
+//   clusterluck-native/register keeps clusterluck's JS kernel;
+// - in a checkout of the repository (which has no prebuilt), the build.
 const { spawnSync } = require("child_process");
 const fs = require("fs");
 const path = require("path");
@@ -16,31 +20,44 @@ function forced() {
   return v !== undefined && v !== "" && v !== "0" && v !== "false";
 }
 
-// Whether the prebuilt loads, tried in a child so a crash cannot take the install down.
-function prebuiltLoads(file) {
-  const res = spawnSync(process.execPath, ["-e", "require(process.argv[1])", file], { encoding: "utf8" });
-  return res.status === 0 ? null : (res.stderr || "").trim().split("\n").slice(-1)[0] || "exit " + res.status;
+// The loader's answer, asked in a child so that an addon that crashes as it
+// loads cannot take the install down: {file, source} or {message}.
+function probe() {
+  const code = "const p = require(process.argv[1]); const f = p.findAddon();" +
+    "process.stdout.write(JSON.stringify(f.binding ? { file: f.file, source: f.source } : " +
+    "{ message: p.unavailable(f).message }));";
+  const res = spawnSync(process.execPath, ["-e", code, path.join(root, "lib", "platform.js")], { encoding: "utf8" });
+  try {
+    return JSON.parse(res.stdout);
+  } catch (e) {
+    const last = (res.stderr || "").trim().split("\n").slice(-1)[0];
+    return { message: "loading the addon failed (" + (last || "exit " + res.status) + ")" };
+  }
+}
+
+function build() {
+  const res = spawnSync(process.execPath, [path.join(__dirname, "build.js")], { cwd: root, stdio: "inherit" });
+  return res.status === null ? 1 : res.status;
 }
 
 function main() {
-  const checkout = fs.existsSync(path.join(root, ".git"));
-  const name = platform.prebuiltFile();
-  if (!forced() && !checkout) {
-    if (name !== null && fs.existsSync(path.join(root, name))) {
-      const failure = prebuiltLoads(path.join(root, name));
-      if (failure === null) {
-        console.log("clusterluck-native: using the prebuilt addon " + name);
-        return 0;
-      }
-      console.log("clusterluck-native: the prebuilt addon " + name + " does not load here (" + failure +
-        "); building from source");
-    } else {
-      console.log("clusterluck-native: no prebuilt addon for " + process.platform + "-" + process.arch +
-        (name ? " (" + name + ")" : "") + "; building from source");
-    }
+  if (fs.existsSync(path.join(root, ".git"))) return build();
+  if (forced()) {
+    console.log("clusterluck-native: CLUSTERLUCK_NATIVE_BUILD is set; building from source");
+    return build();
   }
-  const res = spawnSync(process.execPath, [path.join(__dirname, "build.js")], { cwd: root, stdio: "inherit" });
-  return res.status === null ? 1 : res.status;
+  const found = probe();
+  if (found.file) {
+    console.log("clusterluck-native: using " + path.relative(root, found.file) + " (" + found.source + ")");
+    return 0;
+  }
+  if (platform.hasCargo()) {
+    console.log(found.message + "\nclusterluck-native: cargo is on the PATH; building from source");
+    return build();
+  }
+  // One warning, and success: the app installs and runs without the addon.
+  console.warn("clusterluck-native: WARNING: " + found.message);
+  return 0;
 }
 
 process.exit(main());
