@@ -17,12 +17,24 @@ function rawClient(port, host = "127.0.0.1") {
   });
 }
 
-// Listens on a free port; `frames` collects each received frame as a string.
+// The kernel's own keep-alive pings (see failure detection in the README):
+// pings whose tag carries this prefix. They go out whenever a link has been
+// quiet or not yet shown up, so how many a test sees depends on its timing.
+const TICK_TAG = '"__clusterluck_native_tick:';
+
+function isTick(text) {
+  return text.startsWith('{"type":"ping"') && text.includes(TICK_TAG);
+}
+
+// Listens on a free port; `frames` collects each received frame as a string,
+// and `ticks` the kernel's keep-alive pings, kept apart so that a test counts
+// exactly the frames its app sent.
 // With `paused`, nothing is read until `resume()`: the sender's writes back
 // up into the socket buffers.
 function recordingServer({ paused = false } = {}) {
   return new Promise((resolve) => {
     const frames = [];
+    const ticks = [];
     const sockets = [];
     const server = net.createServer((sock) => {
       sockets.push(sock);
@@ -32,7 +44,8 @@ function recordingServer({ paused = false } = {}) {
         pending = Buffer.concat([pending, chunk]);
         let at;
         while ((at = pending.indexOf(DELIM)) !== -1) {
-          frames.push(pending.subarray(0, at).toString("utf8"));
+          const text = pending.subarray(0, at).toString("utf8");
+          (isTick(text) ? ticks : frames).push(text);
           pending = pending.subarray(at + 1);
         }
       });
@@ -42,6 +55,7 @@ function recordingServer({ paused = false } = {}) {
       resolve({
         port: server.address().port,
         frames,
+        ticks,
         connected: () => sockets.length > 0,
         resume: () => sockets.forEach((s) => s.resume()),
         close: () => {
