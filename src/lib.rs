@@ -93,8 +93,6 @@
 
 // The addon's parts: built for the addon, and for the tests that read what
 // JS would be handed.
-#[cfg(any(feature = "napi", feature = "internals"))]
-#[cfg_attr(not(feature = "napi"), allow(dead_code))]
 mod debug_log;
 mod link;
 #[cfg(any(feature = "napi", feature = "internals"))]

@@ -18,6 +18,16 @@ use crate::wire::envelope::{self, Message};
 use crate::wire::error::Skip;
 use crate::wire::json;
 
+/// A port as a JS sender wrote it (a number): out of range or not whole is 0,
+/// which no node listens on.
+fn js_port(port: f64) -> u16 {
+    if port.fract() == 0.0 && (0.0..=65535.0).contains(&port) {
+        port as u16
+    } else {
+        0
+    }
+}
+
 /// A routed message, owned.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InMessage {
@@ -46,6 +56,17 @@ pub enum Event {
     Link(LinkEvent),
 }
 
+impl InMessage {
+    /// About how many bytes its data holds.
+    pub(crate) fn data_len(&self) -> usize {
+        match &self.data {
+            Payload::Absent => 0,
+            Payload::Json(s) => s.len(),
+            Payload::Bytes(b) => b.len(),
+        }
+    }
+}
+
 impl Event {
     /// An owned copy of a decoded message.
     pub fn message(socket: u64, m: &Message<'_>) -> Event {
@@ -69,7 +90,7 @@ impl Event {
         };
         Event::Message(InMessage {
             socket,
-            from: Sender { id: m.from.id.to_string(), host: m.from.host.to_string(), port: m.from.port },
+            from: Sender { id: m.from.id.to_string(), host: m.from.host.to_string(), port: js_port(m.from.port) },
             event,
             tag: m.tag.as_ref().map(|t| t.to_string()),
             stream,

@@ -205,9 +205,10 @@ pub async fn call(node: &Node, id: &str, server: &str, event: &str, data: Data, 
     node.call_singleton(id, server, job(event, data), timeout).await
 }
 
-/// Casts `event` and `data` to GenServer `server` on node `id`.
-pub fn cast(node: &Node, id: &str, server: &str, event: &str, data: Data) -> Result<(), NodeError> {
-    node.cast(id, server, job(event, data))
+/// Casts `event` and `data` to GenServer `server` on node `id` (waiting
+/// for room as [`Node::cast`] does).
+pub async fn cast(node: &Node, id: &str, server: &str, event: &str, data: Data) -> Result<(), NodeError> {
+    node.cast(id, server, job(event, data)).await
 }
 
 #[cfg(test)]

@@ -83,6 +83,8 @@ impl Drop for Peer {
         lane.unacked.clear();
         drop(lane);
         self.state.connected.store(false, Ordering::Release);
+        self.state.ended.store(true, Ordering::Release);
+        self.state.room_freed.notify_waiters();
     }
 }
 

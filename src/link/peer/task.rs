@@ -19,7 +19,7 @@ use crate::link::shared::Shared;
 use crate::link::unacked::{self, RawSocket};
 
 use super::detect::{Acks, Detection};
-use super::{handed_bytes, Command, Life, PeerOptions, PeerState};
+use super::{handed_bytes, handed_msgs, Command, Life, PeerOptions, PeerState};
 
 /// Why an attempt to connect failed.
 enum ConnectError {
@@ -84,6 +84,12 @@ impl Inbox {
 
     fn took(&self, cmd: &Command) {
         self.state.handed.fetch_sub(handed_bytes(cmd), Ordering::Relaxed);
+        // While the link is down, the messages leave the count only once
+        // they are in the queue (`Peer::take_offline`), so the two together
+        // never read short.
+        if self.state.connected.load(Ordering::Relaxed) {
+            self.state.handed_msgs.fetch_sub(handed_msgs(cmd), Ordering::Relaxed);
+        }
     }
 }
 
@@ -196,7 +202,7 @@ impl Peer {
             tokio::select! {
                 _ = &mut sleep => return Some(()),
                 cmd = self.rx.recv() => match cmd {
-                    Some(cmd) => if !self.offline(cmd) { return None },
+                    Some(cmd) => if !self.take_offline(cmd) { return None },
                     None => return None,
                 },
             }
@@ -205,7 +211,7 @@ impl Peer {
 
     async fn offline_forever(&mut self) -> Next {
         while let Some(cmd) = self.rx.recv().await {
-            if !self.offline(cmd) {
+            if !self.take_offline(cmd) {
                 break;
             }
         }
@@ -231,7 +237,7 @@ impl Peer {
                     }
                 },
                 cmd = self.rx.recv() => match cmd {
-                    Some(cmd) => if !self.offline(cmd) { return Next::Exit },
+                    Some(cmd) => if !self.take_offline(cmd) { return Next::Exit },
                     None => return Next::Exit,
                 },
             }
