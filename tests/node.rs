@@ -166,6 +166,10 @@ async fn reconnect_delivers_the_queue_in_order() {
     let port = b.addr().port;
     a.connect(&b.addr()).await.unwrap();
     a.cast("b", "n", Data::json(&-1).unwrap()).await.unwrap();
+    // b has read the cast once it answers a call sent after it on the same
+    // link (it has no handler: it says so, on a link back it makes to a).
+    let r = a.call_singleton("b", "none", Data::null(), Some(Duration::from_secs(30))).await;
+    assert!(matches!(r, Err(NodeError::NoHandler { .. })), "{r:?}");
     b.shutdown().await;
     drop(b);
     // Wait for a's link to notice, then cast while b is down.

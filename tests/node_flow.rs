@@ -194,7 +194,7 @@ async fn try_cast_is_busy_and_cast_waits_toward_a_node_that_does_not_read() {
             Err(e) => break e,
         }
         assert!(sent < 1_000_000, "never busy");
-        if sent % 64 == 0 {
+        if sent.is_multiple_of(64) {
             tokio::task::yield_now().await;
         }
     };
@@ -316,6 +316,16 @@ async fn failures_reach_the_caller_at_once() {
     a.connect(&b2.addr()).await.unwrap();
     let got = a.call_singleton("b", "echo", Data::null(), Some(Duration::from_secs(10))).await.unwrap();
     assert_eq!(got.json::<String>().unwrap(), "new");
+
+    // A GenServer's async handler, reached through the own id.
+    clusterluck_native::gen_server::GenServer::new("gs")
+        .on_async("later", |req| async move {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let _ = req.reply(Data::json(&"awaited").unwrap());
+        })
+        .start(&a);
+    let got = clusterluck_native::gen_server::call(&a, "a", "gs", "later", Data::null(), long).await.unwrap();
+    assert_eq!(got.json::<String>().unwrap(), "awaited");
 
     // The own id is delivered here.
     a.on("self", |m| m.reply(Data::json(&"me").unwrap()).unwrap());

@@ -8,7 +8,7 @@
 //! dropped, so data a handler still holds keeps counting.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::{mpsc, Notify};
 
@@ -174,20 +174,42 @@ pub struct Delivery {
     pub ticket: Ticket,
 }
 
-/// Where a Rust outbox sends its events.
+/// Where the network side's events go for a Rust node: to its dispatcher,
+/// in batches. A reader's messages wait here until it has reported every
+/// frame of one socket read ([`Sink::wake_if_due`]), then go over the
+/// channel as one batch: one channel push and one wake-up of the dispatcher
+/// per read, not per message. Any other event takes what waits along, in
+/// order.
 #[derive(Debug)]
 pub struct RustSink {
-    tx: mpsc::UnboundedSender<Delivery>,
+    tx: mpsc::UnboundedSender<Vec<Delivery>>,
     room: Arc<Room>,
+    waiting: Mutex<Vec<Delivery>>,
 }
 
 impl RustSink {
     /// A sink with a high-water mark of `high_water` bytes, and the receiving
     /// end of its channel.
-    pub fn new(high_water: usize) -> (RustSink, mpsc::UnboundedReceiver<Delivery>) {
+    pub fn new(high_water: usize) -> (RustSink, mpsc::UnboundedReceiver<Vec<Delivery>>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let room = Arc::new(Room { bytes: AtomicUsize::new(0), freed: Notify::new(), high_water });
-        (RustSink { tx, room }, rx)
+        (RustSink { tx, room, waiting: Mutex::new(Vec::new()) }, rx)
+    }
+
+    fn waiting(&self) -> std::sync::MutexGuard<'_, Vec<Delivery>> {
+        self.waiting.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn delivery(&self, event: Event) -> Delivery {
+        let bytes = event.size();
+        self.room.bytes.fetch_add(bytes, Ordering::AcqRel);
+        Delivery { event, ticket: Ticket { room: self.room.clone(), bytes } }
+    }
+
+    /// Keeps an event for the next batch.
+    fn hold(&self, event: Event) {
+        let d = self.delivery(event);
+        self.waiting().push(d);
     }
 
     /// The room its events count against.
@@ -196,26 +218,38 @@ impl RustSink {
         &self.room
     }
 
-    /// Sends an event; dropped (and its room given back) if nothing listens.
+    /// Sends an event now, after what waits; dropped (and its room given
+    /// back) if nothing listens.
     pub fn send(&self, event: Event) {
-        let bytes = event.size();
-        self.room.bytes.fetch_add(bytes, Ordering::AcqRel);
-        let ticket = Ticket { room: self.room.clone(), bytes };
-        let _ = self.tx.send(Delivery { event, ticket });
+        let d = self.delivery(event);
+        let mut waiting = self.waiting();
+        waiting.push(d);
+        let batch = std::mem::take(&mut *waiting);
+        // Sent under the lock: batches reach the channel in order.
+        let _ = self.tx.send(batch);
     }
 }
 
 impl Sink for RustSink {
     fn message(&self, socket: u64, message: Message<'_>) {
-        self.send(Event::message(socket, &message));
+        self.hold(Event::message(socket, &message));
     }
 
     fn skip(&self, socket: u64, skip: &Skip) {
-        self.send(Event::Skip { socket, skip: skip.clone() });
+        self.hold(Event::Skip { socket, skip: skip.clone() });
     }
 
     fn event(&self, event: LinkEvent) {
         self.send(Event::Link(event));
+    }
+
+    fn wake_if_due(&self) {
+        let mut waiting = self.waiting();
+        if waiting.is_empty() {
+            return;
+        }
+        let batch = std::mem::replace(&mut *waiting, Vec::with_capacity(64));
+        let _ = self.tx.send(batch);
     }
 
     fn is_full(&self) -> bool {
@@ -259,9 +293,10 @@ mod tests {
         }
         assert!(sink.room().is_full());
         let mut held = Vec::new();
-        while let Ok(d) = rx.try_recv() {
-            held.push(d);
+        while let Ok(batch) = rx.try_recv() {
+            held.extend(batch);
         }
+        assert_eq!(held.len(), 10);
         assert!(sink.room().is_full(), "taken but still held");
         held.clear();
         assert!(!sink.room().is_full());

@@ -52,7 +52,7 @@ use crate::link::kernel::{Kernel, DEFAULT_HIGH_WATER};
 use crate::node::message::{error_json, random_id, Data, NodeAddr, Payload, ReplyTo, Sender};
 use crate::node::node_error::NodeError;
 use crate::link::peer::{Command, PeerHandle, PeerOptions};
-use crate::node::outbound::{Flow, Outbound};
+use crate::node::outbound::{Flow, Outbound, Write};
 use crate::node::stream::{Chunks, Fed, Feed, StreamWriter, STREAM_STOP_EVENT};
 use crate::link::tls::{self, TlsOptions};
 use crate::wire::envelope::{self, StreamOut};
@@ -712,14 +712,14 @@ impl Node {
     /// # Ok(()) }
     /// ```
     pub async fn cast(&self, id: &str, event: &str, data: Data) -> Result<(), NodeError> {
-        self.inner.out.send_message(id, event, None, StreamOut { done: true, ..StreamOut::default() }, data, Flow::Wait).await
+        self.inner.out.send_message(id, event, None, StreamOut { done: true, ..StreamOut::default() }, data, Flow::Wait, Write::Batched).await
     }
 
     /// [`Node::cast`] without waiting: [`NodeError::Busy`] (the message not
     /// sent) while the link is over its high-water mark or down with
     /// `max_len` messages waiting.
     pub fn try_cast(&self, id: &str, event: &str, data: Data) -> Result<(), NodeError> {
-        self.inner.out.send_now(id, event, None, StreamOut { done: true, ..StreamOut::default() }, data, Flow::Try)
+        self.inner.out.send_now(id, event, None, StreamOut { done: true, ..StreamOut::default() }, data, Flow::Try, Write::Batched)
     }
 
     /// Casts to each of `ids` (waiting as [`Node::cast`] does); nodes
@@ -746,7 +746,7 @@ impl Node {
         self.peer_for_call(id, timeout)?;
         let tag = random_id();
         let mut reply = self.expect(id, &tag, true, timeout);
-        self.inner.out.send_message(id, event, Some(&tag), StreamOut { done: true, ..StreamOut::default() }, data, Flow::Wait).await?;
+        self.inner.out.send_message(id, event, Some(&tag), StreamOut { done: true, ..StreamOut::default() }, data, Flow::Wait, Write::Direct).await?;
         match reply.next().await {
             Some(r) => r,
             // A reply with no data.
@@ -762,7 +762,7 @@ impl Node {
         self.peer_for_call(id, timeout)?;
         let tag = random_id();
         let reply = self.expect(id, &tag, false, timeout);
-        self.inner.out.send_message(id, event, Some(&tag), StreamOut { done: true, ..StreamOut::default() }, data, Flow::Wait).await?;
+        self.inner.out.send_message(id, event, Some(&tag), StreamOut { done: true, ..StreamOut::default() }, data, Flow::Wait, Write::Direct).await?;
         Ok(reply)
     }
 
@@ -858,7 +858,7 @@ impl Node {
     pub fn reply(&self, to: &ReplyTo, data: Data) -> Result<(), NodeError> {
         let tag = to.tag.as_deref().ok_or(NodeError::NoReplyTag)?;
         self.link_back(to)?;
-        self.inner.out.send_now(&to.node.id, tag, None, StreamOut { done: true, ..StreamOut::default() }, data, Flow::Owed)
+        self.inner.out.send_now(&to.node.id, tag, None, StreamOut { done: true, ..StreamOut::default() }, data, Flow::Owed, Write::Direct)
     }
 
     /// Replies with an error (a stream that fails at once): a JS caller
@@ -873,7 +873,7 @@ impl Node {
         self.link_back(to)?;
         let id = random_id();
         let stream = StreamOut { done: true, id: Some(&id), error: Some(error) };
-        self.inner.out.send_now(&to.node.id, tag, None, stream, Data::null(), Flow::Owed)
+        self.inner.out.send_now(&to.node.id, tag, None, stream, Data::null(), Flow::Owed, Write::Direct)
     }
 
     /// Replies with a stream of chunks (connecting back as
@@ -972,7 +972,7 @@ fn stop_note(out: &Outbound, node: &str, key: &str) -> crate::node::stream::OnAb
     let mut data = String::new();
     crate::wire::json::write_string(&mut data, key);
     Box::new(move || {
-        let _ = out.send_now(&node, STREAM_STOP_EVENT, None, StreamOut { done: true, ..StreamOut::default() }, Data::Json(data), Flow::Owed);
+        let _ = out.send_now(&node, STREAM_STOP_EVENT, None, StreamOut { done: true, ..StreamOut::default() }, Data::Json(data), Flow::Owed, Write::Direct);
     })
 }
 
@@ -980,20 +980,32 @@ fn stop_note(out: &Outbound, node: &str, key: &str) -> crate::node::stream::OnAb
 /// stream is refused (its chunks dropped) until others end.
 const MAX_STREAMS: usize = 4096;
 
+/// The length of a reply tag ([`random_id`]'s uuid v4 text).
+const REPLY_TAG_LEN: usize = 36;
+
 /// Inbound streams by sender and stream id.
 type Streams = HashMap<(String, String), Feed>;
 
 /// The dispatcher: takes each event the network side delivers, in order.
-async fn dispatch(node: Weak<Inner>, mut rx: mpsc::UnboundedReceiver<Delivery>) {
+async fn dispatch(node: Weak<Inner>, mut rx: mpsc::UnboundedReceiver<Vec<Delivery>>) {
     let mut streams: Streams = HashMap::new();
-    while let Some(Delivery { event, ticket }) = rx.recv().await {
+    while let Some(batch) = rx.recv().await {
         let Some(inner) = node.upgrade() else { break };
+        for Delivery { event, ticket } in batch {
+            deliver(&inner, &mut streams, event, ticket);
+        }
+    }
+}
+
+/// Handles one event of the network side.
+fn deliver(inner: &Arc<Inner>, streams: &mut Streams, event: Event, ticket: crate::node::delivery::Ticket) {
+    {
         match event {
             Event::Message(m) => {
                 // What a handler keeps of it is bounded elsewhere (a stream's
                 // chunks by the stream's bound): the link's room is given back.
                 drop(ticket);
-                route(&inner, &mut streams, m);
+                route(inner, streams, m);
             }
             Event::Skip { skip, .. } => {
                 inner.skips.fetch_add(1, Ordering::Relaxed);
@@ -1042,7 +1054,8 @@ async fn dispatch(node: Weak<Inner>, mut rx: mpsc::UnboundedReceiver<Delivery>) 
 
 /// A message goes to the call waiting for its tag, else to its handler.
 fn route(inner: &Arc<Inner>, streams: &mut Streams, m: InMessage) {
-    {
+    // Reply tags are this node's random ids: nothing else is looked up.
+    if m.event.len() == REPLY_TAG_LEN {
         let mut state = lock(&inner.state);
         let pending = &mut state.pending;
         if let Some(p) = pending.get_mut(&m.event) {

@@ -37,6 +37,17 @@ pub(crate) enum Flow {
     Owed,
 }
 
+/// How a send reaches the socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Write {
+    /// With the other sends of the moment, as one batch (casts, chunks:
+    /// throughput, no one waits on each).
+    Batched,
+    /// At once from the calling thread when the link is idle (requests,
+    /// replies: someone waits on each), else batched.
+    Direct,
+}
+
 /// The links of a node, to write to. Cheap to clone.
 #[derive(Clone)]
 pub(crate) struct Outbound {
@@ -138,19 +149,24 @@ impl Outbound {
 
     /// Writes one message envelope to node `id`'s link, waiting for room
     /// or not as `flow` says.
-    pub(crate) async fn send_message(&self, id: &str, event: &str, tag: Option<&str>, stream: StreamOut<'_>, data: Data, flow: Flow) -> Result<(), NodeError> {
-        if flow == Flow::Wait && self.is_me(id) {
-            // Delivered here: bounded by what the handlers hold, as what
-            // arrives from the network is.
-            crate::link::sink::Sink::wait_room(&*self.local).await;
-        } else if flow == Flow::Wait {
-            let handle = self.peer(id)?;
-            let size = weight(&self.kernel.shared().config().from_json, event, &data);
-            if handle.state.wait_room(size).await == Room::TooLarge {
-                return Err(self.overflow(id, &handle, size));
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn send_message(&self, id: &str, event: &str, tag: Option<&str>, stream: StreamOut<'_>, data: Data, flow: Flow, write: Write) -> Result<(), NodeError> {
+        if flow != Flow::Wait || self.is_me(id) {
+            if flow == Flow::Wait {
+                // Delivered here: bounded by what the handlers hold, as what
+                // arrives from the network is.
+                crate::link::sink::Sink::wait_room(&*self.local).await;
             }
+            return self.send_now(id, event, tag, stream, data, flow, write);
         }
-        self.send_now(id, event, tag, stream, data, flow)
+        // One look-up of the link and the settings for the whole send.
+        let handle = self.peer(id)?;
+        let cfg = self.kernel.shared().config();
+        let size = weight(&cfg.from_json, event, &data);
+        if handle.state.room(size) != Room::Free && handle.state.wait_room(size).await == Room::TooLarge {
+            return Err(self.overflow(id, &handle, size));
+        }
+        self.send_via(&handle, cfg, size, id, event, tag, stream, data, Flow::Owed, write)
     }
 
     fn overflow(&self, id: &str, handle: &PeerHandle, size: usize) -> NodeError {
@@ -160,7 +176,8 @@ impl Outbound {
     /// Writes one message envelope to node `id`'s link without waiting:
     /// refused with `Busy` (only for [`Flow::Try`]) or `Overflow` when it
     /// does not fit.
-    pub(crate) fn send_now(&self, id: &str, event: &str, tag: Option<&str>, stream: StreamOut<'_>, data: Data, flow: Flow) -> Result<(), NodeError> {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn send_now(&self, id: &str, event: &str, tag: Option<&str>, stream: StreamOut<'_>, data: Data, flow: Flow, write: Write) -> Result<(), NodeError> {
         if self.is_me(id) {
             self.check_open()?;
             if flow == Flow::Try && crate::link::sink::Sink::is_full(&*self.local) {
@@ -171,13 +188,20 @@ impl Outbound {
         let handle = self.peer(id)?;
         let cfg = self.kernel.shared().config();
         let size = weight(&cfg.from_json, event, &data);
+        self.send_via(&handle, cfg, size, id, event, tag, stream, data, flow, write)
+    }
+
+    /// Weighs a message of `size` against `handle`'s link as `flow` says,
+    /// then writes it.
+    #[allow(clippy::too_many_arguments)]
+    fn send_via(&self, handle: &PeerHandle, cfg: Arc<crate::link::shared::Config>, size: usize, id: &str, event: &str, tag: Option<&str>, stream: StreamOut<'_>, data: Data, flow: Flow, write: Write) -> Result<(), NodeError> {
         match handle.state.room(size) {
-            Room::TooLarge => return Err(self.overflow(id, &handle, size)),
+            Room::TooLarge => return Err(self.overflow(id, handle, size)),
             Room::Full if flow == Flow::Try => return Err(NodeError::Busy { node: id.to_string() }),
             Room::Full if flow == Flow::Owed => {
                 let state = &handle.state;
                 if state.held() + size > state.max_bytes.load(Ordering::Relaxed) {
-                    return Err(self.overflow(id, &handle, size));
+                    return Err(self.overflow(id, handle, size));
                 }
             }
             _ => {}
@@ -190,11 +214,11 @@ impl Outbound {
             }
             Data::Json(json) => {
                 envelope::write_message_line(&mut text, &cfg.from_json, event, tag, stream, Some(json.as_str()));
-                handle.send_bodies(text, cfg, true)
+                handle.send_lines(text, cfg, write == Write::Direct)
             }
             Data::Absent => {
                 envelope::write_message_line(&mut text, &cfg.from_json, event, tag, stream, None);
-                handle.send_bodies(text, cfg, true)
+                handle.send_lines(text, cfg, write == Write::Direct)
             }
         };
         if sent {

@@ -18,7 +18,7 @@ use tokio::time::{Instant, Sleep};
 
 use crate::node::delivery::InMessage;
 use crate::node::message::{error_json, Data, Payload};
-use crate::node::outbound::{Flow, Outbound};
+use crate::node::outbound::{Flow, Outbound, Write};
 use crate::node::node_error::NodeError;
 use crate::wire::envelope::StreamOut;
 
@@ -314,14 +314,14 @@ impl StreamWriter {
     pub fn try_send(&mut self, chunk: impl Into<Vec<u8>>) -> Result<(), NodeError> {
         self.check()?;
         let stream = StreamOut { done: false, id: Some(&self.id), error: None };
-        self.out.send_now(&self.peer, &self.event, self.tag.as_deref(), stream, Data::Bytes(chunk.into()), Flow::Try)
+        self.out.send_now(&self.peer, &self.event, self.tag.as_deref(), stream, Data::Bytes(chunk.into()), Flow::Try, Write::Batched)
     }
 
     /// Sends a chunk of any data, waiting as [`StreamWriter::send`] does.
     pub async fn send_data(&mut self, data: Data) -> Result<(), NodeError> {
         self.check()?;
         let stream = StreamOut { done: false, id: Some(&self.id), error: None };
-        self.out.send_message(&self.peer, &self.event, self.tag.as_deref(), stream, data, Flow::Wait).await
+        self.out.send_message(&self.peer, &self.event, self.tag.as_deref(), stream, data, Flow::Wait, Write::Batched).await
     }
 
     fn check(&self) -> Result<(), NodeError> {
@@ -350,7 +350,7 @@ impl StreamWriter {
             return Ok(());
         }
         let stream = StreamOut { done: true, id: Some(&self.id), error: error.as_deref() };
-        self.out.send_now(&self.peer, &self.event, self.tag.as_deref(), stream, Data::null(), Flow::Owed)
+        self.out.send_now(&self.peer, &self.event, self.tag.as_deref(), stream, Data::null(), Flow::Owed, Write::Batched)
     }
 }
 

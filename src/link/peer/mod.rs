@@ -77,6 +77,10 @@ pub enum Command {
     /// handed over before it is written, or cannot be for now because the
     /// link is down: a process about to exit waits for this.
     Flush(std::sync::mpsc::Sender<()>),
+    /// The lane's outbox of that generation is ready to take (see
+    /// [`PeerHandle::send_lines`]): the task's end of the channel turns it
+    /// into the `Bodies` the outbox holds by then, so the task never sees it.
+    Outbox { generation: u64 },
 }
 
 /// Where and how to connect.
@@ -307,6 +311,7 @@ impl PeerHandle {
     pub fn send(&self, cmd: Command) -> bool {
         let mut lane = self.state.lane();
         lane.busy = true;
+        self.seal(&mut lane);
         self.hand(cmd)
     }
 
@@ -323,6 +328,57 @@ impl PeerHandle {
         false
     }
 
+    /// Sends one envelope line written in Rust (`envelope::write_message_line`)
+    /// for a Rust sender, batched by readiness: it is appended to the lane's
+    /// outbox, and only the first line of an outbox wakes the task; the task
+    /// takes everything appended by the time it gets to it, and signs and
+    /// writes it as one batch. A loop of casts so costs one hand-off and one
+    /// write per batch, not a channel push and a `sendto` per cast. With
+    /// `direct`, a line sent while the link is idle (no outbox open, nothing
+    /// in hand) is written at once on the calling thread instead, as
+    /// [`PeerHandle::send_bodies`] does: a lone request waits for no task.
+    /// False when the task has ended.
+    pub fn send_lines(&self, line: String, cfg: Arc<Config>, direct: bool) -> bool {
+        let mut lane = self.state.lane();
+        if direct && !lane.busy && lane.outbox.is_none() && lane.tcp.is_some() {
+            drop(lane);
+            return self.send_bodies(line, cfg, true);
+        }
+        if self.tx.is_closed() {
+            return false;
+        }
+        // What the outbox's text grows by: the line, and the newline before
+        // it unless it is the first (`handed` falls by the text's length).
+        let mut bytes = line.len();
+        if let Some(o) = lane.outbox.as_mut().filter(|o| Arc::ptr_eq(&o.cfg, &cfg)) {
+            o.text.push('\n');
+            o.text.push_str(&line);
+            bytes += 1;
+        } else {
+            self.seal(&mut lane);
+            lane.generation += 1;
+            let generation = lane.generation;
+            lane.outbox = Some(lane::Outbox { generation, text: line, cfg });
+            lane.busy = true;
+            if self.tx.send(Command::Outbox { generation }).is_err() {
+                lane.outbox = None;
+                return false;
+            }
+        }
+        self.state.handed.fetch_add(bytes, Ordering::Relaxed);
+        self.state.handed_msgs.fetch_add(1, Ordering::Relaxed);
+        true
+    }
+
+    /// Hands over what the lane's outbox holds, as it stands, ahead of
+    /// whatever comes next: its marker in the channel then finds it gone.
+    fn seal(&self, lane: &mut Lane) {
+        if let Some(o) = lane.outbox.take() {
+            // Counted in `handed` as it was appended.
+            let _ = self.tx.send(Command::Bodies { text: o.text, cfg: o.cfg });
+        }
+    }
+
     /// Sends envelopes serialised by JS (`envelope::encode_bodies`), to be
     /// signed with the cookie of `cfg` (the sender's settings now). With
     /// `direct`, when the lane is open, they are encoded and written on the
@@ -330,6 +386,7 @@ impl PeerHandle {
     /// the task. False when the task has ended.
     pub fn send_bodies(&self, text: String, cfg: Arc<Config>, direct: bool) -> bool {
         let mut lane = self.state.lane();
+        self.seal(&mut lane);
         if let (true, false, Some(tcp)) = (direct, lane.busy, lane.tcp.as_ref()) {
             let mut buf = String::with_capacity(text.len() + 96);
             let mut ends = Vec::new();
@@ -370,7 +427,7 @@ fn handed_bytes(cmd: &Command) -> usize {
         Command::Buffer { head, bytes, .. } => head.len() + 4 * bytes.len(),
         Command::Encoded { buf, written, .. } => buf.len().saturating_sub(*written),
         Command::Raw { json, .. } => json.len(),
-        Command::MaxLen(_) | Command::Stop { .. } | Command::Flush(_) => 0,
+        Command::MaxLen(_) | Command::Stop { .. } | Command::Flush(_) | Command::Outbox { .. } => 0,
     }
 }
 
@@ -380,7 +437,7 @@ fn handed_msgs(cmd: &Command) -> usize {
         Command::Bodies { text, .. } => text.split('\n').filter(|l| !l.is_empty()).count(),
         Command::Buffer { .. } | Command::Raw { .. } => 1,
         Command::Encoded { ends, .. } => ends.len(),
-        Command::MaxLen(_) | Command::Stop { .. } | Command::Flush(_) => 0,
+        Command::MaxLen(_) | Command::Stop { .. } | Command::Flush(_) | Command::Outbox { .. } => 0,
     }
 }
 
