@@ -192,8 +192,9 @@ impl Builder {
         self
     }
 
-    /// Messages kept per link while it is down, oldest dropped first
-    /// (default 1024, as the JS kernel's `maxLen`).
+    /// Messages kept per link while it is down (default 1024, as the JS
+    /// kernel's `maxLen`). The JS side drops the oldest past it; a Rust
+    /// `cast` waits instead, and `try_cast` is [`NodeError::Busy`].
     pub fn max_len(mut self, max_len: usize) -> Builder {
         self.max_len = max_len;
         self
