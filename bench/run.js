@@ -677,6 +677,17 @@ async function main() {
     console.log("The addon's cast (4a, native) reaches " + (100 * addonCast / ceiling.median).toFixed(1) +
       "% of the ceiling.");
   }
+  const rustCast = rows.find((r) => r.id === "9c").native;
+  if (ceiling && rustCast) {
+    console.log("The Rust library's cast (9c, native) reaches " + (100 * rustCast / ceiling.median).toFixed(1) +
+      "% of the ceiling.");
+  }
+  const rustPar = rows.find((r) => r.id === "9b").native;
+  const addonPar = rows.find((r) => r.id === "3").native;
+  if (rustPar && addonPar) {
+    console.log("The Rust library's 200 calls in flight (9b) run at " + (rustPar / addonPar).toFixed(2) +
+      "x the addon's (3, native).");
+  }
   console.log("Total time: " + ((Date.now() - started) / 1000).toFixed(0) + " s, load average now " +
     loadAverage());
   if (unclean.length) console.log("UNCLEAN EXITS: " + unclean.join(", "));

@@ -150,12 +150,12 @@ async fn probe(node: &Node, peer: &NodeAddr) -> serde_json::Value {
     };
 
     let stream_sum = async {
-        let (mut writer, mut reply) = node.call_stream(&peer.id, "sum", Some(CALL_TIMEOUT))?;
+        let (mut writer, mut reply) = node.call_stream(&peer.id, "sum", Some(CALL_TIMEOUT)).await?;
         let mut want = (0, 0);
         for i in 0..64u32 {
             let chunk: Vec<u8> = (0..64 * 1024u32).map(|j| (i.wrapping_add(j) % 256) as u8).collect();
             want = add_sum(want, &chunk);
-            writer.send(chunk)?;
+            writer.send(chunk).await?;
         }
         writer.end()?;
         let got: serde_json::Value = match reply.next().await {
@@ -169,7 +169,7 @@ async fn probe(node: &Node, peer: &NodeAddr) -> serde_json::Value {
     .unwrap_or(false);
 
     for i in 0..1000 {
-        let _ = node.cast(&peer.id, "count", Data::json(&i).expect("a number"));
+        let _ = node.cast(&peer.id, "count", Data::json(&i).expect("a number")).await;
     }
     let counted = match node.call_singleton(&peer.id, "counted", Data::null(), Some(CALL_TIMEOUT)).await {
         Ok(p) => p.json::<serde_json::Value>().ok().and_then(|v| v["counted"].as_u64()).unwrap_or(0),
@@ -198,7 +198,9 @@ async fn main() {
             std::process::exit(2);
         }
     };
-    let mut builder = Node::builder(&args.id, &args.host, args.port).retry(Duration::from_millis(500));
+    // Peers may start after this node: connect waits for them as long as it
+    // takes, as the JS kernel's does.
+    let mut builder = Node::builder(&args.id, &args.host, args.port).retry(Duration::from_millis(500)).connect_timeout(None);
     if let Some(c) = &args.cookie {
         builder = builder.cookie(c);
     }

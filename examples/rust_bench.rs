@@ -62,7 +62,7 @@ async fn cast(a: &Node, got: &AtomicU64, all: &Notify, n: u64) -> Result<f64, No
     tokio::pin!(done);
     done.as_mut().enable();
     for i in 0..n {
-        a.cast("resp", "cast", data.clone())?;
+        a.cast("resp", "cast", data.clone()).await?;
         if i % 1024 == 0 {
             tokio::task::yield_now().await;
         }
@@ -75,11 +75,11 @@ async fn stream(a: &Node, bytes: usize, chunk: usize, calls: usize) -> Result<f6
     let piece = vec![7u8; chunk];
     let started = Instant::now();
     for _ in 0..calls {
-        let (mut w, mut reply) = a.call_stream("resp", "size", T)?;
+        let (mut w, mut reply) = a.call_stream("resp", "size", T).await?;
         let mut sent = 0;
         while sent < bytes {
             let n = chunk.min(bytes - sent);
-            w.send(piece[..n].to_vec())?;
+            w.send(piece[..n].to_vec()).await?;
             sent += n;
         }
         w.end()?;

@@ -196,6 +196,16 @@ pub(crate) fn init_from_env() -> bool {
     tracing::subscriber::set_global_default(DebugSubscriber::new(filter)).is_ok()
 }
 
+/// [`init_from_env`] once per process, for a Rust program's first node:
+/// `DEBUG=clusterluck:*` prints the same lines as in the addon, unless the
+/// program set its own tracing subscriber first.
+pub(crate) fn init_once() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        init_from_env();
+    });
+}
+
 /// Now as `Date#toISOString` writes it (UTC, milliseconds).
 fn iso_now() -> String {
     let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();

@@ -33,7 +33,7 @@
 //!     node.connect(&js).await?;
 //!     let timeout = Some(Duration::from_secs(5));
 //!     println!("ping: {:?}", node.ping(&js.id, timeout).await?);
-//!     node.cast(&js.id, "note", Data::json(&[1, 2, 3])?)?;
+//!     node.cast(&js.id, "note", Data::json(&[1, 2, 3])?).await?; // waits while the link is busy
 //!     let reply = node.call_singleton(&js.id, "job", Data::json("work")?, timeout).await?;
 //!     println!("reply: {}", reply.json::<serde_json::Value>()?);
 //!     node.shutdown().await;
@@ -91,12 +91,11 @@
 // built: with the `napi` feature, as the addon and clippy build it.
 #![cfg_attr(not(any(feature = "napi", feature = "internals")), allow(dead_code))]
 
-// The addon's parts: built for the addon, and for the tests that read what
-// JS would be handed.
-#[cfg(any(feature = "napi", feature = "internals"))]
-#[cfg_attr(not(feature = "napi"), allow(dead_code))]
+// DEBUG for the addon and for a Rust program's nodes alike.
 mod debug_log;
 mod link;
+// The addon's parts: built for the addon, and for the tests that read what
+// JS would be handed.
 #[cfg(any(feature = "napi", feature = "internals"))]
 mod napi;
 mod node;

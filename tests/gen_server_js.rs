@@ -117,7 +117,7 @@ async fn calls_and_casts_reach_a_js_gen_server() {
     let got = gen_server::call(&rust, js_id, "js_gs", "counted", Data::null(), T).await.unwrap();
     assert_eq!(got.json::<Value>().unwrap(), json!({"count": 0}));
     for _ in 0..5 {
-        gen_server::cast(&rust, js_id, "js_gs", "count", Data::null()).expect("cast count");
+        gen_server::cast(&rust, js_id, "js_gs", "count", Data::null()).await.expect("cast count");
     }
     let got = gen_server::call(&rust, js_id, "js_gs", "counted", Data::null(), T).await.unwrap();
     assert_eq!(got.json::<Value>().unwrap(), json!({"count": 5}));

@@ -43,7 +43,7 @@ async fn ping_cast_and_calls() {
     assert!(matches!(a.ping("nobody", T).await, Err(NodeError::UnknownNode(id)) if id == "nobody"));
 
     for i in 0..10 {
-        a.cast("b", "note", Data::json(&i).unwrap()).unwrap();
+        a.cast("b", "note", Data::json(&i).unwrap()).await.unwrap();
     }
     let value = json!({"s": "héllo \u{2028}", "n": [1, 2.5, 1e21], "1": "int key", "a": {"b": null}});
     let got = a.call_singleton("b", "echo", Data::json(&value).unwrap(), T).await.unwrap();
@@ -62,14 +62,18 @@ async fn ping_cast_and_calls() {
     a.connect(&c.addr()).await.unwrap();
     c.connect(&a.addr()).await.unwrap();
     let all = a.multicall(&["b", "c"], "echo", Data::bytes(vec![1, 2, 3]), T).await.unwrap();
-    assert_eq!(all, vec![vec![1, 2, 3], vec![1, 2, 3]]);
+    assert_eq!(all, vec![Payload::Bytes(vec![1, 2, 3]), Payload::Bytes(vec![1, 2, 3])]);
     let singles = a.multicall_singleton(&["b", "c"], "echo", Data::json(&"x").unwrap(), T).await.unwrap();
     assert_eq!(singles, vec![Payload::Json("\"x\"".into()), Payload::Json("\"x\"".into())]);
-    assert_eq!(a.abcast(&["b", "c", "nobody"], "note", Data::json(&99).unwrap()), 2);
+    assert_eq!(a.abcast(&["b", "c", "nobody"], "note", Data::json(&99).unwrap()).await, 2);
 
-    // No handler: the call times out, and its tag is forgotten.
+    // No handler: b says so at once.
+    let r = a.call_singleton("b", "nothing", Data::null(), Some(Duration::from_secs(60))).await;
+    assert!(matches!(&r, Err(NodeError::NoHandler { event }) if event == "nothing"), "{r:?}");
+    // A handler that never replies: the call times out.
+    b.on("silent", |_| {});
     let started = std::time::Instant::now();
-    let r = a.call_singleton("b", "nothing", Data::null(), Some(Duration::from_millis(200))).await;
+    let r = a.call_singleton("b", "silent", Data::null(), Some(Duration::from_millis(200))).await;
     assert!(matches!(r, Err(NodeError::Timeout)), "{r:?}");
     assert!(started.elapsed() >= Duration::from_millis(200));
     for n in [&a, &b, &c] {
@@ -105,15 +109,15 @@ async fn streams_in_both_directions() {
             }
             let mut out = m.reply_stream().unwrap();
             for s in &sizes {
-                out.send(s.to_string().into_bytes()).unwrap();
-                out.send(b",".to_vec()).unwrap();
+                out.send(s.to_string().into_bytes()).await.unwrap();
+                out.send(b",".to_vec()).await.unwrap();
             }
             out.end().unwrap();
         });
     });
-    let (mut w, reply) = a.call_stream("b", "sizes", T).unwrap();
+    let (mut w, reply) = a.call_stream("b", "sizes", T).await.unwrap();
     for i in 1..=40usize {
-        w.send(vec![7u8; i * 1000]).unwrap();
+        w.send(vec![7u8; i * 1000]).await.unwrap();
     }
     w.end().unwrap();
     let text = String::from_utf8(reply.collect_bytes().await.unwrap()).unwrap();
@@ -123,7 +127,7 @@ async fn streams_in_both_directions() {
     // A stream that fails reaches the reader as a remote error.
     b.on("fails", |m| {
         let mut out = m.reply_stream().unwrap();
-        out.send(vec![1]).unwrap();
+        out.try_send(vec![1]).unwrap();
         out.fail("half way").unwrap();
     });
     let mut reply = a.call("b", "fails", Data::null(), T).await.unwrap();
@@ -150,7 +154,7 @@ async fn remote_errors_are_typed() {
     }
     // A cast has no tag to reply to.
     b.on("cast_only", |m| assert!(matches!(m.reply(Data::null()), Err(NodeError::NoReplyTag))));
-    a.cast("b", "cast_only", Data::null()).unwrap();
+    a.cast("b", "cast_only", Data::null()).await.unwrap();
     a.shutdown().await;
     b.shutdown().await;
 }
@@ -161,7 +165,11 @@ async fn reconnect_delivers_the_queue_in_order() {
     let b = start("b").await;
     let port = b.addr().port;
     a.connect(&b.addr()).await.unwrap();
-    a.cast("b", "n", Data::json(&-1).unwrap()).unwrap();
+    a.cast("b", "n", Data::json(&-1).unwrap()).await.unwrap();
+    // b has read the cast once it answers a call sent after it on the same
+    // link (it has no handler: it says so, on a link back it makes to a).
+    let r = a.call_singleton("b", "none", Data::null(), Some(Duration::from_secs(30))).await;
+    assert!(matches!(r, Err(NodeError::NoHandler { .. })), "{r:?}");
     b.shutdown().await;
     drop(b);
     // Wait for a's link to notice, then cast while b is down.
@@ -173,7 +181,7 @@ async fn reconnect_delivers_the_queue_in_order() {
     }
     assert!(!a.is_link_up("b"));
     for i in 0..300 {
-        a.cast("b", "n", Data::json(&i).unwrap()).unwrap();
+        a.cast("b", "n", Data::json(&i).unwrap()).await.unwrap();
     }
     // The link's task takes them into its queue.
     for _ in 0..500 {
@@ -259,10 +267,10 @@ async fn gen_server_calls_single_and_streamed() {
         Err(NodeError::Remote(e)) if e.message == "gs says no"
     ));
     // A streamed request: the JSON of {event, data} as the stream's body.
-    let (mut w, mut reply) = a.call_stream("b", "gs", T).unwrap();
+    let (mut w, mut reply) = a.call_stream("b", "gs", T).await.unwrap();
     let body = br#"{"event":"echo","data":"from a stream"}"#;
     for piece in body.chunks(7) {
-        w.send(piece.to_vec()).unwrap();
+        w.send(piece.to_vec()).await.unwrap();
     }
     w.end().unwrap();
     let got = reply.next().await.unwrap().unwrap();
@@ -282,8 +290,8 @@ async fn envelopes_are_written_as_a_js_kernel_writes_them() {
     let a = start("a").await;
     a.connect(&clusterluck_native::NodeAddr::new("raw", "127.0.0.1", port)).await.unwrap();
     let (mut sock, _) = listener.accept().await.unwrap();
-    a.cast("raw", "ev\"\n", Data::json(&json!({"b": 1, "2": [0.1, -0.0]})).unwrap()).unwrap();
-    a.cast("raw", "buf", Data::bytes(vec![0, 1, 255])).unwrap();
+    a.cast("raw", "ev\"\n", Data::json(&json!({"b": 1, "2": [0.1, -0.0]})).unwrap()).await.unwrap();
+    a.cast("raw", "buf", Data::bytes(vec![0, 1, 255])).await.unwrap();
     let from = format!(r#"{{"id":"a","host":"127.0.0.1","port":{}}}"#, a.addr().port);
     // The two casts as a JS kernel's literal writes them, spelled out here
     // rather than by the node's own writers, and signed as JS signs them.
@@ -387,7 +395,7 @@ async fn a_streamed_reply_reads_as_a_stream() {
     b.on("count", |m| {
         let mut out = m.reply_stream().unwrap();
         for i in 0..5 {
-            out.send(format!("c{i}").into_bytes()).unwrap();
+            out.try_send(format!("c{i}").into_bytes()).unwrap();
         }
         out.end().unwrap();
     });
@@ -404,7 +412,7 @@ async fn a_streamed_reply_reads_as_a_stream() {
     // the end.
     b.on("stalls", |m| {
         let mut out = m.reply_stream().unwrap();
-        out.send(vec![9]).unwrap();
+        out.try_send(vec![9]).unwrap();
         std::mem::forget(out);
     });
     let started = std::time::Instant::now();

@@ -83,8 +83,8 @@ async fn signed_requests_are_answered_with_figures_and_no_payloads() {
     a.connect(&b.addr()).await.unwrap();
     b.connect(&a.addr()).await.unwrap();
     for _ in 0..5 {
-        b.cast("a", "note", Data::json(&PAYLOAD).unwrap()).unwrap();
-        a.cast("b", "note", Data::json(&PAYLOAD).unwrap()).unwrap();
+        b.cast("a", "note", Data::json(&PAYLOAD).unwrap()).await.unwrap();
+        a.cast("b", "note", Data::json(&PAYLOAD).unwrap()).await.unwrap();
     }
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while got.load(Ordering::SeqCst) < 5 && std::time::Instant::now() < deadline {

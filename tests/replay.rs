@@ -58,6 +58,7 @@ async fn what_a_link_held_when_it_ended_is_written_again_first_and_only_that() {
         .retry(Duration::from_millis(50))
         .net_tick_time(Some(tick))
         .max_queue_bytes(512 * 1024 * 1024)
+        .high_water_mark(256 * 1024 * 1024)
         .max_len(1_000_000)
         .start()
         .await
@@ -84,7 +85,7 @@ async fn what_a_link_held_when_it_ended_is_written_again_first_and_only_that() {
     let pad = "x".repeat(1000);
     let n: u64 = 30_000;
     for q in 0..n {
-        sender.cast("r", "order", Data::json(&serde_json::json!({"q": q, "pad": pad})).unwrap()).unwrap();
+        sender.cast("r", "order", Data::json(&serde_json::json!({"q": q, "pad": pad})).unwrap()).await.unwrap();
     }
     // r reads nothing and says nothing: after the tick time it is declared
     // down, and the link is kept: no new connection.

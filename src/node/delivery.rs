@@ -8,7 +8,7 @@
 //! dropped, so data a handler still holds keeps counting.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::{mpsc, Notify};
 
@@ -18,6 +18,16 @@ use crate::node::message::{Payload, Sender, StreamInfo};
 use crate::wire::envelope::{self, Message};
 use crate::wire::error::Skip;
 use crate::wire::json;
+
+/// A port as a JS sender wrote it (a number): out of range or not whole is 0,
+/// which no node listens on.
+fn js_port(port: f64) -> u16 {
+    if port.fract() == 0.0 && (0.0..=65535.0).contains(&port) {
+        port as u16
+    } else {
+        0
+    }
+}
 
 /// A routed message, owned.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,6 +55,17 @@ pub enum Event {
     Skip { socket: u64, skip: Skip },
     /// Anything else the network reports.
     Link(LinkEvent),
+}
+
+impl InMessage {
+    /// About how many bytes its data holds.
+    pub(crate) fn data_len(&self) -> usize {
+        match &self.data {
+            Payload::Absent => 0,
+            Payload::Json(s) => s.len(),
+            Payload::Bytes(b) => b.len(),
+        }
+    }
 }
 
 impl Event {
@@ -75,7 +96,7 @@ impl Event {
             from: Sender {
                 id: m.from.id.as_deref().unwrap_or_default().to_string(),
                 host: m.from.host.as_deref().unwrap_or_default().to_string(),
-                port: m.from.port.unwrap_or(0.0),
+                port: m.from.port.map_or(0, js_port),
             },
             event,
             tag: m.tag.as_ref().map(|t| t.to_string()),
@@ -176,20 +197,42 @@ pub struct Delivery {
     pub ticket: Ticket,
 }
 
-/// Where a Rust outbox sends its events.
+/// Where the network side's events go for a Rust node: to its dispatcher,
+/// in batches. A reader's messages wait here until it has reported every
+/// frame of one socket read ([`Sink::wake_if_due`]), then go over the
+/// channel as one batch: one channel push and one wake-up of the dispatcher
+/// per read, not per message. Any other event takes what waits along, in
+/// order.
 #[derive(Debug)]
 pub struct RustSink {
-    tx: mpsc::UnboundedSender<Delivery>,
+    tx: mpsc::UnboundedSender<Vec<Delivery>>,
     room: Arc<Room>,
+    waiting: Mutex<Vec<Delivery>>,
 }
 
 impl RustSink {
     /// A sink with a high-water mark of `high_water` bytes, and the receiving
     /// end of its channel.
-    pub fn new(high_water: usize) -> (RustSink, mpsc::UnboundedReceiver<Delivery>) {
+    pub fn new(high_water: usize) -> (RustSink, mpsc::UnboundedReceiver<Vec<Delivery>>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let room = Arc::new(Room { bytes: AtomicUsize::new(0), freed: Notify::new(), high_water });
-        (RustSink { tx, room }, rx)
+        (RustSink { tx, room, waiting: Mutex::new(Vec::new()) }, rx)
+    }
+
+    fn waiting(&self) -> std::sync::MutexGuard<'_, Vec<Delivery>> {
+        self.waiting.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn delivery(&self, event: Event) -> Delivery {
+        let bytes = event.size();
+        self.room.bytes.fetch_add(bytes, Ordering::AcqRel);
+        Delivery { event, ticket: Ticket { room: self.room.clone(), bytes } }
+    }
+
+    /// Keeps an event for the next batch.
+    fn hold(&self, event: Event) {
+        let d = self.delivery(event);
+        self.waiting().push(d);
     }
 
     /// The room its events count against.
@@ -198,26 +241,38 @@ impl RustSink {
         &self.room
     }
 
-    /// Sends an event; dropped (and its room given back) if nothing listens.
+    /// Sends an event now, after what waits; dropped (and its room given
+    /// back) if nothing listens.
     pub fn send(&self, event: Event) {
-        let bytes = event.size();
-        self.room.bytes.fetch_add(bytes, Ordering::AcqRel);
-        let ticket = Ticket { room: self.room.clone(), bytes };
-        let _ = self.tx.send(Delivery { event, ticket });
+        let d = self.delivery(event);
+        let mut waiting = self.waiting();
+        waiting.push(d);
+        let batch = std::mem::take(&mut *waiting);
+        // Sent under the lock: batches reach the channel in order.
+        let _ = self.tx.send(batch);
     }
 }
 
 impl Sink for RustSink {
     fn message(&self, socket: u64, message: Message<'_>) {
-        self.send(Event::message(socket, &message));
+        self.hold(Event::message(socket, &message));
     }
 
     fn skip(&self, socket: u64, skip: &Skip) {
-        self.send(Event::Skip { socket, skip: skip.clone() });
+        self.hold(Event::Skip { socket, skip: skip.clone() });
     }
 
     fn event(&self, event: LinkEvent) {
         self.send(Event::Link(event));
+    }
+
+    fn wake_if_due(&self) {
+        let mut waiting = self.waiting();
+        if waiting.is_empty() {
+            return;
+        }
+        let batch = std::mem::replace(&mut *waiting, Vec::with_capacity(64));
+        let _ = self.tx.send(batch);
     }
 
     fn is_full(&self) -> bool {
@@ -266,7 +321,7 @@ mod tests {
             let Ok(envelope::Inbound::Message(m)) = envelope::decode(&frame, None) else { panic!("{frame}") };
             let Event::Message(got) = Event::message(1, &m) else { panic!("not a message") };
             assert_eq!(got.event, key);
-            assert_eq!(got.from, Sender { id: "cli_7".into(), host: String::new(), port: 0.0 });
+            assert_eq!(got.from, Sender { id: "cli_7".into(), host: String::new(), port: 0 });
             assert_eq!((got.tag.as_deref(), got.stream.done, got.stream.id.as_deref()), (Some("t"), true, Some("s")));
         }
     }
@@ -279,9 +334,10 @@ mod tests {
         }
         assert!(sink.room().is_full());
         let mut held = Vec::new();
-        while let Ok(d) = rx.try_recv() {
-            held.push(d);
+        while let Ok(batch) = rx.try_recv() {
+            held.extend(batch);
         }
+        assert_eq!(held.len(), 10);
         assert!(sink.room().is_full(), "taken but still held");
         held.clear();
         assert!(!sink.room().is_full());

@@ -103,6 +103,19 @@ impl GenServer {
         self
     }
 
+    /// Sets an async handler for `event`: each request runs as a task of
+    /// its own, so a handler can await (a call to another node, a
+    /// database) without holding up the node's other messages.
+    pub fn on_async<F, Fut>(self, event: impl Into<String>, handler: F) -> GenServer
+    where
+        F: Fn(GenRequest) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.on(event, move |req| {
+            tokio::spawn(handler(req));
+        })
+    }
+
     /// Starts serving on `node` (replacing any handler of its name there).
     pub fn start(self, node: &Node) {
         let name = self.name.clone();
@@ -205,9 +218,10 @@ pub async fn call(node: &Node, id: &str, server: &str, event: &str, data: Data, 
     node.call_singleton(id, server, job(event, data), timeout).await
 }
 
-/// Casts `event` and `data` to GenServer `server` on node `id`.
-pub fn cast(node: &Node, id: &str, server: &str, event: &str, data: Data) -> Result<(), NodeError> {
-    node.cast(id, server, job(event, data))
+/// Casts `event` and `data` to GenServer `server` on node `id` (waiting
+/// for room as [`Node::cast`] does).
+pub async fn cast(node: &Node, id: &str, server: &str, event: &str, data: Data) -> Result<(), NodeError> {
+    node.cast(id, server, job(event, data)).await
 }
 
 #[cfg(test)]

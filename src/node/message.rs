@@ -44,7 +44,7 @@ pub struct Sender {
     /// The host it listens on.
     pub host: String,
     /// The port it listens on.
-    pub port: f64,
+    pub port: u16,
 }
 
 /// Where a node listens, and its id: the JS kernel's `Node`.
@@ -89,8 +89,7 @@ impl FromStr for NodeAddr {
 
 impl From<&Sender> for NodeAddr {
     fn from(s: &Sender) -> NodeAddr {
-        let port = if s.port.is_finite() && (0.0..=65535.0).contains(&s.port) { s.port as u16 } else { 0 };
-        NodeAddr::new(s.id.clone(), s.host.clone(), port)
+        NodeAddr::new(s.id.clone(), s.host.clone(), s.port)
     }
 }
 

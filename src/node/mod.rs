@@ -45,16 +45,16 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, Notify};
 use tokio::time::Instant;
 
-use crate::node::delivery::{Delivery, Event, InMessage, RustSink, Ticket};
+use crate::node::delivery::{Delivery, Event, InMessage, RustSink};
 use crate::wire::error::Skip;
 use crate::link::sink::LinkEvent;
 use crate::node::handler::{Handler, Incoming};
 use crate::link::kernel::{Kernel, DEFAULT_HIGH_WATER};
-use crate::node::message::{error_json, random_id, Data, NodeAddr, Payload, ReplyTo};
+use crate::node::message::{error_json, random_id, Data, NodeAddr, Payload, ReplyTo, Sender};
 use crate::node::node_error::NodeError;
 use crate::link::peer::{Command, PeerHandle, PeerOptions};
-use crate::node::outbound::Outbound;
-use crate::node::stream::{Chunk, Chunks, StreamWriter};
+use crate::node::outbound::{Flow, Outbound, Write};
+use crate::node::stream::{Chunks, Fed, Feed, StreamWriter, STREAM_STOP_EVENT};
 use crate::link::tls::{self, TlsOptions};
 use crate::wire::envelope::{self, StreamOut};
 
@@ -74,6 +74,10 @@ pub struct Builder {
     max_frame: Option<usize>,
     max_queue_bytes: usize,
     net_tick: Option<Duration>,
+    high_water: usize,
+    stream_buffer: usize,
+    default_timeout: Option<Duration>,
+    connect_timeout: Option<Duration>,
     handlers: HashMap<String, Handler>,
 }
 
@@ -91,6 +95,10 @@ impl std::fmt::Debug for Builder {
             .field("max_frame", &self.max_frame)
             .field("max_queue_bytes", &self.max_queue_bytes)
             .field("net_tick", &self.net_tick)
+            .field("high_water", &self.high_water)
+            .field("stream_buffer", &self.stream_buffer)
+            .field("default_timeout", &self.default_timeout)
+            .field("connect_timeout", &self.connect_timeout)
             .field("handlers", &self.handlers.keys().collect::<Vec<_>>())
             .finish()
     }
@@ -111,8 +119,58 @@ impl Builder {
             max_frame: None,
             max_queue_bytes: crate::link::peer::DEFAULT_MAX_BYTES,
             net_tick: Some(crate::link::peer::DEFAULT_NET_TICK),
+            high_water: DEFAULT_HIGH_WATER,
+            stream_buffer: crate::node::stream::DEFAULT_STREAM_BUFFER,
+            default_timeout: None,
+            connect_timeout: Some(DEFAULT_CONNECT_TIMEOUT),
             handlers: HashMap::new(),
         }
+    }
+
+    /// Sets an async handler of event id `event` from the start: each
+    /// message runs as a task of its own (see [`Node::on_async`]).
+    pub fn on_async<F, Fut>(self, event: impl Into<String>, handler: F) -> Builder
+    where
+        F: Fn(Incoming) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.on(event, spawning(handler))
+    }
+
+    /// The timeout of every call, ping and multicall made with `None` as its
+    /// own (default: none, they wait for their reply or for the node to go
+    /// down). A call's own `Some(timeout)` overrides it.
+    pub fn default_timeout(mut self, timeout: Option<Duration>) -> Builder {
+        self.default_timeout = timeout;
+        self
+    }
+
+    /// How long [`Node::connect`] waits for a link to come up before it
+    /// gives up, closes the link and fails with [`NodeError::Timeout`]
+    /// (default 30 s; `None`: it waits as long as the link keeps trying,
+    /// as the JS kernel's `connect` does).
+    pub fn connect_timeout(mut self, timeout: Option<Duration>) -> Builder {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Unwritten bytes per link past which sends wait (`cast`,
+    /// `StreamWriter::send`) or are refused with [`NodeError::Busy`]
+    /// (`try_cast`, `StreamWriter::try_send`): default 16 MiB, the JS
+    /// kernel's `highWaterMark`. Keep it under `max_queue_bytes`.
+    pub fn high_water_mark(mut self, bytes: usize) -> Builder {
+        self.high_water = bytes;
+        self
+    }
+
+    /// Bytes of an inbound stream (a streamed request, or a call's reply)
+    /// that may wait unread (default 8 MiB). A reader that falls further
+    /// behind gets [`NodeError::StreamOverflow`] and the rest of that stream
+    /// is dropped, so a stream nobody reads never holds up the other
+    /// traffic of its link. Raise it for readers that take their time.
+    pub fn stream_buffer(mut self, bytes: usize) -> Builder {
+        self.stream_buffer = bytes.max(1);
+        self
     }
 
     /// Sets the handler of event id `event` from the start, so no message
@@ -135,8 +193,9 @@ impl Builder {
         self
     }
 
-    /// Messages kept per link while it is down, oldest dropped first
-    /// (default 1024, as the JS kernel's `maxLen`).
+    /// Messages kept per link while it is down (default 1024, as the JS
+    /// kernel's `maxLen`). The JS side drops the oldest past it; a Rust
+    /// `cast` waits instead, and `try_cast` is [`NodeError::Busy`].
     pub fn max_len(mut self, max_len: usize) -> Builder {
         self.max_len = max_len;
         self
@@ -154,8 +213,10 @@ impl Builder {
         self
     }
 
-    /// Bytes of messages kept per link while it is down (or not draining),
-    /// oldest dropped first (default 64 MiB).
+    /// Bytes of messages kept per link while it is down (or not draining)
+    /// (default 64 MiB). The JS side drops the oldest past it; a Rust send
+    /// that would pass it waits, or is refused with [`NodeError::Overflow`]
+    /// when it may not wait or is larger on its own.
     pub fn max_queue_bytes(mut self, bytes: usize) -> Builder {
         self.max_queue_bytes = bytes;
         self
@@ -184,14 +245,17 @@ impl Builder {
     /// Starts the node on the current tokio runtime; returns once it
     /// listens.
     pub async fn start(self) -> Result<Node, NodeError> {
+        crate::debug_log::init_once();
         let server_tls = self.tls.as_ref().map(tls::server_config).transpose()?;
         let client_tls = self.tls.as_ref().map(tls::client_config).transpose()?;
         let (sink, rx) = RustSink::new(DEFAULT_HIGH_WATER);
-        let kernel = Kernel::new(tokio::runtime::Handle::current(), Arc::new(sink));
+        let sink = Arc::new(sink);
+        let kernel = Kernel::new(tokio::runtime::Handle::current(), sink.clone());
         kernel.configure(&self.id, &self.host, self.port as f64, self.cookie.as_deref(), self.max_frame);
         let (ready_tx, ready_rx) = oneshot::channel();
         let inner = Arc::new(Inner {
-            out: Outbound::new(kernel),
+            id: self.id.clone(),
+            out: Outbound::new(kernel, sink),
             addr: RwLock::new(NodeAddr::new(self.id.clone(), self.host.clone(), self.port)),
             settings: self.clone(),
             client_tls,
@@ -208,6 +272,7 @@ impl Builder {
             inner.out.kernel.configure(&self.id, &self.host, port as f64, self.cookie.as_deref(), self.max_frame);
             lock_w(&inner.addr).port = port;
         }
+        let _ = inner.out.me.set(Sender { id: self.id.clone(), host: self.host.clone(), port });
         Ok(Node { inner })
     }
 }
@@ -247,7 +312,50 @@ pub(crate) struct Pending {
     node: String,
     /// Only the first reply is wanted (callSingleton, ping).
     single: bool,
-    tx: mpsc::UnboundedSender<Chunk>,
+    feed: Feed,
+}
+
+/// How long `connect` waits by default (see [`Builder::connect_timeout`]).
+pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// An async handler as a handler: each message runs as a task of its own;
+/// one that panics before replying to a call is answered as a sync handler's
+/// panic is ([`NodeError::HandlerPanicked`]).
+fn spawning<F, Fut>(handler: F) -> impl Fn(Incoming) + Send + Sync + 'static
+where
+    F: Fn(Incoming) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    move |m: Incoming| {
+        let owed = m.from.tag.is_some().then(|| (m.node.clone(), m.from.clone(), m.event.clone()));
+        let task = tokio::spawn(handler(m));
+        if let Some((node, from, event)) = owed {
+            tokio::spawn(async move {
+                if task.await.is_err_and(|e| e.is_panic()) {
+                    tracing::warn!("the handler of {event} panicked");
+                    panicked_reply(&node, &from, &event);
+                }
+            });
+        }
+    }
+}
+
+/// Answers a call whose handler panicked, so the caller fails now.
+fn panicked_reply(node: &Node, from: &ReplyTo, event: &str) {
+    let error = error_reply(&format!("The handler of event {event} panicked"), crate::node::node_error::HANDLER_PANICKED, event);
+    let _ = node.reply_raw_error(from, &error);
+}
+
+/// An error reply with a `code` and the `event` it is about.
+fn error_reply(message: &str, code: &str, event: &str) -> String {
+    let mut s = String::from("{\"message\":");
+    crate::wire::json::write_string(&mut s, message);
+    s.push_str(",\"code\":");
+    crate::wire::json::write_string(&mut s, code);
+    s.push_str(",\"event\":");
+    crate::wire::json::write_string(&mut s, event);
+    s.push_str(",\"_error\":true}");
+    s
 }
 
 type SkipHook = Arc<dyn Fn(&Skip) + Send + Sync>;
@@ -293,6 +401,8 @@ struct State {
 
 /// The state of a running node, shared by its handles and its dispatcher.
 pub(crate) struct Inner {
+    /// This node's id (never changes).
+    id: String,
     /// The send half: the network side, its registry of outbound links by
     /// node id, and whether the node is stopping.
     out: Outbound,
@@ -356,7 +466,7 @@ impl Inner {
         };
         tracing::debug!(node = node.id, "node down: {reason}");
         for p in failed {
-            let _ = p.tx.send(Err(NodeError::NodeDown { node: node.id.clone(), reason: reason.to_string() }));
+            p.feed.fail(NodeError::NodeDown { node: node.id.clone(), reason: reason.to_string() });
         }
         let hook = lock_r(&self.routes).on_node_down.clone().filter(|_| announce);
         if let Some(hook) = hook {
@@ -388,8 +498,8 @@ impl Node {
     }
 
     /// This node's id.
-    pub fn id(&self) -> String {
-        lock_r(&self.inner.addr).id.clone()
+    pub fn id(&self) -> &str {
+        &self.inner.id
     }
 
     /// Sets the handler of event id `event`, replacing any before it.
@@ -404,9 +514,7 @@ impl Node {
         F: Fn(Incoming) -> Fut + Send + Sync + 'static,
         Fut: std::future::Future<Output = ()> + Send + 'static,
     {
-        self.on(event, move |m| {
-            tokio::spawn(handler(m));
-        });
+        self.on(event, spawning(handler));
     }
 
     /// Removes the handler of `event`; true if there was one.
@@ -451,43 +559,82 @@ impl Node {
         self.inner.skips.load(Ordering::Relaxed)
     }
 
-    /// Opens a link to `peer` and waits until it is up. If there is a link
-    /// to that id already (up or not), returns at once, as the JS kernel's
-    /// `connect` calls back at once.
+    /// Opens a link to `peer` and waits until it is up, at most the
+    /// node's connect timeout ([`Builder::connect_timeout`], 30 s by
+    /// default): past it the link is closed and this fails with
+    /// [`NodeError::Timeout`], so a node that is not there is not left
+    /// looking connected. A link that gives up first (`max_retries`) fails
+    /// it with [`NodeError::Closed`].
+    ///
+    /// With a link to that id already: at once if it is to the same
+    /// address (as the JS kernel's `connect` calls back at once, up or not);
+    /// if `peer` is at a new address (the node restarted elsewhere), the old
+    /// link is closed and a new one made. Connecting to the own id does
+    /// nothing: what is sent to it is delivered here.
     pub async fn connect(&self, peer: &NodeAddr) -> Result<(), NodeError> {
+        let timeout = self.inner.settings.connect_timeout;
+        self.connect_within(peer, timeout).await
+    }
+
+    /// [`Node::connect`] with its own timeout (`None`: as long as the link
+    /// keeps trying).
+    pub async fn connect_within(&self, peer: &NodeAddr, timeout: Option<Duration>) -> Result<(), NodeError> {
         self.check_open()?;
         if peer.id == self.id() {
             return Ok(());
         }
         let (tx, rx) = oneshot::channel();
-        {
-            // One lock from the registry's check to the link's entry: two
-            // connects to one node make one link, and no event of the new
-            // link is looked up before its entry is there.
-            let mut state = lock(&self.inner.state);
-            if self.inner.out.kernel.peer(&peer.id).is_some() {
-                return Ok(());
+        let Some(link) = self.open_link(peer, Some(tx))? else { return Ok(()) };
+        let Some(timeout) = timeout else {
+            return rx.await.map_err(|_| NodeError::Closed)?;
+        };
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(r) => r.map_err(|_| NodeError::Closed)?,
+            Err(_) => {
+                // Closed only if it is still the link this call made.
+                if self.inner.out.kernel.peer(&peer.id).is_some_and(|h| h.id == link) {
+                    self.inner.out.kernel.disconnect(&peer.id, true);
+                }
+                Err(NodeError::Timeout)
             }
-            let s = &self.inner.settings;
-            let tls = match &self.inner.client_tls {
-                Some(config) => Some((config.clone(), tls::server_name(&peer.host)?)),
-                None => None,
-            };
-            let handle = self.inner.out.kernel.connect(PeerOptions {
-                node_id: peer.id.clone(),
-                host: peer.host.clone(),
-                port: peer.port,
-                retry: s.retry,
-                max_retries: s.max_retries,
-                max_len: s.max_len,
-                max_bytes: s.max_queue_bytes,
-                high_water: crate::link::peer::DEFAULT_HIGH_WATER,
-                net_tick: s.net_tick,
-                tls,
-            });
-            state.links.insert(handle.id, Link { node: peer.clone(), up: false, waiters: vec![tx] });
         }
-        rx.await.map_err(|_| NodeError::Closed)?
+    }
+
+    /// Makes a link to `peer` unless one to that id and address exists;
+    /// `waiter` is told when it is up. Returns the new link's id, `None`
+    /// when one was there already.
+    fn open_link(&self, peer: &NodeAddr, waiter: Option<ConnectWaiter>) -> Result<Option<u64>, NodeError> {
+        // One lock from the registry's check to the link's entry: two
+        // connects to one node make one link, and no event of the new
+        // link is looked up before its entry is there.
+        let mut state = lock(&self.inner.state);
+        if let Some(h) = self.inner.out.kernel.peer(&peer.id) {
+            let same = state.links.get(&h.id).is_none_or(|l| l.node.host == peer.host && l.node.port == peer.port);
+            if same {
+                return Ok(None);
+            }
+            tracing::debug!(node = peer.id, "{}:{} is the node's new address: its old link is closed", peer.host, peer.port);
+            self.inner.out.kernel.disconnect(&peer.id, true);
+        }
+        let s = &self.inner.settings;
+        let tls = match &self.inner.client_tls {
+            Some(config) => Some((config.clone(), tls::server_name(&peer.host)?)),
+            None => None,
+        };
+        let handle = self.inner.out.kernel.connect(PeerOptions {
+            node_id: peer.id.clone(),
+            host: peer.host.clone(),
+            port: peer.port,
+            retry: s.retry,
+            max_retries: s.max_retries,
+            max_len: s.max_len,
+            max_bytes: s.max_queue_bytes,
+            high_water: s.high_water,
+            net_tick: s.net_tick,
+            tls,
+        });
+        state.links.insert(handle.id, Link { node: peer.clone(), up: false, waiters: waiter.into_iter().collect() });
+        Ok(Some(handle.id))
     }
 
     /// Closes the link to node `id`: gracefully (what was sent is written
@@ -497,7 +644,8 @@ impl Node {
     }
 
     /// Whether there is a link to node `id` (up or reconnecting), as the JS
-    /// kernel's `isConnected`.
+    /// kernel's `isConnected`; always true of the own id, to which what is
+    /// sent is delivered here.
     pub fn is_connected(&self, id: &str) -> bool {
         id == self.id() || self.inner.out.kernel.peer(id).is_some()
     }
@@ -507,16 +655,31 @@ impl Node {
         self.inner.out.kernel.peer(id).is_some_and(|h| h.state.connected.load(Ordering::Acquire))
     }
 
-    /// Messages waiting on the link to node `id` while it is down.
+    /// Messages waiting on the link to node `id` while it is down (those
+    /// sent a moment ago and not yet taken by the link included).
     pub fn queued(&self, id: &str) -> usize {
-        self.inner.out.kernel.peer(id).map_or(0, |h| h.state.queued.load(Ordering::Acquire))
+        self.inner.out.kernel.peer(id).map_or(0, |h| h.state.waiting())
+    }
+
+    /// Messages the link to node `id` dropped unwritten for its bounds (0
+    /// without a link). What this node's own sends hand over is weighed
+    /// first and never dropped; this counts only what raced past the bound.
+    pub fn dropped(&self, id: &str) -> u64 {
+        self.inner.out.kernel.peer(id).map_or(0, |h| h.state.dropped.load(Ordering::Relaxed))
     }
 
     /// Pings node `id` and returns the round trip. The pong comes back on
     /// that node's own link to us, so it must be connected to us too.
     pub async fn ping(&self, id: &str, timeout: Option<Duration>) -> Result<Duration, NodeError> {
         let started = std::time::Instant::now();
-        let handle = self.peer_for_call(id, timeout)?;
+        let timeout = timeout.or(self.inner.settings.default_timeout);
+        if self.inner.out.is_me(id) {
+            // The JS kernel answers its own pings without the network.
+            self.check_open()?;
+            return Ok(started.elapsed());
+        }
+        self.peer_for_call(id, timeout)?;
+        let handle = self.peer(id)?;
         let tag = random_id();
         let mut reply = self.expect(id, &tag, true, timeout);
         let cfg = self.inner.out.kernel.shared().config();
@@ -533,23 +696,60 @@ impl Node {
     }
 
     /// Sends `data` to event `event` of node `id`, expecting no reply.
-    pub fn cast(&self, id: &str, event: &str, data: Data) -> Result<(), NodeError> {
-        self.send_message(id, event, None, StreamOut { done: true, ..StreamOut::default() }, data)
+    ///
+    /// Waits while the link holds its high-water mark or more unwritten
+    /// ([`Builder::high_water_mark`]), or is down with `max_len` messages
+    /// waiting, as a bounded channel's `send` waits for capacity: a loop of
+    /// casts goes at the pace of the link and the node that reads it, and
+    /// nothing is dropped. Toward a node that is down that can be until it
+    /// is back: bound it with `tokio::time::timeout`, or use
+    /// [`Node::try_cast`]. A message larger than `max_queue_bytes` on its
+    /// own is [`NodeError::Overflow`]. Returns once the message is handed to
+    /// the link, not when it arrives. To the own id it is delivered here.
+    ///
+    /// ```no_run
+    /// # async fn run(node: clusterluck_native::Node) -> Result<(), clusterluck_native::NodeError> {
+    /// for i in 0..1_000_000 {
+    ///     node.cast("b", "note", clusterluck_native::Data::json(&i)?).await?;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn cast(&self, id: &str, event: &str, data: Data) -> Result<(), NodeError> {
+        self.inner.out.send_message(id, event, None, StreamOut { done: true, ..StreamOut::default() }, data, Flow::Wait, Write::Batched).await
     }
 
-    /// Casts to each of `ids`; nodes without a link are passed over, as the
-    /// JS kernel's `abcast` does. Returns how many were sent to.
-    pub fn abcast(&self, ids: &[&str], event: &str, data: Data) -> usize {
-        ids.iter().filter(|id| self.cast(id, event, data.clone()).is_ok()).count()
+    /// [`Node::cast`] without waiting: [`NodeError::Busy`] (the message not
+    /// sent) while the link is over its high-water mark or down with
+    /// `max_len` messages waiting.
+    pub fn try_cast(&self, id: &str, event: &str, data: Data) -> Result<(), NodeError> {
+        self.inner.out.send_now(id, event, None, StreamOut { done: true, ..StreamOut::default() }, data, Flow::Try, Write::Batched)
+    }
+
+    /// Casts to each of `ids` (waiting as [`Node::cast`] does); nodes
+    /// without a link are passed over, as the JS kernel's `abcast` does.
+    /// Returns how many were sent to.
+    pub async fn abcast(&self, ids: &[&str], event: &str, data: Data) -> usize {
+        let mut sent = 0;
+        for id in ids {
+            if self.cast(id, event, data.clone()).await.is_ok() {
+                sent += 1;
+            }
+        }
+        sent
     }
 
     /// Sends `data` and waits for a single reply (the JS kernel's
-    /// `callSingleton`). An error reply is [`NodeError::Remote`].
+    /// `callSingleton`). An error reply is [`NodeError::Remote`]; a Rust
+    /// node with no handler for `event` answers [`NodeError::NoHandler`] at
+    /// once, and one whose handler panicked [`NodeError::HandlerPanicked`]
+    /// (a JS kernel says nothing: the call waits out its timeout). `None`
+    /// takes the node's [`Builder::default_timeout`].
     pub async fn call_singleton(&self, id: &str, event: &str, data: Data, timeout: Option<Duration>) -> Result<Payload, NodeError> {
+        let timeout = timeout.or(self.inner.settings.default_timeout);
         self.peer_for_call(id, timeout)?;
         let tag = random_id();
         let mut reply = self.expect(id, &tag, true, timeout);
-        self.send_message(id, event, Some(&tag), StreamOut { done: true, ..StreamOut::default() }, data)?;
+        self.inner.out.send_message(id, event, Some(&tag), StreamOut { done: true, ..StreamOut::default() }, data, Flow::Wait, Write::Direct).await?;
         match reply.next().await {
             Some(r) => r,
             // A reply with no data.
@@ -558,18 +758,30 @@ impl Node {
     }
 
     /// Sends `data` and returns the reply as a stream of chunks (the JS
-    /// kernel's `call`); `timeout` bounds the whole reply.
+    /// kernel's `call`); `timeout` bounds the whole reply (`None`: the
+    /// node's [`Builder::default_timeout`]).
     pub async fn call(&self, id: &str, event: &str, data: Data, timeout: Option<Duration>) -> Result<Chunks, NodeError> {
+        let timeout = timeout.or(self.inner.settings.default_timeout);
         self.peer_for_call(id, timeout)?;
         let tag = random_id();
         let reply = self.expect(id, &tag, false, timeout);
-        self.send_message(id, event, Some(&tag), StreamOut { done: true, ..StreamOut::default() }, data)?;
+        self.inner.out.send_message(id, event, Some(&tag), StreamOut { done: true, ..StreamOut::default() }, data, Flow::Wait, Write::Direct).await?;
         Ok(reply)
     }
 
     /// Starts a call whose request is a stream: write the chunks to the
     /// returned writer, end it, then read the reply.
-    pub fn call_stream(&self, id: &str, event: &str, timeout: Option<Duration>) -> Result<(StreamWriter, Chunks), NodeError> {
+    ///
+    /// ```no_run
+    /// # async fn run(node: clusterluck_native::Node) -> Result<(), clusterluck_native::NodeError> {
+    /// let (mut body, reply) = node.call_stream("b", "upload", None).await?;
+    /// body.send(vec![1, 2, 3]).await?; // waits while the link is busy
+    /// body.end()?;
+    /// let answer = reply.collect_bytes().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn call_stream(&self, id: &str, event: &str, timeout: Option<Duration>) -> Result<(StreamWriter, Chunks), NodeError> {
+        let timeout = timeout.or(self.inner.settings.default_timeout);
         self.peer_for_call(id, timeout)?;
         let tag = random_id();
         let reply = self.expect(id, &tag, false, timeout);
@@ -594,23 +806,26 @@ impl Node {
         S: futures_core::Stream<Item = B>,
         B: Into<Vec<u8>>,
     {
-        let (mut writer, reply) = self.call_stream(id, event, timeout)?;
+        let (mut writer, reply) = self.call_stream(id, event, timeout).await?;
         let mut body = std::pin::pin!(body);
         while let Some(chunk) = std::future::poll_fn(|cx| body.as_mut().poll_next(cx)).await {
-            writer.send(chunk)?;
+            writer.send(chunk).await?;
         }
         writer.end()?;
         Ok(reply)
     }
 
     /// Calls every node of `ids` at once and collects each reply stream
-    /// into bytes (the JS kernel's `multicall`); the first error fails it.
-    pub async fn multicall(&self, ids: &[&str], event: &str, data: Data, timeout: Option<Duration>) -> Result<Vec<Vec<u8>>, NodeError> {
+    /// into bytes (the JS kernel's `multicall`, which collects each into a
+    /// Buffer): a [`Payload::Bytes`] per node, in the order of `ids`, as
+    /// [`Node::multicall_singleton`] returns a [`Payload`] per node. The
+    /// first error fails it.
+    pub async fn multicall(&self, ids: &[&str], event: &str, data: Data, timeout: Option<Duration>) -> Result<Vec<Payload>, NodeError> {
         let tasks: Vec<_> = ids
             .iter()
             .map(|id| {
                 let (node, id, event, data) = (self.clone(), id.to_string(), event.to_string(), data.clone());
-                tokio::spawn(async move { node.call(&id, &event, data, timeout).await?.collect_bytes().await })
+                tokio::spawn(async move { node.call(&id, &event, data, timeout).await?.collect_bytes().await.map(Payload::Bytes) })
             })
             .collect();
         let mut out = Vec::with_capacity(tasks.len());
@@ -637,27 +852,53 @@ impl Node {
         Ok(out)
     }
 
-    /// Replies to a request: a cast to the sender under its tag.
+    /// Replies to a request: a cast to the sender under its tag. With no
+    /// link to the sender, one is made to the address its message gave
+    /// (as the JS kernel connects back to `from`), and the reply waits in its
+    /// queue until it is up. Never waits: a reply is small and someone waits
+    /// for it; [`NodeError::Overflow`] only when it would take the link past
+    /// `max_queue_bytes`.
     pub fn reply(&self, to: &ReplyTo, data: Data) -> Result<(), NodeError> {
         let tag = to.tag.as_deref().ok_or(NodeError::NoReplyTag)?;
-        self.send_message(&to.node.id, tag, None, StreamOut { done: true, ..StreamOut::default() }, data)
+        self.link_back(to)?;
+        self.inner.out.send_now(&to.node.id, tag, None, StreamOut { done: true, ..StreamOut::default() }, data, Flow::Owed, Write::Direct)
     }
 
     /// Replies with an error (a stream that fails at once): a JS caller
     /// gets an Error with `message`, a Rust caller [`NodeError::Remote`].
     pub fn reply_error(&self, to: &ReplyTo, message: &str) -> Result<(), NodeError> {
-        let tag = to.tag.as_deref().ok_or(NodeError::NoReplyTag)?;
-        let id = random_id();
-        let error = error_json(message);
-        let stream = StreamOut { done: true, id: Some(&id), error: Some(&error) };
-        self.send_message(&to.node.id, tag, None, stream, Data::null())
+        self.reply_raw_error(to, &error_json(message))
     }
 
-    /// Replies with a stream of chunks.
+    /// Replies with an error given as its JSON text.
+    fn reply_raw_error(&self, to: &ReplyTo, error: &str) -> Result<(), NodeError> {
+        let tag = to.tag.as_deref().ok_or(NodeError::NoReplyTag)?;
+        self.link_back(to)?;
+        let id = random_id();
+        let stream = StreamOut { done: true, id: Some(&id), error: Some(error) };
+        self.inner.out.send_now(&to.node.id, tag, None, stream, Data::null(), Flow::Owed, Write::Direct)
+    }
+
+    /// Replies with a stream of chunks (connecting back as
+    /// [`Node::reply`] does).
     pub fn reply_stream(&self, to: &ReplyTo) -> Result<StreamWriter, NodeError> {
         let tag = to.tag.clone().ok_or(NodeError::NoReplyTag)?;
-        self.peer(&to.node.id)?;
+        self.link_back(to)?;
         Ok(StreamWriter::new(self.inner.out.clone(), to.node.id.clone(), tag, None))
+    }
+
+    /// A link to the sender of a request, made to the address its message
+    /// gave when there is none.
+    fn link_back(&self, to: &ReplyTo) -> Result<(), NodeError> {
+        self.check_open()?;
+        if self.inner.out.is_me(&to.node.id) || self.inner.out.kernel.peer(&to.node.id).is_some() {
+            return Ok(());
+        }
+        if to.node.port == 0 {
+            return Err(NodeError::UnknownNode(to.node.id.clone()));
+        }
+        tracing::debug!(node = to.node.id, "no link to reply on: connecting back to {}:{}", to.node.host, to.node.port);
+        self.open_link(&NodeAddr::from(&to.node), None).map(|_| ())
     }
 
     /// Stops cleanly: no more inbound links, every outbound link written
@@ -697,43 +938,78 @@ impl Node {
         self.inner.out.peer(id)
     }
 
-    fn send_message(&self, id: &str, event: &str, tag: Option<&str>, stream: StreamOut<'_>, data: Data) -> Result<(), NodeError> {
-        self.inner.out.send_message(id, event, tag, stream, data)
-    }
-
     /// The link to node `id`, for a call that waits for a reply: between
     /// the node's `nodedown` and its next `nodeup`, a call with no timeout
     /// fails at once (it would wait forever), as Erlang's calls to a node
     /// that is down do; one with a timeout is sent and waits for the node
     /// up to its timeout.
-    fn peer_for_call(&self, id: &str, timeout: Option<Duration>) -> Result<PeerHandle, NodeError> {
+    fn peer_for_call(&self, id: &str, timeout: Option<Duration>) -> Result<(), NodeError> {
+        if self.inner.out.is_me(id) {
+            return self.check_open();
+        }
         let handle = self.peer(id)?;
         match handle.state.down_reason() {
             Some(reason) if timeout.is_none() => Err(NodeError::NodeDown { node: id.to_string(), reason: reason.to_string() }),
-            _ => Ok(handle),
+            _ => Ok(()),
         }
     }
 
-    /// Registers a reply tag; the returned chunks read its replies.
+    /// Registers a reply tag; the returned chunks read its replies. A
+    /// reader that goes away before the reply's end tells the replier.
     fn expect(&self, node: &str, tag: &str, single: bool, timeout: Option<Duration>) -> Chunks {
-        let (tx, rx) = mpsc::unbounded_channel();
-        lock(&self.inner.state).pending.insert(tag.to_string(), Pending { node: node.to_string(), single, tx });
         let guard = PendingGuard { inner: Arc::downgrade(&self.inner), tag: tag.to_string() };
-        Chunks::new(rx, timeout.map(|t| Instant::now() + t), Some(Box::new(guard)))
+        let (feed, mut chunks) = Feed::new(self.inner.settings.stream_buffer, timeout.map(|t| Instant::now() + t), Some(Box::new(guard)));
+        if !single {
+            chunks.on_abandon(stop_note(&self.inner.out, node, tag));
+        }
+        lock(&self.inner.state).pending.insert(tag.to_string(), Pending { node: node.to_string(), single, feed });
+        chunks
     }
+}
+
+/// Tells node `node` that the reader of the stream it knows as `key` has
+/// gone away (see [`STREAM_STOP_EVENT`]); a node that does not know the
+/// message ignores it.
+fn stop_note(out: &Outbound, node: &str, key: &str) -> crate::node::stream::OnAbandon {
+    let (out, node) = (out.clone(), node.to_string());
+    let mut data = String::new();
+    crate::wire::json::write_string(&mut data, key);
+    Box::new(move || {
+        let _ = out.send_now(&node, STREAM_STOP_EVENT, None, StreamOut { done: true, ..StreamOut::default() }, Data::Json(data), Flow::Owed, Write::Direct);
+    })
 }
 
 /// Streams being received, at most this many at once; past it, a new
 /// stream is refused (its chunks dropped) until others end.
 const MAX_STREAMS: usize = 4096;
 
+/// The length of a reply tag ([`random_id`]'s uuid v4 text).
+const REPLY_TAG_LEN: usize = 36;
+
+/// Inbound streams by sender and stream id.
+type Streams = HashMap<(String, String), Feed>;
+
 /// The dispatcher: takes each event the network side delivers, in order.
-async fn dispatch(node: Weak<Inner>, mut rx: mpsc::UnboundedReceiver<Delivery>) {
-    let mut streams: HashMap<(String, String), mpsc::UnboundedSender<Chunk>> = HashMap::new();
-    while let Some(Delivery { event, ticket }) = rx.recv().await {
+async fn dispatch(node: Weak<Inner>, mut rx: mpsc::UnboundedReceiver<Vec<Delivery>>) {
+    let mut streams: Streams = HashMap::new();
+    while let Some(batch) = rx.recv().await {
         let Some(inner) = node.upgrade() else { break };
+        for Delivery { event, ticket } in batch {
+            deliver(&inner, &mut streams, event, ticket);
+        }
+    }
+}
+
+/// Handles one event of the network side.
+fn deliver(inner: &Arc<Inner>, streams: &mut Streams, event: Event, ticket: crate::node::delivery::Ticket) {
+    {
         match event {
-            Event::Message(m) => route(&inner, &mut streams, m, ticket),
+            Event::Message(m) => {
+                // What a handler keeps of it is bounded elsewhere (a stream's
+                // chunks by the stream's bound): the link's room is given back.
+                drop(ticket);
+                route(inner, streams, m);
+            }
             Event::Skip { skip, .. } => {
                 inner.skips.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!("skipped a frame: {skip}");
@@ -759,6 +1035,9 @@ async fn dispatch(node: Weak<Inner>, mut rx: mpsc::UnboundedReceiver<Delivery>) 
                 inner.closed.notify_waiters();
             }
             Event::Link(LinkEvent::PeerError { peer, message }) => tracing::debug!(peer, "{message}"),
+            // Rust sends are weighed before they are handed over and never
+            // overflow; this is what the JS-facing limits (max_len while
+            // down, sends raced past the bound) dropped.
             Event::Link(LinkEvent::PeerOverflow { peer, limit }) => tracing::warn!(peer, "dropping messages over {limit}"),
             Event::Link(LinkEvent::NodeDown { peer, reason }) => inner.link_down(peer, reason.as_str()),
             Event::Link(LinkEvent::Ready { port, .. }) => {
@@ -777,11 +1056,12 @@ async fn dispatch(node: Weak<Inner>, mut rx: mpsc::UnboundedReceiver<Delivery>) 
 }
 
 /// A message goes to the call waiting for its tag, else to its handler.
-fn route(inner: &Arc<Inner>, streams: &mut HashMap<(String, String), mpsc::UnboundedSender<Chunk>>, m: InMessage, ticket: Ticket) {
-    {
+fn route(inner: &Arc<Inner>, streams: &mut Streams, m: InMessage) {
+    // Reply tags are this node's random ids: nothing else is looked up.
+    if m.event.len() == REPLY_TAG_LEN {
         let mut state = lock(&inner.state);
         let pending = &mut state.pending;
-        if let Some(p) = pending.get(&m.event) {
+        if let Some(p) = pending.get_mut(&m.event) {
             if p.node != m.from.id {
                 // The JS kernel's INVALID_REPLY: not from the node called.
                 inner.skips.fetch_add(1, Ordering::Relaxed);
@@ -789,49 +1069,70 @@ fn route(inner: &Arc<Inner>, streams: &mut HashMap<(String, String), mpsc::Unbou
                 return;
             }
             let finished = p.single || m.stream.done;
-            let _ = p.tx.send(Ok((m.clone(), ticket)));
-            if finished {
-                pending.remove(&m.event);
+            let event = m.event.clone();
+            let fed = p.feed.push(m);
+            // A reply stream that failed for its bound: its writer is told.
+            let stop = (fed == Fed::Overflowed && !finished).then(|| p.node.clone());
+            if finished || fed != Fed::Taken {
+                pending.remove(&event);
+            }
+            if let Some(node) = stop {
+                drop(state);
+                stop_note(&inner.out, &node, &event)();
             }
             return;
         }
     }
+    if m.event == STREAM_STOP_EVENT && m.tag.is_none() {
+        if let Payload::Json(text) = &m.data {
+            if let Some(key) = crate::wire::json::as_str(text) {
+                inner.out.stop_stream(&key);
+            }
+        }
+        return;
+    }
     if let Some(sid) = m.stream.id.clone() {
         let key = (m.from.id.clone(), sid);
-        if let Some(tx) = streams.get(&key) {
+        if let Some(feed) = streams.get_mut(&key) {
             let done = m.stream.done;
-            let _ = tx.send(Ok((m, ticket)));
+            // A stream whose reader is gone, or that failed for its bound,
+            // stays here until its end, so what still comes of it is
+            // dropped rather than taken for a new stream.
+            if feed.push(m) == Fed::Overflowed && !done {
+                stop_note(&inner.out, &key.0, &key.1)();
+            }
             if done {
                 streams.remove(&key);
             }
             return;
         }
-        let Some(handler) = lock_r(&inner.routes).handlers.get(&m.event).cloned() else { return };
+        let Some(handler) = handler_for(inner, &m) else { return };
         if streams.len() >= MAX_STREAMS {
-            streams.retain(|_, tx| !tx.is_closed());
+            streams.retain(|_, feed| !feed.is_closed());
             if streams.len() >= MAX_STREAMS {
                 tracing::warn!("too many streams at once: one from {} refused", m.from.id);
                 return;
             }
         }
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (mut feed, mut chunks) = Feed::new(inner.settings.stream_buffer, None, None);
+        chunks.on_abandon(stop_note(&inner.out, &m.from.id, &key.1));
         let incoming = Incoming {
             event: m.event.clone(),
             data: Payload::Absent,
             stream: m.stream.clone(),
             from: ReplyTo { node: m.from.clone(), tag: m.tag.clone() },
-            chunks: Some(Chunks::new(rx, None, None)),
+            chunks: Some(chunks),
             node: Node { inner: inner.clone() },
         };
         let done = m.stream.done;
-        let _ = tx.send(Ok((m, ticket)));
+        feed.push(m);
         if !done {
-            streams.insert(key, tx);
+            streams.insert(key, feed);
         }
         call(&handler, incoming);
         return;
     }
-    let Some(handler) = lock_r(&inner.routes).handlers.get(&m.event).cloned() else { return };
+    let Some(handler) = handler_for(inner, &m) else { return };
     let incoming = Incoming {
         event: m.event,
         data: m.data,
@@ -840,13 +1141,36 @@ fn route(inner: &Arc<Inner>, streams: &mut HashMap<(String, String), mpsc::Unbou
         chunks: None,
         node: Node { inner: inner.clone() },
     };
-    drop(ticket);
     call(&handler, incoming);
 }
 
+/// The handler of a message's event. A call (a message with a tag) to an
+/// event with none is answered at once with [`NodeError::NoHandler`]'s
+/// error, so its caller does not wait out its timeout; a cast is dropped,
+/// as the JS kernel drops an event nobody listens to.
+fn handler_for(inner: &Arc<Inner>, m: &InMessage) -> Option<Handler> {
+    let handler = lock_r(&inner.routes).handlers.get(&m.event).cloned();
+    if handler.is_none() {
+        tracing::debug!("no handler for {} (from {})", m.event, m.from.id);
+        if m.tag.is_some() {
+            let from = ReplyTo { node: m.from.clone(), tag: m.tag.clone() };
+            let error = error_reply(&format!("No handler for event {}", m.event), crate::node::node_error::NO_HANDLER, &m.event);
+            let _ = Node { inner: inner.clone() }.reply_raw_error(&from, &error);
+        }
+    }
+    handler
+}
+
 /// Runs a handler; one that panics is reported, and the node carries on.
+/// A call whose handler panicked is answered with
+/// [`NodeError::HandlerPanicked`]'s error, so its caller fails now (a reply
+/// the handler made before panicking came first, and this one is ignored).
 fn call(handler: &Handler, incoming: Incoming) {
+    let owed = incoming.from.tag.is_some().then(|| (incoming.node.clone(), incoming.from.clone(), incoming.event.clone()));
     if std::panic::catch_unwind(AssertUnwindSafe(|| handler(incoming))).is_err() {
         tracing::warn!("a handler panicked");
+        if let Some((node, from, event)) = owed {
+            panicked_reply(&node, &from, &event);
+        }
     }
 }

@@ -48,6 +48,45 @@ pub enum NodeError {
     },
     /// The node has shut down, or the link to the peer has ended.
     Closed,
+    /// The link to `node` holds its high-water mark or more unwritten (or,
+    /// while down, `max_len` messages): a `try_` send that would wait. The
+    /// message was not sent.
+    Busy {
+        /// The node sent to.
+        node: String,
+    },
+    /// The message does not fit the link's `max_queue_bytes`: alone it is
+    /// larger (it can never be sent), or a send that may not wait would take
+    /// the link past it. The message was not sent.
+    Overflow {
+        /// The node sent to.
+        node: String,
+        /// What the message weighs (a Buffer at four bytes per byte, as
+        /// the JSON digits it is written as can take).
+        bytes: usize,
+        /// The link's `max_queue_bytes`.
+        limit: usize,
+    },
+    /// The reader of an inbound stream fell more than the stream's bound
+    /// behind; the rest of the stream is dropped (the link goes on).
+    StreamOverflow {
+        /// The bound, in bytes ([`Builder::stream_buffer`](crate::node::Builder::stream_buffer)).
+        limit: usize,
+    },
+    /// The reader of this stream has gone away; nothing more is sent.
+    StreamStopped,
+    /// The node called has no handler for the event (a Rust node replies so
+    /// at once; a JS kernel says nothing, and the call times out).
+    NoHandler {
+        /// The event called.
+        event: String,
+    },
+    /// The handler of the event called panicked before replying (a Rust
+    /// node replies so at once).
+    HandlerPanicked {
+        /// The event called.
+        event: String,
+    },
     /// An argument that cannot be used.
     InvalidArgument(String),
 }
@@ -67,7 +106,31 @@ impl fmt::Display for NodeError {
                 write!(f, "Synchronous response node mismatch: expected {expected}, got {actual}")
             }
             NodeError::Closed => f.write_str("the node or the link is closed"),
+            NodeError::Busy { node } => write!(f, "the link to {node} is busy (over its high-water mark)"),
+            NodeError::Overflow { node, bytes, limit } => write!(f, "a message of {bytes} bytes does not fit the link to {node} (maxQueueBytes {limit})"),
+            NodeError::StreamOverflow { limit } => write!(f, "the stream's reader fell more than {limit} bytes behind"),
+            NodeError::StreamStopped => f.write_str("the stream's reader has gone away"),
+            NodeError::NoHandler { event } => write!(f, "No handler for event {event}"),
+            NodeError::HandlerPanicked { event } => write!(f, "The handler of event {event} panicked"),
             NodeError::InvalidArgument(why) => f.write_str(why),
+        }
+    }
+}
+
+/// The `code` a Rust node's error reply carries when the event has no
+/// handler, and when its handler panicked (a JS caller sees it on its Error).
+pub(crate) const NO_HANDLER: &str = "NO_HANDLER";
+pub(crate) const HANDLER_PANICKED: &str = "HANDLER_PANICKED";
+
+impl NodeError {
+    /// An error reply, typed when it is one a Rust node sends of itself.
+    pub(crate) fn from_remote(e: RemoteError) -> NodeError {
+        let code = e.fields.get("code").and_then(|c| c.as_str());
+        let event = || e.fields.get("event").and_then(|c| c.as_str()).unwrap_or_default().to_string();
+        match code {
+            Some(NO_HANDLER) => NodeError::NoHandler { event: event() },
+            Some(HANDLER_PANICKED) => NodeError::HandlerPanicked { event: event() },
+            _ => NodeError::Remote(e),
         }
     }
 }

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use tokio::net::TcpStream;
 
 use crate::link::connection::LinkWriter;
+use crate::link::shared::Config;
 use crate::wire::envelope;
 use crate::link::sink::DownReason;
 use crate::link::unacked::{self, Unacked};
@@ -38,6 +39,21 @@ pub(super) struct Lane {
     /// Bytes on the socket that `unacked` does not hold yet: the beginning
     /// of a frame a direct write left to the task to finish.
     pub(super) partial: usize,
+    /// Lines of Rust senders waiting for the task to take them as one batch
+    /// (`PeerHandle::send_lines`); its marker is in the channel.
+    pub(super) outbox: Option<Outbox>,
+    /// The generation of the last outbox opened.
+    pub(super) generation: u64,
+}
+
+/// Envelope lines appended by Rust senders until the task takes them.
+#[derive(Debug)]
+pub(super) struct Outbox {
+    pub(super) generation: u64,
+    /// The lines, separated by newlines, as `envelope::encode_bodies` reads them.
+    pub(super) text: String,
+    /// The settings they are signed with (a new outbox when these change).
+    pub(super) cfg: Arc<Config>,
 }
 
 impl Lane {
@@ -81,8 +97,11 @@ impl Drop for Peer {
         lane.tcp = None;
         lane.busy = true;
         lane.unacked.clear();
+        lane.outbox = None;
         drop(lane);
         self.state.connected.store(false, Ordering::Release);
+        self.state.ended.store(true, Ordering::Release);
+        self.state.room_freed.notify_waiters();
     }
 }
 
@@ -92,7 +111,7 @@ impl Peer {
     pub(super) fn idle(&mut self, wr: &LinkWriter) -> Option<Command> {
         wr.shared_tcp()?;
         let mut lane = self.state.lane();
-        match self.rx.try_recv() {
+        match self.rx.try_recv_in(&mut lane) {
             Ok(cmd) => Some(cmd),
             Err(_) => {
                 lane.busy = false;

@@ -77,6 +77,10 @@ pub enum Command {
     /// handed over before it is written, or cannot be for now because the
     /// link is down: a process about to exit waits for this.
     Flush(std::sync::mpsc::Sender<()>),
+    /// The lane's outbox of that generation is ready to take (see
+    /// [`PeerHandle::send_lines`]): the task's end of the channel turns it
+    /// into the `Bodies` the outbox holds by then, so the task never sees it.
+    Outbox { generation: u64 },
 }
 
 /// Where and how to connect.
@@ -182,7 +186,34 @@ pub struct PeerState {
     /// `downs` of the reason (0: not down). A call with no timeout fails
     /// at once meanwhile.
     pub down: AtomicU8,
+    /// Messages handed to the task and not yet taken from its channel
+    /// (counted toward `queued` while the link is down).
+    pub handed_msgs: AtomicUsize,
+    /// The link's bounds, for senders that wait for room
+    /// ([`PeerState::room`]): its high-water mark, `max_bytes` and `max_len`.
+    pub high_water: AtomicUsize,
+    pub max_bytes: AtomicUsize,
+    pub max_len: AtomicUsize,
+    /// Senders waiting for room, and how they are woken: whenever the
+    /// task accounts for what it holds (after every write), and when it ends.
+    pub room_waiters: AtomicUsize,
+    pub room_freed: tokio::sync::Notify,
+    /// The task has ended: nothing will make room any more.
+    pub ended: AtomicBool,
     lane: Mutex<Lane>,
+}
+
+/// Whether a message of some size fits on a link now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Room {
+    /// It fits: the link is under its high-water mark (and, while down,
+    /// under `max_len` messages), and the message keeps it within `max_bytes`.
+    Free,
+    /// Not now: the link holds its high-water mark or more, or the message
+    /// would take it past `max_bytes`, or it is down with `max_len` waiting.
+    Full,
+    /// Never: the message alone is larger than `max_bytes`.
+    TooLarge,
 }
 
 /// What a link knows of its node's life. `nodeup` is the step to `Up`,
@@ -199,6 +230,68 @@ pub enum Life {
 }
 
 impl PeerState {
+    /// Bytes the link holds unwritten, what waits in the task's channel
+    /// included (as `busy` counts them).
+    pub fn held(&self) -> usize {
+        self.unwritten.load(Ordering::Relaxed) + self.handed.load(Ordering::Relaxed)
+    }
+
+    /// Messages waiting while the link is down, those the task has not
+    /// taken from its channel yet included.
+    pub fn waiting(&self) -> usize {
+        let handed = if self.connected.load(Ordering::Acquire) { 0 } else { self.handed_msgs.load(Ordering::Relaxed) };
+        self.queued.load(Ordering::Acquire) + handed
+    }
+
+    /// Whether a message of `size` bytes (as [`PeerHandle::send`] weighs
+    /// it) fits now. The bounds are the ones the task drops by, so a
+    /// sender that only sends what fits never has anything dropped.
+    pub fn room(&self, size: usize) -> Room {
+        let max = self.max_bytes.load(Ordering::Relaxed);
+        if size > max {
+            return Room::TooLarge;
+        }
+        let held = self.held();
+        let high = self.high_water.load(Ordering::Relaxed);
+        let max_len = self.max_len.load(Ordering::Relaxed);
+        let over_high = high > 0 && held >= high;
+        let down_full = !self.connected.load(Ordering::Acquire) && self.waiting() >= max_len;
+        if over_high || held + size > max || down_full {
+            Room::Full
+        } else {
+            Room::Free
+        }
+    }
+
+    /// Waits until a message of `size` bytes fits ([`Room::Free`]), as a
+    /// bounded channel's send waits for capacity; [`Room::TooLarge`] at
+    /// once when it never will. Also returns (`Free`) once the task has
+    /// ended, so the send that follows finds the link gone.
+    pub async fn wait_room(&self, size: usize) -> Room {
+        loop {
+            let freed = self.room_freed.notified();
+            tokio::pin!(freed);
+            freed.as_mut().enable();
+            let room = self.room(size);
+            if room != Room::Full || self.ended.load(Ordering::Acquire) {
+                return room;
+            }
+            self.room_waiters.fetch_add(1, Ordering::AcqRel);
+            // Checked again now that the task will wake us.
+            if self.room(size) == Room::Full && !self.ended.load(Ordering::Acquire) {
+                freed.await;
+            }
+            self.room_waiters.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    /// Wakes the senders waiting for room, if any.
+    pub(crate) fn wake_senders(&self) {
+        if self.room_waiters.load(Ordering::Acquire) > 0 {
+            self.room_freed.notify_waiters();
+        }
+    }
+
     fn lane(&self) -> std::sync::MutexGuard<'_, Lane> {
         self.lane.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -222,17 +315,72 @@ impl PeerHandle {
     pub fn send(&self, cmd: Command) -> bool {
         let mut lane = self.state.lane();
         lane.busy = true;
+        self.seal(&mut lane);
         self.hand(cmd)
     }
 
     fn hand(&self, cmd: Command) -> bool {
         let size = handed_bytes(&cmd);
+        let msgs = handed_msgs(&cmd);
         self.state.handed.fetch_add(size, Ordering::Relaxed);
+        self.state.handed_msgs.fetch_add(msgs, Ordering::Relaxed);
         if self.tx.send(cmd).is_ok() {
             return true;
         }
         self.state.handed.fetch_sub(size, Ordering::Relaxed);
+        self.state.handed_msgs.fetch_sub(msgs, Ordering::Relaxed);
         false
+    }
+
+    /// Sends one envelope line written in Rust (`envelope::write_message_line`)
+    /// for a Rust sender, batched by readiness: it is appended to the lane's
+    /// outbox, and only the first line of an outbox wakes the task; the task
+    /// takes everything appended by the time it gets to it, and signs and
+    /// writes it as one batch. A loop of casts so costs one hand-off and one
+    /// write per batch, not a channel push and a `sendto` per cast. With
+    /// `direct`, a line sent while the link is idle (no outbox open, nothing
+    /// in hand) is written at once on the calling thread instead, as
+    /// [`PeerHandle::send_bodies`] does: a lone request waits for no task.
+    /// False when the task has ended.
+    pub fn send_lines(&self, line: String, cfg: Arc<Config>, direct: bool) -> bool {
+        let mut lane = self.state.lane();
+        if direct && !lane.busy && lane.outbox.is_none() && lane.tcp.is_some() {
+            drop(lane);
+            return self.send_bodies(line, cfg, true);
+        }
+        if self.tx.is_closed() {
+            return false;
+        }
+        // What the outbox's text grows by: the line, and the newline before
+        // it unless it is the first (`handed` falls by the text's length).
+        let mut bytes = line.len();
+        if let Some(o) = lane.outbox.as_mut().filter(|o| Arc::ptr_eq(&o.cfg, &cfg)) {
+            o.text.push('\n');
+            o.text.push_str(&line);
+            bytes += 1;
+        } else {
+            self.seal(&mut lane);
+            lane.generation += 1;
+            let generation = lane.generation;
+            lane.outbox = Some(lane::Outbox { generation, text: line, cfg });
+            lane.busy = true;
+            if self.tx.send(Command::Outbox { generation }).is_err() {
+                lane.outbox = None;
+                return false;
+            }
+        }
+        self.state.handed.fetch_add(bytes, Ordering::Relaxed);
+        self.state.handed_msgs.fetch_add(1, Ordering::Relaxed);
+        true
+    }
+
+    /// Hands over what the lane's outbox holds, as it stands, ahead of
+    /// whatever comes next: its marker in the channel then finds it gone.
+    fn seal(&self, lane: &mut Lane) {
+        if let Some(o) = lane.outbox.take() {
+            // Counted in `handed` as it was appended.
+            let _ = self.tx.send(Command::Bodies { text: o.text, cfg: o.cfg });
+        }
     }
 
     /// Sends envelopes serialised by JS (`envelope::encode_bodies`), to be
@@ -242,6 +390,7 @@ impl PeerHandle {
     /// the task. False when the task has ended.
     pub fn send_bodies(&self, text: String, cfg: Arc<Config>, direct: bool) -> bool {
         let mut lane = self.state.lane();
+        self.seal(&mut lane);
         if let (true, false, Some(tcp)) = (direct, lane.busy, lane.tcp.as_ref()) {
             let mut buf = String::with_capacity(text.len() + 96);
             let mut ends = Vec::new();
@@ -282,7 +431,17 @@ fn handed_bytes(cmd: &Command) -> usize {
         Command::Buffer { head, bytes, .. } => head.len() + 4 * bytes.len(),
         Command::Encoded { buf, written, .. } => buf.len().saturating_sub(*written),
         Command::Raw { json, .. } => json.len(),
-        Command::MaxLen(_) | Command::Stop { .. } | Command::Flush(_) => 0,
+        Command::MaxLen(_) | Command::Stop { .. } | Command::Flush(_) | Command::Outbox { .. } => 0,
+    }
+}
+
+/// How many messages a command carries, in [`PeerState::handed_msgs`].
+fn handed_msgs(cmd: &Command) -> usize {
+    match cmd {
+        Command::Bodies { text, .. } => text.split('\n').filter(|l| !l.is_empty()).count(),
+        Command::Buffer { .. } | Command::Raw { .. } => 1,
+        Command::Encoded { ends, .. } => ends.len(),
+        Command::MaxLen(_) | Command::Stop { .. } | Command::Flush(_) | Command::Outbox { .. } => 0,
     }
 }
 
@@ -290,6 +449,9 @@ fn handed_bytes(cmd: &Command) -> usize {
 pub fn spawn(shared: &Arc<Shared>, id: u64, opts: PeerOptions) -> PeerHandle {
     let (tx, rx) = mpsc::unbounded_channel();
     let state = Arc::new(PeerState::default());
+    state.high_water.store(opts.high_water, Ordering::Relaxed);
+    state.max_bytes.store(opts.max_bytes, Ordering::Relaxed);
+    state.max_len.store(opts.max_len, Ordering::Relaxed);
     let handle = PeerHandle {
         id,
         node_id: opts.node_id.clone(),

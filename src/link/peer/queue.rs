@@ -68,6 +68,9 @@ impl Peer {
             self.backlog_freed = true;
             give_back_memory();
         }
+        if held < high || high == 0 {
+            self.state.wake_senders();
+        }
         if held <= low {
             if self.busy {
                 self.busy = false;
@@ -119,6 +122,7 @@ impl Peer {
             // Only the queue of a link that is down obeys it: apply it now.
             Command::MaxLen(n) => {
                 self.opts.max_len = n;
+                self.state.max_len.store(n, Ordering::Relaxed);
                 return;
             }
             c @ (Command::Stop { .. } | Command::Flush(_) | Command::Encoded { .. }) => c,
@@ -183,11 +187,23 @@ impl Peer {
         self.set_queued();
     }
 
+    /// Handles a command taken from the channel while there is no link
+    /// ([`Peer::offline`]), then takes its messages out of
+    /// [`PeerState::handed_msgs`](super::PeerState::handed_msgs): they are
+    /// in the queue by then.
+    pub(super) fn take_offline(&mut self, cmd: Command) -> bool {
+        let n = super::handed_msgs(&cmd);
+        let go_on = self.offline(cmd);
+        self.state.handed_msgs.fetch_sub(n, Ordering::Relaxed);
+        go_on
+    }
+
     /// Handles a command while there is no link. Returns false to exit.
     pub(super) fn offline(&mut self, cmd: Command) -> bool {
         match cmd {
             Command::MaxLen(n) => {
                 self.opts.max_len = n;
+                self.state.max_len.store(n, Ordering::Relaxed);
                 self.trim_queue();
                 self.set_queued();
             }

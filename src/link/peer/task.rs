@@ -19,7 +19,8 @@ use crate::link::shared::Shared;
 use crate::link::unacked::{self, RawSocket};
 
 use super::detect::{Acks, Detection};
-use super::{handed_bytes, Command, Life, PeerOptions, PeerState};
+use super::lane::Lane;
+use super::{handed_bytes, handed_msgs, Command, Life, PeerOptions, PeerState};
 
 /// Why an attempt to connect failed.
 enum ConnectError {
@@ -69,21 +70,65 @@ pub(super) struct Inbox {
 impl Inbox {
     /// Cancel safe, as `mpsc::UnboundedReceiver::recv`.
     pub(super) async fn recv(&mut self) -> Option<Command> {
-        let cmd = self.rx.recv().await;
-        if let Some(c) = &cmd {
-            self.took(c);
+        loop {
+            let cmd = self.rx.recv().await?;
+            if let Some(cmd) = self.resolve(cmd) {
+                self.took(&cmd);
+                return Some(cmd);
+            }
         }
-        cmd
     }
 
     pub(super) fn try_recv(&mut self) -> Result<Command, mpsc::error::TryRecvError> {
-        let cmd = self.rx.try_recv()?;
-        self.took(&cmd);
-        Ok(cmd)
+        loop {
+            let cmd = self.rx.try_recv()?;
+            if let Some(cmd) = self.resolve(cmd) {
+                self.took(&cmd);
+                return Ok(cmd);
+            }
+        }
+    }
+
+    /// An outbox's marker becomes what the outbox holds now (and the outbox
+    /// closes: later lines open the next one); `None` for the marker of an
+    /// outbox already handed over whole (sealed ahead of another command).
+    fn resolve(&self, cmd: Command) -> Option<Command> {
+        match cmd {
+            Command::Outbox { .. } => Self::resolve_in(cmd, &mut self.state.lane()),
+            cmd => Some(cmd),
+        }
+    }
+
+    /// [`Inbox::try_recv`] for a caller that holds the lane's lock already.
+    pub(super) fn try_recv_in(&mut self, lane: &mut Lane) -> Result<Command, mpsc::error::TryRecvError> {
+        loop {
+            let cmd = self.rx.try_recv()?;
+            if let Some(cmd) = Self::resolve_in(cmd, lane) {
+                self.took(&cmd);
+                return Ok(cmd);
+            }
+        }
+    }
+
+    fn resolve_in(cmd: Command, lane: &mut Lane) -> Option<Command> {
+        let Command::Outbox { generation } = cmd else { return Some(cmd) };
+        match lane.outbox.take() {
+            Some(o) if o.generation == generation => Some(Command::Bodies { text: o.text, cfg: o.cfg }),
+            other => {
+                lane.outbox = other;
+                None
+            }
+        }
     }
 
     fn took(&self, cmd: &Command) {
         self.state.handed.fetch_sub(handed_bytes(cmd), Ordering::Relaxed);
+        // While the link is down, the messages leave the count only once
+        // they are in the queue (`Peer::take_offline`), so the two together
+        // never read short.
+        if self.state.connected.load(Ordering::Relaxed) {
+            self.state.handed_msgs.fetch_sub(handed_msgs(cmd), Ordering::Relaxed);
+        }
     }
 }
 
@@ -196,7 +241,7 @@ impl Peer {
             tokio::select! {
                 _ = &mut sleep => return Some(()),
                 cmd = self.rx.recv() => match cmd {
-                    Some(cmd) => if !self.offline(cmd) { return None },
+                    Some(cmd) => if !self.take_offline(cmd) { return None },
                     None => return None,
                 },
             }
@@ -205,7 +250,7 @@ impl Peer {
 
     async fn offline_forever(&mut self) -> Next {
         while let Some(cmd) = self.rx.recv().await {
-            if !self.offline(cmd) {
+            if !self.take_offline(cmd) {
                 break;
             }
         }
@@ -231,7 +276,7 @@ impl Peer {
                     }
                 },
                 cmd = self.rx.recv() => match cmd {
-                    Some(cmd) => if !self.offline(cmd) { return Next::Exit },
+                    Some(cmd) => if !self.take_offline(cmd) { return Next::Exit },
                     None => return Next::Exit,
                 },
             }

@@ -101,7 +101,7 @@ impl Peer {
                 batch.buf.push_str(&String::from_utf8_lossy(&bytes));
                 batch.end_frame();
             }
-            Command::Encoded { .. } | Command::MaxLen(_) | Command::Stop { .. } | Command::Flush(_) => {}
+            Command::Encoded { .. } | Command::MaxLen(_) | Command::Stop { .. } | Command::Flush(_) | Command::Outbox { .. } => {}
         }
     }
 
