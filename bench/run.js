@@ -62,6 +62,7 @@ function parseArgs(argv) {
     else if (a === "--rounds") opts.rounds = Math.max(1, parseInt(value(), 10) || 1);
     else if (a === "--only") opts.only = new Set(value().split(",").map((s) => s.trim()));
     else if (a === "--cpu-prof") opts.cpuProf = path.resolve(value());
+    else if (a === "--pairs") opts.pairs = new Set(value().split(",").map((s) => s.trim()));
     else if (a === "--help" || a === "-h") opts.help = true;
     else throw new Error("unknown argument: " + a);
   }
@@ -542,7 +543,7 @@ async function main() {
   const failures = [];
   for (const plan of PLANS) {
     if (opts.only && !opts.only.has(plan.key)) continue;
-    const combos = plan.combos.filter((c) => haveSeed || !c.includes("js"));
+    const combos = plan.combos.filter((c) => (haveSeed || !c.includes("js")) && (!opts.pairs || opts.pairs.has(c)));
     const rounds = opts.quick ? 1 : opts.rounds || ROUNDS;
     const params = plan[mode];
     trials[plan.key] = {};
