@@ -340,8 +340,8 @@ function renderTable(results) {
     const base = results.find((b) => b.kind === r.kind && b.n === Math.min(...results.filter((x) => x.kind === r.kind).map((x) => x.n)));
     const dLinks = r.links - base.links;
     const perLink = dLinks > 0 ? (r.rssKiB - base.rssKiB) / dLinks : null;
-    return [r.kind, String(r.n), fmt(r.meshMs), fmt(r.rssKiB / 1024, 1), fmt(r.cpuPct, 3), fmt(r.links),
-      fmt(perLink, 1), r.links ? fmt(r.cpuPct / r.links, 4) : "-", fmt(r.tput)];
+    return [r.kind, String(r.n), fmt(r.meshMs), fmt(r.rssKiB / 1024, 1), fmt(r.cpuPct, 4), fmt(r.links),
+      fmt(perLink, 1), r.links ? fmt(r.cpuPct / r.links, 5) : "-", fmt(r.tput)];
   });
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (c) => c.map((x, i) => (i < 1 ? x.padEnd(w[i]) : x.padStart(w[i]))).join("  ");

@@ -77,14 +77,14 @@ pub(super) fn next_piece(ends: &[usize], mut i: usize, start: usize, at: usize, 
     i += 1;
     let mut block_end = None;
     while i < ends.len() && ends[i] - start <= limit {
-        if (end + at) % frame::BLOCK == 0 {
+        if (end + at).is_multiple_of(frame::BLOCK) {
             block_end = Some((i, end));
         }
         end = ends[i];
         i += 1;
     }
     match block_end {
-        Some(cut) if (end + at) % frame::BLOCK != 0 => cut,
+        Some(cut) if !(end + at).is_multiple_of(frame::BLOCK) => cut,
         _ => (i, end),
     }
 }
