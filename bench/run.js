@@ -15,7 +15,8 @@
 // 9e-9f are a JS kernel driving the Rust example node (examples/node.rs).
 //
 //   node bench/run.js [--quick] [--json FILE] [--rounds N] [--only KEYS]
-//                     [--cpu-prof DIR]
+//                     [--pairs PAIRS] [--cpu-prof DIR]
+//   node bench/run.js --scale [scale.js options]   the scale bench (scale.js)
 //
 // --quick      small counts, one round: a smoke run, not a measurement
 // --json FILE  also write the table and every trial's raw figures as JSON
@@ -23,6 +24,8 @@
 // --only KEYS  comma-separated plan keys (ping,floor,callSeq,callPar,castOn,
 //              castBurst,castOff,stream,ceiling,rust,jsRust,limits,metrics); rows
 //              of the others show as "-"
+// --pairs PAIRS  comma-separated pairings to run (js>js, native>native,
+//              js>native, native>js); the others' columns show as "-"
 // --cpu-prof DIR  run every driver and responder under `node --cpu-prof`,
 //              profiles written into DIR
 
@@ -63,6 +66,7 @@ function parseArgs(argv) {
     else if (a === "--rounds") opts.rounds = Math.max(1, parseInt(value(), 10) || 1);
     else if (a === "--only") opts.only = new Set(value().split(",").map((s) => s.trim()));
     else if (a === "--cpu-prof") opts.cpuProf = path.resolve(value());
+    else if (a === "--pairs") opts.pairs = new Set(value().split(",").map((s) => s.trim()));
     else if (a === "--help" || a === "-h") opts.help = true;
     else throw new Error("unknown argument: " + a);
   }
@@ -515,6 +519,9 @@ function describeResult(t) {
 }
 
 async function main() {
+  // `npm run bench -- --scale`: the scale bench (bench/scale.js), smoke-sized
+  // unless sizes are given.
+  if (process.argv.includes("--scale")) return require("./scale").main();
   const opts = parseArgs(process.argv.slice(2));
   if (opts.help) {
     const lines = fs.readFileSync(__filename, "utf8").split("\n").slice(1);
@@ -543,7 +550,7 @@ async function main() {
   const failures = [];
   for (const plan of PLANS) {
     if (opts.only && !opts.only.has(plan.key)) continue;
-    const combos = plan.combos.filter((c) => haveSeed || !c.includes("js"));
+    const combos = plan.combos.filter((c) => (haveSeed || !c.includes("js")) && (!opts.pairs || opts.pairs.has(c)));
     const rounds = opts.quick ? 1 : opts.rounds || ROUNDS;
     const params = plan[mode];
     trials[plan.key] = {};

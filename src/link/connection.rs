@@ -83,7 +83,7 @@ impl LinkWriter {
         match self {
             LinkWriter::Tcp(tcp) => loop {
                 tcp.writable().await?;
-                match tcp.try_write(buf) {
+                match send_record(tcp, buf) {
                     Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                     Ok(n) => return Ok(n),
                     Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => {}
@@ -119,12 +119,60 @@ impl LinkWriter {
     }
 }
 
+/// Writes to a plain TCP socket without waiting, as a record of its own: on
+/// Linux the kernel puts no later write into the same segment (`MSG_EOR`),
+/// so a write no longer than a segment reaches the peer whole or not at all.
+/// The peer then never finds part of a write to read (see
+/// `frame::lay_out_blocks` for why a JS reader cares).
+fn send_record(tcp: &TcpStream, buf: &[u8]) -> io::Result<usize> {
+    #[cfg(target_os = "linux")]
+    {
+        tcp.try_io(tokio::io::Interest::WRITABLE, || {
+            socket2::SockRef::from(tcp).send_with_flags(buf, libc::MSG_EOR | libc::MSG_NOSIGNAL)
+        })
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        tcp.try_write(buf)
+    }
+}
+
+/// The size of the segments a plain TCP socket sends now (its MSS, which
+/// Linux also keeps within half the largest window the peer offered, so it
+/// is small on a young link). A write larger than that may reach the peer
+/// in parts, cut where its window ends. None where the socket cannot say.
+pub fn segment_size(tcp: &TcpStream) -> Option<usize> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: a getsockopt into a zeroed tcp_info of the size passed,
+        // on a socket `tcp` keeps open for the call.
+        let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+        let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+        let rc = unsafe {
+            libc::getsockopt(
+                tcp.as_raw_fd(),
+                libc::IPPROTO_TCP,
+                libc::TCP_INFO,
+                &mut info as *mut libc::tcp_info as *mut libc::c_void,
+                &mut len,
+            )
+        };
+        (rc == 0 && info.tcpi_snd_mss > 0).then_some(info.tcpi_snd_mss as usize)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = tcp;
+        None
+    }
+}
+
 /// Writes what a non-blocking socket takes at once; returns how many bytes
 /// that was. Stops at the first error (the caller hands the rest on).
 pub fn write_now(tcp: &TcpStream, bytes: &[u8]) -> usize {
     let mut written = 0;
     while written < bytes.len() {
-        match tcp.try_write(&bytes[written..]) {
+        match send_record(tcp, &bytes[written..]) {
             Ok(0) => break,
             Ok(n) => written += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

@@ -298,6 +298,8 @@ fn parse_payload<'a>(frame: &'a str, raw: Option<&'a str>) -> Result<InData<'a>,
 /// accepts exactly the frames JSON.parse accepts; a Buffer payload is
 /// validated by decoding its bytes, not parsed twice.
 pub fn decode<'a>(frame: &'a str, cookie: Option<&Cookie>) -> Result<Inbound<'a>, Skip> {
+    // Writers pad the last frame of a block (`frame::lay_out_blocks`).
+    let frame = crate::wire::frame::trim_padding(frame);
     // What every kernel writes: `{"type":"message","data":{..}}` exactly.
     // The frame's own syntax is then known, and only the envelope is read.
     for (prefix, kind) in [(MESSAGE_PREFIX, "message"), (PING_PREFIX, "ping")] {

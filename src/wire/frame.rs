@@ -149,9 +149,148 @@ pub fn encode_frame(out: &mut Vec<u8>, kind: &str, data: &str) {
     out.push(DELIMITER);
 }
 
+/// Frames are written in blocks of this many bytes (see [`lay_out_blocks`]).
+/// A divisor of 64 KiB, the most a Node socket reads at once.
+pub const BLOCK: usize = 4096;
+
+/// Lays out frames so that every `BLOCK`th byte of the stream ends one.
+///
+/// Node reads a socket 64 KiB at a time, and node-ipc 8.10.3 (the JS
+/// kernel's transport) appends each read to one string that it parses only
+/// when a read ends on a delimiter; until then every read copies the whole
+/// string again. A reader that lags behind a fast sender reads full 64 KiB
+/// pieces, so with frames of any size its reads almost never end on a
+/// delimiter, and the string it copies on every read grows to megabytes.
+/// Here a frame that would cross into the next block ends the block instead:
+/// the frame before it is padded with spaces in front of its delimiter
+/// (whitespace after a JSON text, which every JSON reader skips), and every
+/// write ends a block. The stream of a link is then a run of whole blocks,
+/// so every read that starts where a write ended and is a multiple of
+/// `BLOCK` long ends on a delimiter, and the JS reader parses each read as
+/// it comes. A frame longer than a block fills as many as it needs.
+/// Costs about half a frame of spaces per block.
+///
+/// `text` holds whole frames, each ending with the delimiter at the matching
+/// offset of `ends`; they are appended to `out` (their new ends to
+/// `out_ends`), the stream having `at` bytes of its current block written
+/// before them (0 after any whole write).
+pub fn lay_out_blocks(text: &str, ends: &[usize], at: usize, out: &mut String, out_ends: &mut Vec<usize>) {
+    let mut pos = at % BLOCK;
+    let mut start = 0;
+    let base = out.len();
+    for &end in ends {
+        let len = end - start;
+        if pos > 0 && len > BLOCK - pos && out.len() > base {
+            pad_last(out, out_ends, BLOCK - pos);
+            pos = 0;
+        }
+        out.push_str(&text[start..end]);
+        out_ends.push(out.len());
+        pos = (pos + len) % BLOCK;
+        start = end;
+    }
+    if pos > 0 && out.len() > base {
+        pad_last(out, out_ends, BLOCK - pos);
+    }
+}
+
+/// Puts `n` spaces in front of the delimiter that ends `out`.
+fn pad_last(out: &mut String, out_ends: &mut [usize], n: usize) {
+    debug_assert_eq!(out.as_bytes().last(), Some(&DELIMITER));
+    out.pop();
+    out.extend(std::iter::repeat_n(' ', n));
+    out.push(DELIMITER as char);
+    if let Some(last) = out_ends.last_mut() {
+        *last = out.len();
+    }
+}
+
+/// A frame's text without the padding [`lay_out_blocks`] may have put after
+/// it (any JSON whitespace, which JSON.parse ignores there too).
+pub fn trim_padding(frame: &str) -> &str {
+    let b = frame.as_bytes();
+    let mut end = b.len();
+    // Padding is spaces, up to a block of them: skipped 32 at a time (a
+    // compare the compiler does in a few instructions), the rest one by one.
+    while end >= 32 && b[end - 32..end] == [b' '; 32] {
+        end -= 32;
+    }
+    while end > 0 && matches!(b[end - 1], b' ' | b'\t' | b'\n' | b'\r') {
+        end -= 1;
+    }
+    // Only ASCII was cut: `end` is a character boundary.
+    &frame[..end]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn laid(frames: &[&str], at: usize) -> (String, Vec<usize>) {
+        let mut text = String::new();
+        let mut ends = Vec::new();
+        for f in frames {
+            text.push_str(f);
+            text.push('\x0c');
+            ends.push(text.len());
+        }
+        let (mut out, mut out_ends) = (String::new(), Vec::new());
+        lay_out_blocks(&text, &ends, at, &mut out, &mut out_ends);
+        (out, out_ends)
+    }
+
+    /// Every multiple of BLOCK (from the start of a write) ends a frame, the
+    /// write ends a block, and the frames read back as they were sent.
+    #[test]
+    fn blocks_end_on_delimiters() {
+        let small = "{\"type\":\"message\",\"data\":{\"a\":1}}";
+        let big = format!("{{\"type\":\"message\",\"data\":\"{}\"}}", "x".repeat(BLOCK + 100));
+        let mut frames: Vec<&str> = vec![small; 100];
+        frames.insert(40, &big);
+        let (out, ends) = laid(&frames, 0);
+        assert_eq!(out.len() % BLOCK, 0);
+        assert_eq!(ends.len(), frames.len());
+        assert_eq!(*ends.last().unwrap(), out.len());
+        let bytes = out.as_bytes();
+        for k in 1..=out.len() / BLOCK {
+            let at = k * BLOCK;
+            // Inside the big frame there is no delimiter to end on.
+            let inside_big = ends[39] < at && at < ends[40];
+            assert!(inside_big || bytes[at - 1] == DELIMITER, "block {k} does not end a frame");
+        }
+        for (i, w) in ends.windows(2).enumerate() {
+            assert_eq!(bytes[w[1] - 1], DELIMITER);
+            let text = std::str::from_utf8(&bytes[w[0]..w[1] - 1]).unwrap();
+            assert_eq!(trim_padding(text), frames[i + 1]);
+        }
+        let mut d = FrameDecoder::new(DEFAULT_MAX_FRAME);
+        d.push(bytes);
+        let got: Vec<String> = frames_of(&mut d);
+        assert_eq!(got, frames);
+    }
+
+    /// Frames already laid out are laid out again unchanged, from where
+    /// their block was: the rest of a write the socket cut keeps the grid.
+    #[test]
+    fn laying_out_again_changes_nothing() {
+        let frames: Vec<String> = (0..300).map(|i| format!("{{\"n\":{}}}", "7".repeat(i % 37))).collect();
+        let refs: Vec<&str> = frames.iter().map(String::as_str).collect();
+        let (out, ends) = laid(&refs, 0);
+        let (mut again, mut again_ends) = (String::new(), Vec::new());
+        lay_out_blocks(&out, &ends, 0, &mut again, &mut again_ends);
+        assert_eq!(again, out);
+        assert_eq!(again_ends, ends);
+        // From the 10th frame on, starting inside its block.
+        let from = ends[9];
+        let rest: Vec<usize> = ends[10..].iter().map(|e| e - from).collect();
+        let (mut tail, mut tail_ends) = (String::new(), Vec::new());
+        lay_out_blocks(&out[from..], &rest, from, &mut tail, &mut tail_ends);
+        assert_eq!(tail, out[from..]);
+    }
+
+    fn frames_of(d: &mut FrameDecoder) -> Vec<String> {
+        frames(d).into_iter().map(|f| trim_padding(std::str::from_utf8(&f.unwrap()).unwrap()).to_string()).collect()
+    }
 
     fn frames(d: &mut FrameDecoder) -> Vec<Result<Vec<u8>, ()>> {
         let mut out = Vec::new();

@@ -47,7 +47,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use crate::link::connection;
-use crate::wire::envelope;
+use crate::wire::{envelope, frame};
 use crate::link::sink::DownReason;
 use crate::link::shared::{Config, Shared};
 
@@ -182,6 +182,9 @@ pub struct PeerState {
     pub ack_saves: AtomicU64,
     /// `nodedown`s by reason: [tick timeout, closed, stopped].
     pub downs: [AtomicU64; DownReason::ALL.len()],
+    /// Until this [`now_us`](crate::link::health::now_us), every write is
+    /// laid out in blocks, however small (see [`PeerState::in_blocks`]).
+    blocks_until: AtomicU64,
     /// Between a `nodedown` and the next `nodeup`: 1 + the index in
     /// `downs` of the reason (0: not down). A call with no timeout fails
     /// at once meanwhile.
@@ -295,7 +298,32 @@ impl PeerState {
     fn lane(&self) -> std::sync::MutexGuard<'_, Lane> {
         self.lane.lock().unwrap_or_else(|p| p.into_inner())
     }
+
+    /// Whether a write of `len` bytes of frames is laid out in blocks
+    /// (`frame::lay_out_blocks`). Blocks keep a lagging JS reader's reads on
+    /// frame boundaries, but only while every write keeps to them: a write
+    /// off the grid shifts every block after it against the reads of a
+    /// reader still working through earlier ones. So once a write needs
+    /// blocks, all writes keep to them for `BLOCKS_HOLD` after it (time
+    /// enough for a JS reader to work through what loopback buffers hold).
+    /// A small write on a link quiet for longer goes out as it is: its
+    /// reader has caught up and reads it whole, and a ping does not carry
+    /// a block of spaces both ways.
+    fn in_blocks(&self, len: usize) -> bool {
+        let now = crate::link::health::now_us();
+        if len < SMALL_WRITE && now >= self.blocks_until.load(Ordering::Relaxed) {
+            return false;
+        }
+        self.blocks_until.store(now + BLOCKS_HOLD_US, Ordering::Relaxed);
+        true
+    }
 }
+
+/// A write of fewer bytes is not laid out in blocks on a quiet link.
+const SMALL_WRITE: usize = frame::BLOCK / 4;
+
+/// How long after a write in blocks every write keeps to them.
+const BLOCKS_HOLD_US: u64 = 1_000_000;
 
 /// The JS side's handle on a peer task.
 #[derive(Debug, Clone)]
@@ -392,13 +420,32 @@ impl PeerHandle {
         let mut lane = self.state.lane();
         self.seal(&mut lane);
         if let (true, false, Some(tcp)) = (direct, lane.busy, lane.tcp.as_ref()) {
-            let mut buf = String::with_capacity(text.len() + 96);
-            let mut ends = Vec::new();
-            let dropped = envelope::encode_bodies(&mut buf, cfg.cookie.as_ref(), &text, &mut ends);
+            let mut frames = String::with_capacity(text.len() + 96);
+            let mut frame_ends = Vec::new();
+            let dropped = envelope::encode_bodies(&mut frames, cfg.cookie.as_ref(), &text, &mut frame_ends);
             if dropped > 0 {
                 tracing::warn!(peer = self.id, "dropped {dropped} malformed envelope(s)");
             }
-            let written = connection::write_now(tcp, buf.as_bytes());
+            let (buf, ends) = if self.state.in_blocks(frames.len()) {
+                let mut buf = String::with_capacity(frames.len() + frame::BLOCK);
+                let mut ends = Vec::with_capacity(frame_ends.len());
+                frame::lay_out_blocks(&frames, &frame_ends, 0, &mut buf, &mut ends);
+                (buf, ends)
+            } else {
+                (frames, frame_ends)
+            };
+            // In pieces, as the task writes (see `write::MAX_WRITE`).
+            let limit = if buf.len() > frame::BLOCK { write::piece_limit(Some(tcp)) } else { write::MAX_WRITE };
+            let mut written = 0;
+            let mut i = 0;
+            while i < ends.len() {
+                let (next, end) = write::next_piece(&ends, i, written, 0, limit);
+                written += connection::write_now(tcp, &buf.as_bytes()[written..end]);
+                if written < end {
+                    break;
+                }
+                i = next;
+            }
             if written == buf.len() {
                 self.state.direct.fetch_add(1, Ordering::Relaxed);
                 self.state.sent_frames.fetch_add(ends.len() as u64, Ordering::Relaxed);

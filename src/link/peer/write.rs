@@ -1,13 +1,14 @@
 //! A live link's loop: what queued while it was down goes first, then every
-//! command, coalesced with those waiting behind it into batches written in
-//! pieces of about `MAX_WRITE` bytes that end on frame boundaries, with
-//! keep-alive pings between them; the rest of a frame a direct write began
-//! is finished first. Apart: the path every frame the task writes takes.
+//! command, coalesced with those waiting behind it into batches laid out in
+//! blocks (`frame::lay_out_blocks`) and written in pieces of about
+//! `MAX_WRITE` bytes that end on block boundaries, with keep-alive pings
+//! between them; the rest of a frame a direct write began is finished first.
+//! Apart: the path every frame the task writes takes.
 
 use std::sync::atomic::Ordering;
 
 use crate::link::connection::{LinkReader, LinkWriter};
-use crate::wire::envelope;
+use crate::wire::{envelope, frame};
 use crate::link::sink::{DownReason, LinkEvent};
 use crate::link::health::now_us;
 
@@ -15,11 +16,14 @@ use super::detect::next_tick;
 use super::task::{link_went_away, Next, Peer};
 use super::{Command, Life};
 
-/// Frames are coalesced into writes of about this many bytes at most. Small
-/// enough that a JS (node-ipc) receiver, which only parses when a read ends
-/// on a frame boundary, gets whole frames read by read; large enough to
-/// amortize the system calls.
-const MAX_WRITE: usize = 64 * 1024;
+/// Frames are coalesced into writes of about this many bytes at most, whole
+/// blocks: less than a Node socket reads at once, so a JS (node-ipc)
+/// receiver that keeps up reads each write whole and parses it at once, and
+/// within one segment of loopback TCP (its MSS is a little under 64 KiB), so
+/// such a reader never finds half a write (a read ending inside a block would
+/// put all its later reads off the blocks); large enough to amortize the
+/// system calls.
+pub(super) const MAX_WRITE: usize = 15 * frame::BLOCK;
 
 /// Frames to write: their text and where each ends. Always whole frames:
 /// the rest of a frame a direct write began is written before a batch.
@@ -35,11 +39,53 @@ impl WriteBatch {
         self.ends.clear();
     }
 
+    /// Takes the frames of `from` as they will be written: laid out in
+    /// blocks when `blocks`, the stream having `at` bytes of its current
+    /// block written before them; else as they are (`from` is left empty).
+    fn lay_out(&mut self, from: &mut WriteBatch, at: usize, blocks: bool) {
+        self.clear();
+        if blocks {
+            frame::lay_out_blocks(&from.buf, &from.ends, at, &mut self.buf, &mut self.ends);
+        } else {
+            std::mem::swap(self, from);
+        }
+    }
+
     /// Marks the end of a frame just appended.
     fn end_frame(&mut self) {
         if self.ends.last().copied().unwrap_or(0) != self.buf.len() {
             self.ends.push(self.buf.len());
         }
+    }
+}
+
+/// The most a piece written to a plain TCP link holds: `MAX_WRITE`, or
+/// fewer whole blocks where the link's segments are smaller (a young link),
+/// so that a piece reaches the peer in one segment.
+pub(super) fn piece_limit(tcp: Option<&tokio::net::TcpStream>) -> usize {
+    let segment = tcp.and_then(crate::link::connection::segment_size).unwrap_or(MAX_WRITE);
+    (segment / frame::BLOCK * frame::BLOCK).clamp(frame::BLOCK, MAX_WRITE)
+}
+
+/// The next piece to write of frames ending at `ends`, from frame `i` (which
+/// begins at `start`), the frames laid out from `at` bytes into a block: the
+/// index of the frame after it and where it ends. At most about `limit`
+/// bytes (at least one frame), ending on the last block boundary within
+/// reach (on a frame boundary where a frame is longer than that).
+pub(super) fn next_piece(ends: &[usize], mut i: usize, start: usize, at: usize, limit: usize) -> (usize, usize) {
+    let mut end = ends[i];
+    i += 1;
+    let mut block_end = None;
+    while i < ends.len() && ends[i] - start <= limit {
+        if (end + at).is_multiple_of(frame::BLOCK) {
+            block_end = Some((i, end));
+        }
+        end = ends[i];
+        i += 1;
+    }
+    match block_end {
+        Some(cut) if !(end + at).is_multiple_of(frame::BLOCK) => cut,
+        _ => (i, end),
     }
 }
 
@@ -63,10 +109,13 @@ impl Peer {
     async fn write_ping(&mut self, wr: &mut LinkWriter) -> std::io::Result<()> {
         self.detect.ping_due = false;
         let cfg = self.shared.config();
-        let mut ping = WriteBatch::default();
+        let mut line = WriteBatch::default();
         let mut text = String::with_capacity(cfg.from_json.len() + 96);
         envelope::write_keep_alive_line(&mut text, &cfg.from_json, now_us());
-        self.encode(Command::Bodies { text, cfg }, &mut ping);
+        self.encode(Command::Bodies { text, cfg }, &mut line);
+        let mut ping = WriteBatch::default();
+        let blocks = self.state.in_blocks(line.buf.len());
+        ping.lay_out(&mut line, 0, blocks);
         self.write_out(wr, ping.buf.as_bytes()).await?;
         self.partial = 0;
         self.detect.ping_out = true;
@@ -125,6 +174,8 @@ impl Peer {
         self.await_life(self.detect.up_at);
 
         let mut batch = WriteBatch::default();
+        // The batch in blocks, as written.
+        let mut laid = WriteBatch::default();
         // Flush what waited for the link, oldest first.
         if !self.queue.is_empty() {
             for f in self.queue.drain(..) {
@@ -133,7 +184,9 @@ impl Peer {
             }
             self.queue_bytes = 0;
             self.set_queued();
-            if !self.write(wr, &batch).await {
+            let blocks = self.state.in_blocks(batch.buf.len());
+            laid.lay_out(&mut batch, 0, blocks);
+            if !self.write(wr, &laid, 0).await {
                 return Next::Reconnect;
             }
             self.emit(LinkEvent::PeerDrained { peer: self.id });
@@ -190,6 +243,9 @@ impl Peer {
                 },
             };
             batch.clear();
+            // Where in its block the stream is when the batch begins: 0,
+            // unless it begins with the rest of a direct write.
+            let mut at = 0;
             let mut stop = None;
             let mut flushed = Vec::new();
             let mut next = Some(first);
@@ -227,9 +283,13 @@ impl Peer {
                             drop(lane);
                             batch.buf.push_str(&buf[rest_end..]);
                             batch.ends.extend(ends[first + 1..].iter().map(|e| e - rest_end));
+                            at = rest_end;
                         } else {
                             // Whole frames from the first one not on the wire
                             // (on another link: resent whole).
+                            if link == self.links && batch.buf.is_empty() {
+                                at = start;
+                            }
                             let base = batch.buf.len();
                             batch.buf.push_str(&buf[start..]);
                             batch.ends.extend(ends[first..].iter().map(|e| e - start + base));
@@ -246,7 +306,12 @@ impl Peer {
             // What was handed over before a stop is written even when the
             // stop is forced: node-ipc writes each frame as it is sent, so
             // `cast(); disconnect(node, true)` delivers.
-            if !batch.buf.is_empty() && !self.write(wr, &batch).await {
+            laid.clear();
+            if !batch.buf.is_empty() {
+                let blocks = self.state.in_blocks(batch.buf.len());
+                laid.lay_out(&mut batch, at, blocks);
+            }
+            if !laid.buf.is_empty() && !self.write(wr, &laid, at).await {
                 if stop == Some(true) {
                     self.emit(LinkEvent::PeerDisconnect { peer: self.id });
                     return Next::Exit;
@@ -272,12 +337,14 @@ impl Peer {
         }
     }
 
-    /// Writes a batch, in writes of at most about `MAX_WRITE` bytes that end
-    /// on frame boundaries. On failure every frame not known to be whole on
-    /// the wire goes back to the front of the queue.
-    async fn write(&mut self, wr: &mut LinkWriter, batch: &WriteBatch) -> bool {
+    /// Writes a batch laid out in blocks from `at` bytes into a block, in
+    /// writes of at most about `MAX_WRITE` bytes that end on block boundaries
+    /// (on frame boundaries where a frame is longer). On failure every frame
+    /// not known to be whole on the wire goes back to the front of the queue.
+    async fn write(&mut self, wr: &mut LinkWriter, batch: &WriteBatch, at: usize) -> bool {
         let mut start = 0;
         let mut i = 0;
+        let limit = piece_limit(wr.shared_tcp().map(|t| &**t));
         self.inflight = batch.buf.len();
         self.account();
         while i < batch.ends.len() {
@@ -290,12 +357,8 @@ impl Peer {
                 }
             }
             let first = i;
-            let mut end = batch.ends[i];
-            i += 1;
-            while i < batch.ends.len() && batch.ends[i] - start <= MAX_WRITE {
-                end = batch.ends[i];
-                i += 1;
-            }
+            let end;
+            (i, end) = next_piece(&batch.ends, i, start, at, limit);
             if let Err(e) = self.write_out(wr, &batch.buf.as_bytes()[start..end]).await {
                 tracing::debug!(peer = self.id, "write failed, requeueing: {e}");
                 self.inflight = 0;

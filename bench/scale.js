@@ -1,0 +1,410 @@
+"use strict";
+// The scale bench: full meshes of N nodes on loopback, each node a process,
+// and what they cost as N grows. Per size and kind of node:
+//   mesh    ms from telling every node to connect to all the others until
+//           every node has heard from every other (a `hello` cast; Rust
+//           nodes: until every node holds its 2(N-1) TCP links)
+//   rss     resident memory per node (median), once the mesh stands
+//   cpu     idle CPU per node (median, % of a core) over --idle seconds, the
+//           keep-alive ticks included
+//   links   established TCP connections per node
+//   tput    the cluster's total cast throughput under all-to-all load
+//           (every node casting to every other for --load seconds; casts
+//           received within the window). Not for Rust nodes, whose example
+//           does not cast on its own.
+// Kinds: addon (this package's kernel in Node), js (the seed JS kernel on
+// node-ipc), rust (examples/node.rs, no Node).
+//
+//   node bench/scale.js [--sizes 2,4,8] [--kinds addon,js,rust] [--idle S]
+//                       [--load S] [--max-addon N] [--max-js N] [--json FILE]
+//                       [--svg FILE]
+// `npm run bench -- --scale` runs the smoke sizes (2,4,8; short windows);
+// the full curves: --sizes 2,4,8,16,32,64 --idle 10 --load 5.
+
+const { fork, spawn, spawnSync } = require("child_process");
+const fs = require("fs");
+const os = require("os");
+const path = require("path");
+const { freePort } = require("../__test__/helpers/ports");
+const seed = require("../__test__/helpers/seed");
+const { rpc } = require("../__test__/helpers/rpc");
+const { HOST } = require("./common");
+
+const ROOT = path.resolve(__dirname, "..");
+const COOKIE = "scale-cookie";
+const REQUEST_TIMEOUT = 60000;
+const MESH_TIMEOUT = 120000;
+const PER_TURN = 20; // casts per peer per turn under load
+
+function parseArgs(argv) {
+  const o = { sizes: [2, 4, 8], kinds: ["addon", "js", "rust"], idle: 2, load: 2, maxAddon: 16, maxJs: 16,
+    json: null, svg: null };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const v = () => {
+      if (i + 1 >= argv.length) throw new Error(a + " needs a value");
+      return argv[++i];
+    };
+    if (a === "--sizes") o.sizes = v().split(",").map(Number).filter((n) => n >= 2);
+    else if (a === "--kinds") o.kinds = v().split(",").map((s) => s.trim());
+    else if (a === "--idle") o.idle = Number(v());
+    else if (a === "--load") o.load = Number(v());
+    else if (a === "--max-addon") o.maxAddon = Number(v());
+    else if (a === "--max-js") o.maxJs = Number(v());
+    else if (a === "--json") o.json = path.resolve(v());
+    else if (a === "--svg") o.svg = path.resolve(v());
+    else if (a === "--scale") continue;
+    else throw new Error("unknown argument: " + a);
+  }
+  return o;
+}
+
+// ---- /proc ----
+
+const TICK = 100; // clock ticks per second on Linux
+
+// On-CPU seconds of a process: the scheduler's per-thread accounting (ns),
+// summed over its threads; /proc/PID/stat's ticks (10 ms) where that is missing.
+function procCpuSec(pid) {
+  try {
+    let ns = 0;
+    for (const t of fs.readdirSync("/proc/" + pid + "/task")) {
+      ns += Number(fs.readFileSync("/proc/" + pid + "/task/" + t + "/schedstat", "utf8").split(" ")[0]);
+    }
+    return ns / 1e9;
+  } catch (e) {
+    const f = fs.readFileSync("/proc/" + pid + "/stat", "utf8");
+    const rest = f.slice(f.lastIndexOf(")") + 2).split(" ");
+    return (Number(rest[11]) + Number(rest[12])) / TICK; // utime, stime
+  }
+}
+
+function procRssKiB(pid) {
+  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync("/proc/" + pid + "/status", "utf8"));
+  return m ? Number(m[1]) : null;
+}
+
+// Inodes of established TCP sockets on the machine.
+function establishedInodes() {
+  const set = new Set();
+  for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    let text = "";
+    try {
+      text = fs.readFileSync(file, "utf8");
+    } catch (e) {
+      continue;
+    }
+    for (const line of text.split("\n").slice(1)) {
+      const c = line.trim().split(/\s+/);
+      if (c.length > 9 && c[3] === "01") set.add(c[9]);
+    }
+  }
+  return set;
+}
+
+function procLinks(pid, established) {
+  let n = 0;
+  let fds = [];
+  try {
+    fds = fs.readdirSync("/proc/" + pid + "/fd");
+  } catch (e) {
+    return null;
+  }
+  for (const fd of fds) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync("/proc/" + pid + "/fd/" + fd));
+      if (m && established.has(m[1])) n += 1;
+    } catch (e) {
+      // closed meanwhile
+    }
+  }
+  return n;
+}
+
+// ---- nodes ----
+
+const live = new Set();
+process.on("exit", () => {
+  for (const c of live) {
+    try {
+      c.kill("SIGKILL");
+    } catch (e) {
+      // gone
+    }
+  }
+});
+
+function forkNode(label) {
+  const cwd = fs.mkdtempSync(path.join(os.tmpdir(), "clscale-"));
+  const child = fork(path.join(__dirname, "scale_node.js"), [], { cwd, stdio: ["ignore", "ignore", "pipe", "ipc"] });
+  live.add(child);
+  let err = "";
+  child.stderr.setEncoding("utf8");
+  child.stderr.on("data", (t) => {
+    err = (err + t).slice(-4000);
+  });
+  const channel = rpc(child, { label, timeout: REQUEST_TIMEOUT, toError: (e) => new Error(label + ": " + e) });
+  child.on("message", (m) => channel.settle(m));
+  const exited = new Promise((resolve) => child.once("exit", () => {
+    live.delete(child);
+    channel.close(label + " exited" + (err ? ": " + err.trim().split("\n").pop() : ""), "");
+    fs.rm(cwd, { recursive: true, force: true }, resolve);
+  }));
+  return {
+    pid: child.pid,
+    request: (cmd, args, ms) => channel.request(cmd, args, ms),
+    close: async () => {
+      await channel.request("exit", {}, 3000).catch(() => {});
+      const t = setTimeout(() => child.kill("SIGKILL"), 3000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+}
+
+function rustBinary() {
+  const res = spawnSync(process.env.CARGO || "cargo", ["build", "--release", "--quiet", "--example", "node"],
+    { cwd: ROOT, stdio: "inherit" });
+  if (res.status !== 0) throw new Error("cargo build --example node failed");
+  const dir = process.env.CARGO_TARGET_DIR ? path.resolve(ROOT, process.env.CARGO_TARGET_DIR) : path.join(ROOT, "target");
+  return path.join(dir, "release", "examples", "node");
+}
+
+function spawnRust(bin, id, port, peers) {
+  const args = ["--id", id, "--port", String(port), "--cookie", COOKIE];
+  for (const p of peers) args.push("--peer", p.id + "@" + p.host + ":" + p.port);
+  const child = spawn(bin, args, { stdio: ["ignore", "pipe", "ignore"] });
+  live.add(child);
+  const exited = new Promise((resolve) => child.once("exit", () => {
+    live.delete(child);
+    resolve();
+  }));
+  const ready = new Promise((resolve, reject) => {
+    let out = "";
+    child.stdout.setEncoding("utf8");
+    child.stdout.on("data", (t) => {
+      out += t;
+      if (out.includes("ready\n")) resolve();
+    });
+    exited.then(() => reject(new Error("Rust node " + id + " ended")));
+  });
+  return {
+    pid: child.pid,
+    ready,
+    close: async () => {
+      child.kill("SIGTERM");
+      const t = setTimeout(() => child.kill("SIGKILL"), 3000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function median(values) {
+  const v = values.filter((x) => typeof x === "number").sort((a, b) => a - b);
+  if (!v.length) return null;
+  return v.length % 2 ? v[v.length >> 1] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+}
+
+// Idle CPU (% of a core) and RSS per node, links per node.
+async function measureIdle(pids, idleSec) {
+  const cpu0 = pids.map(procCpuSec);
+  const t0 = Date.now();
+  await sleep(idleSec * 1000);
+  const sec = (Date.now() - t0) / 1000;
+  const cpu = pids.map((p, i) => (100 * (procCpuSec(p) - cpu0[i])) / sec);
+  const est = establishedInodes();
+  return {
+    rssKiB: median(pids.map(procRssKiB)),
+    cpuPct: median(cpu),
+    links: median(pids.map((p) => procLinks(p, est))),
+  };
+}
+
+async function runKernels(impl, n, o) {
+  const ids = Array.from({ length: n }, (_, i) => "scale-" + impl + "-" + n + "-" + i);
+  const ports = [];
+  for (let i = 0; i < n; i++) ports.push(await freePort());
+  const nodes = ids.map((id) => forkNode(id + " (" + impl + ")"));
+  try {
+    await Promise.all(nodes.map((nd, i) => nd.request("start", { impl, id: ids[i], port: ports[i], cookie: COOKIE })));
+    const all = ids.map((id, i) => ({ id, host: HOST, port: ports[i] }));
+    const t0 = Date.now();
+    await Promise.all(nodes.map((nd, i) => nd.request("mesh", { peers: all.filter((_, j) => j !== i) }, MESH_TIMEOUT)));
+    const meshMs = Date.now() - t0;
+    const idle = await measureIdle(nodes.map((nd) => nd.pid), o.idle);
+    await Promise.all(nodes.map((nd) => nd.request("load", { perTurn: PER_TURN })));
+    const l0 = Date.now();
+    await sleep(o.load * 1000);
+    const got = await Promise.all(nodes.map((nd) => nd.request("stop")));
+    const sec = (Date.now() - l0) / 1000;
+    const total = got.reduce((a, r) => a + r.received, 0);
+    return Object.assign({ kind: impl === "native" ? "addon" : impl, n, meshMs, tput: total / sec }, idle);
+  } finally {
+    await Promise.all(nodes.map((nd) => nd.close()));
+  }
+}
+
+async function runRust(bin, n, o) {
+  const ids = Array.from({ length: n }, (_, i) => "scale-rust-" + n + "-" + i);
+  const ports = [];
+  for (let i = 0; i < n; i++) ports.push(await freePort());
+  const all = ids.map((id, i) => ({ id, host: HOST, port: ports[i] }));
+  const t0 = Date.now();
+  const nodes = ids.map((id, i) => spawnRust(bin, id, ports[i], all.filter((_, j) => j !== i)));
+  try {
+    await Promise.all(nodes.map((nd) => nd.ready));
+    // Every node holds a link to and from every other.
+    const want = 2 * (n - 1);
+    for (;;) {
+      const est = establishedInodes();
+      if (nodes.every((nd) => procLinks(nd.pid, est) >= want)) break;
+      if (Date.now() - t0 > MESH_TIMEOUT) throw new Error("the Rust mesh of " + n + " did not form");
+      await sleep(10);
+    }
+    const meshMs = Date.now() - t0;
+    const idle = await measureIdle(nodes.map((nd) => nd.pid), o.idle);
+    return Object.assign({ kind: "rust", n, meshMs, tput: null }, idle);
+  } finally {
+    await Promise.all(nodes.map((nd) => nd.close()));
+  }
+}
+
+// ---- plot ----
+
+const COLORS = { addon: "#1f77b4", js: "#d62728", rust: "#2ca02c" };
+
+function svgPlot(results) {
+  const panels = [
+    { key: "meshMs", title: "time to full mesh (ms)" },
+    { key: "rssKiB", title: "RSS per node (MiB)", scale: 1 / 1024 },
+    { key: "cpuPct", title: "idle CPU per node (% of a core)" },
+    { key: "tput", title: "total cast throughput (msgs/s)" },
+  ];
+  const W = 360;
+  const H = 240;
+  const M = { l: 60, r: 10, t: 28, b: 36 };
+  const sizes = [...new Set(results.map((r) => r.n))].sort((a, b) => a - b);
+  const lx = (n) => Math.log2(n);
+  const x0 = lx(sizes[0]);
+  const x1 = Math.max(lx(sizes[sizes.length - 1]), x0 + 1);
+  const parts = [];
+  panels.forEach((p, k) => {
+    const ox = (k % 2) * W;
+    const oy = Math.floor(k / 2) * H;
+    const pts = results.filter((r) => typeof r[p.key] === "number").map((r) => ({ kind: r.kind, n: r.n,
+      v: r[p.key] * (p.scale || 1) }));
+    const ymax = Math.max(1e-9, ...pts.map((q) => q.v)) * 1.1;
+    const X = (n) => ox + M.l + ((lx(n) - x0) / (x1 - x0)) * (W - M.l - M.r);
+    const Y = (v) => oy + H - M.b - (v / ymax) * (H - M.t - M.b);
+    parts.push(`<text x="${ox + W / 2}" y="${oy + 16}" text-anchor="middle" font-size="13">${p.title}</text>`);
+    parts.push(`<line x1="${ox + M.l}" y1="${oy + H - M.b}" x2="${ox + W - M.r}" y2="${oy + H - M.b}" stroke="#444"/>`);
+    parts.push(`<line x1="${ox + M.l}" y1="${oy + M.t}" x2="${ox + M.l}" y2="${oy + H - M.b}" stroke="#444"/>`);
+    for (const n of sizes) {
+      parts.push(`<text x="${X(n)}" y="${oy + H - M.b + 14}" text-anchor="middle" font-size="10">${n}</text>`);
+    }
+    parts.push(`<text x="${ox + W / 2}" y="${oy + H - 6}" text-anchor="middle" font-size="10">nodes</text>`);
+    for (let t = 0; t <= 4; t++) {
+      const v = (ymax / 1.1) * t / 4;
+      const label = v >= 1000 ? Math.round(v).toString() : v.toPrecision(3);
+      parts.push(`<text x="${ox + M.l - 4}" y="${Y(v) + 3}" text-anchor="end" font-size="10">${label}</text>`);
+      parts.push(`<line x1="${ox + M.l}" y1="${Y(v)}" x2="${ox + W - M.r}" y2="${Y(v)}" stroke="#ddd"/>`);
+    }
+    for (const kind of Object.keys(COLORS)) {
+      const line = pts.filter((q) => q.kind === kind).sort((a, b) => a.n - b.n);
+      if (!line.length) continue;
+      parts.push(`<polyline fill="none" stroke="${COLORS[kind]}" stroke-width="2" points="${
+        line.map((q) => X(q.n).toFixed(1) + "," + Y(q.v).toFixed(1)).join(" ")}"/>`);
+      for (const q of line) parts.push(`<circle cx="${X(q.n).toFixed(1)}" cy="${Y(q.v).toFixed(1)}" r="3" fill="${COLORS[kind]}"/>`);
+    }
+  });
+  let lx0 = 10;
+  for (const [kind, color] of Object.entries(COLORS)) {
+    parts.push(`<rect x="${lx0}" y="${2 * H + 6}" width="12" height="12" fill="${color}"/>`);
+    parts.push(`<text x="${lx0 + 16}" y="${2 * H + 16}" font-size="12">${kind}</text>`);
+    lx0 += 80;
+  }
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${2 * W}" height="${2 * H + 24}" ` +
+    `font-family="sans-serif">\n<rect width="100%" height="100%" fill="white"/>\n${parts.join("\n")}\n</svg>\n`;
+}
+
+function fmt(v, d = 0) {
+  return v === null || v === undefined ? "-" : v.toFixed(d);
+}
+
+function renderTable(results) {
+  const head = ["kind", "nodes", "mesh ms", "RSS MiB", "idle CPU %", "links", "KiB/link", "CPU %/link", "casts/s"];
+  const rows = results.map((r) => {
+    const base = results.find((b) => b.kind === r.kind && b.n === Math.min(...results.filter((x) => x.kind === r.kind).map((x) => x.n)));
+    const dLinks = r.links - base.links;
+    const perLink = dLinks > 0 ? (r.rssKiB - base.rssKiB) / dLinks : null;
+    return [r.kind, String(r.n), fmt(r.meshMs), fmt(r.rssKiB / 1024, 1), fmt(r.cpuPct, 4), fmt(r.links),
+      fmt(perLink, 1), r.links ? fmt(r.cpuPct / r.links, 5) : "-", fmt(r.tput)];
+  });
+  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (c) => c.map((x, i) => (i < 1 ? x.padEnd(w[i]) : x.padStart(w[i]))).join("  ");
+  return [line(head), w.map((x) => "-".repeat(x)).join("  "), ...rows.map(line)].join("\n");
+}
+
+async function main() {
+  const o = parseArgs(process.argv.slice(2));
+  const haveSeed = seed.seedAvailable();
+  const started = Date.now();
+  console.log("clusterluck-native scale bench: sizes " + o.sizes.join(",") + ", idle window " + o.idle +
+    " s, load window " + o.load + " s; " + os.cpus().length + " cores, load average " +
+    os.loadavg().map((v) => v.toFixed(2)).join(" "));
+  const results = [];
+  const failures = [];
+  let bin = null;
+  for (const kind of o.kinds) {
+    if (kind === "js" && !haveSeed) {
+      console.log("NOTE: " + seed.skipReason() + ": no JS kernel curve");
+      continue;
+    }
+    for (const n of o.sizes) {
+      if ((kind === "addon" && n > o.maxAddon) || (kind === "js" && n > o.maxJs)) continue;
+      try {
+        let r;
+        if (kind === "rust") {
+          bin = bin || rustBinary();
+          r = await runRust(bin, n, o);
+        } else {
+          r = await runKernels(kind === "addon" ? "native" : "js", n, o);
+        }
+        results.push(r);
+        process.stderr.write("[scale] " + kind + " x" + n + ": " + JSON.stringify(r) + "\n");
+      } catch (err) {
+        failures.push(kind + " x" + n + ": " + err.message);
+        process.stderr.write("[scale] " + kind + " x" + n + ": FAILED: " + err.message + "\n");
+      }
+    }
+  }
+  console.log("");
+  console.log(renderTable(results));
+  console.log("");
+  console.log("Medians over the nodes of a mesh. KiB/link: the RSS a node grows by per link it holds more than " +
+    "in the smallest mesh of its kind; CPU %/link: idle CPU over links. Rust nodes: mesh = every TCP link " +
+    "established (the example does not cast), no throughput.");
+  console.log("Total time " + ((Date.now() - started) / 1000).toFixed(0) + " s, load average now " +
+    os.loadavg().map((v) => v.toFixed(2)).join(" "));
+  if (failures.length) {
+    console.log("FAILURES:");
+    for (const f of failures) console.log("  " + f);
+  }
+  if (o.json) fs.writeFileSync(o.json, JSON.stringify({ options: o, results, failures }, null, 2) + "\n");
+  if (o.svg) fs.writeFileSync(o.svg, svgPlot(results));
+  return failures.length ? 1 : 0;
+}
+
+if (require.main === module) {
+  main().then((code) => {
+    process.exitCode = code;
+  }, (err) => {
+    console.error(err && err.stack ? err.stack : err);
+    process.exitCode = 1;
+  });
+}
+
+module.exports = { main, svgPlot };
