@@ -996,6 +996,12 @@ async fn dispatch(node: Weak<Inner>, mut rx: mpsc::UnboundedReceiver<Vec<Deliver
         let Some(inner) = node.upgrade() else { break };
         for Delivery { event, ticket } in batch {
             deliver(&inner, &mut streams, event, ticket);
+            // One read's batch can hold thousands of messages, and under a
+            // flood the next is ready at once: counting each against the
+            // task's budget makes the dispatcher yield now and then, so the
+            // tasks it feeds (a stream's reader, a handler) run on a runtime
+            // of one thread too, rather than their chunks piling up unread.
+            tokio::task::consume_budget().await;
         }
     }
 }
