@@ -16,6 +16,7 @@ const readline = require("readline");
 
 const clusterluck = require("./helpers/clusterluck");
 const { freePort } = require("./helpers/ports");
+const { untilOk } = require("./helpers/raw");
 
 class App {
   constructor(dir, id, port, mode) {
@@ -86,16 +87,6 @@ class App {
   }
 }
 
-async function until(fn, ms, what) {
-  const t0 = Date.now();
-  let last;
-  for (;;) {
-    last = await fn();
-    if (last.ok) return last.value;
-    if (Date.now() - t0 > ms) throw new Error("timed out waiting for " + what + " (last: " + JSON.stringify(last.value) + ")");
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 if (!clusterluck.available()) {
   const reason = clusterluck.skipReason();
@@ -131,7 +122,7 @@ if (!clusterluck.available()) {
     });
 
     it("forms one ring by gossip", async () => {
-      const ringOf = async (a, ids) => until(async () => {
+      const ringOf = async (a, ids) => untilOk(async () => {
         const ring = await a.request("ring");
         return { ok: JSON.stringify(ring) === JSON.stringify(ids), value: ring };
       }, 20000, a.id + "'s ring to hold " + ids.join(", "));
@@ -155,7 +146,7 @@ if (!clusterluck.available()) {
       }
       for (const to of apps) {
         const want = apps.filter((a) => a !== to).map((a) => a.id).sort();
-        await until(async () => {
+        await untilOk(async () => {
           const notes = (await to.request("notes")).map((n) => n.from).sort();
           return { ok: JSON.stringify(notes) === JSON.stringify(want), value: notes };
         }, 10000, to.id + "'s casts");

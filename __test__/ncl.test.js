@@ -15,6 +15,7 @@ const readline = require("readline");
 
 const clusterluck = require("./helpers/clusterluck");
 const { freePort } = require("./helpers/ports");
+const { untilOk } = require("./helpers/raw");
 
 const COOKIE = "ncl cookie";
 const HOST = "127.0.0.1";
@@ -108,16 +109,6 @@ function answer(out, node) {
     .split(String(node.port)).join("<PORT>");
 }
 
-async function until(fn, ms, what) {
-  const t0 = Date.now();
-  let last;
-  for (;;) {
-    last = await fn();
-    if (last.ok) return last.value;
-    if (Date.now() - t0 > ms) throw new Error("timed out waiting for " + what + " (last: " + last.value + ")");
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
 
 const reason = skipReason();
 if (reason) {
@@ -183,14 +174,14 @@ if (reason) {
     it("meet makes one ring of both; leave takes the node out", async () => {
       // The native node meets the JS node: both come to see both.
       assert.equal(await ncl(native, "meet ncl-js " + HOST + " " + js.port), "{ ok: true }");
-      const sawBoth = (node) => until(async () => {
+      const sawBoth = (node) => untilOk(async () => {
         const out = await ncl(node, "nodes");
         const other = node === native ? "ncl-js" : "ncl-native";
         return { ok: out.includes("id: '<ID>'") && out.includes("id: '" + other + "'"), value: out };
       }, 30000, node.mode + " node's ring to hold both");
       await Promise.all([sawBoth(native), sawBoth(js)]);
       assert.equal(await ncl(native, "leave"), "{ ok: true }");
-      await until(async () => {
+      await untilOk(async () => {
         const out = await ncl(js, "nodes");
         return { ok: !out.includes("ncl-native"), value: out };
       }, 30000, "the JS node's ring to drop the native node");

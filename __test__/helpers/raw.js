@@ -75,4 +75,20 @@ async function until(fn, timeout = 10000, what = "condition") {
   }
 }
 
-module.exports = { frame, rawClient, recordingServer, until, DELIM };
+// Polls `fn` (which may be async and resolves to {ok, value}) every `every`
+// ms until it is ok, resolving to its value; on timeout the error shows the
+// last value seen, which is what a failing test most needs to say.
+async function untilOk(fn, ms, what, every = 100) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const last = await fn();
+    if (last.ok) return last.value;
+    if (Date.now() > deadline) {
+      const seen = typeof last.value === "string" ? last.value : JSON.stringify(last.value);
+      throw new Error("timed out waiting for " + what + " (last: " + seen + ")");
+    }
+    await new Promise((resolve) => setTimeout(resolve, every));
+  }
+}
+
+module.exports = { frame, rawClient, recordingServer, until, untilOk, DELIM };
