@@ -330,18 +330,24 @@ where
         let owed = m.from.tag.is_some().then(|| (m.node.clone(), m.from.clone(), m.event.clone()));
         let task = tokio::spawn(handler(m));
         if let Some((node, from, event)) = owed {
-            tokio::spawn(async move {
-                if task.await.is_err_and(|e| e.is_panic()) {
-                    tracing::warn!("the handler of {event} panicked");
-                    panicked_reply(&node, &from, &event);
-                }
-            });
+            answer_if_panicked(task, node, from, event);
         }
     }
 }
 
+/// Watches the task of an async handler of a call: if it panics, the call
+/// is answered with [`NodeError::HandlerPanicked`] naming `event`.
+pub(crate) fn answer_if_panicked(task: tokio::task::JoinHandle<()>, node: Node, from: ReplyTo, event: String) {
+    tokio::spawn(async move {
+        if task.await.is_err_and(|e| e.is_panic()) {
+            tracing::warn!("the handler of {event} panicked");
+            panicked_reply(&node, &from, &event);
+        }
+    });
+}
+
 /// Answers a call whose handler panicked, so the caller fails now.
-fn panicked_reply(node: &Node, from: &ReplyTo, event: &str) {
+pub(crate) fn panicked_reply(node: &Node, from: &ReplyTo, event: &str) {
     let error = error_reply(&format!("The handler of event {event} panicked"), crate::node::node_error::HANDLER_PANICKED, event);
     let _ = node.reply_raw_error(from, &error);
 }
