@@ -10,7 +10,7 @@
 // server (examples/ceiling.rs) speaking the same frames without Node; the
 // transport floor (row 1f) times raw 250-byte round trips from a Node client
 // to a Node echo server and to a Rust one (bench/floor.js, ceiling --echo).
-// Rows 9a-9d are the Rust library alone: two Rust nodes through its public
+// Rows 9a-9d are the Rust library alone: two Rust nodes, in two processes, through its public
 // API (examples/rust_bench.rs), beside the JS kernel's JS>JS figures; rows
 // 9e-9f are a JS kernel driving the Rust example node (examples/node.rs).
 //

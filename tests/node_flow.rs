@@ -352,3 +352,37 @@ async fn queued_counts_casts_to_a_node_that_is_down_at_once() {
     assert!(tokio::time::timeout(Duration::from_millis(200), a.cast("b", "n", Data::null())).await.is_err());
     a.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gen_server_handler_that_panics_is_answered_at_once() {
+    use clusterluck_native::gen_server::{self, GenServer};
+    let b = builder("b").start().await.unwrap();
+    GenServer::new("gs")
+        .on("boom", |_| panic!("sync GenServer handler panics on purpose"))
+        .on_async("boom_async", |_| async { panic!("async GenServer handler panics on purpose") })
+        .on_async("ok", |req| async move {
+            let _ = req.reply(Data::json(&"fine").unwrap());
+        })
+        .start(&b);
+    let a = builder("a").start().await.unwrap();
+    a.connect(&b.addr()).await.unwrap();
+    // Long enough that a caller left to its timeout is told apart from one answered.
+    let long = Some(Duration::from_secs(20));
+    let started = Instant::now();
+    for event in ["boom", "boom_async"] {
+        let r = gen_server::call(&a, "b", "gs", event, Data::null(), long).await;
+        assert!(matches!(&r, Err(NodeError::HandlerPanicked { event }) if event == "gs"), "{event}: {r:?}");
+    }
+    // A streamed request reaches its handler from a task: its panic is answered too.
+    let (mut w, mut reply) = a.call_stream("b", "gs", long).await.unwrap();
+    w.send(b"{\"event\":\"boom_async\"}".to_vec()).await.unwrap();
+    w.end().unwrap();
+    let r = reply.next().await.unwrap();
+    assert!(matches!(&r, Err(NodeError::HandlerPanicked { event }) if event == "gs"), "streamed: {r:?}");
+    // The server goes on serving.
+    let got = gen_server::call(&a, "b", "gs", "ok", Data::null(), long).await.unwrap();
+    assert_eq!(got.json::<String>().unwrap(), "fine");
+    assert!(started.elapsed() < Duration::from_secs(15), "{:?}", started.elapsed());
+    a.shutdown().await;
+    b.shutdown().await;
+}

@@ -29,6 +29,13 @@ use tokio::net::TcpStream;
 /// How many bytes are written between two looks at what the socket holds.
 pub const TRIM_EVERY: usize = 256 * 1024;
 
+/// How many buffers of forgotten chunks are kept for the next copies.
+const SPARE: usize = 4;
+
+/// The largest buffer kept for reuse: writes are of about 64 KiB; the
+/// buffer of a single large frame is given back.
+const SPARE_CAPACITY: usize = 1024 * 1024;
+
 /// Whole frames written, oldest first.
 #[derive(Debug, Default)]
 pub struct Unacked {
@@ -36,6 +43,10 @@ pub struct Unacked {
     bytes: usize,
     /// `bytes` after the last trim.
     trimmed_at: usize,
+    /// Buffers of chunks forgotten, emptied, for the next copies: a copy
+    /// of every write would otherwise allocate (and the allocator give
+    /// back to the system and fault in again) a large buffer per write.
+    spare: Vec<(String, Vec<usize>)>,
 }
 
 /// Frames written together: their text and where each ends in it.
@@ -77,8 +88,10 @@ impl Unacked {
         }
         let first = ends.partition_point(|&e| e <= from);
         let last = ends.partition_point(|&e| e <= to);
-        let ends = ends[first..last].iter().map(|&e| e - from).collect();
-        self.push(text[from..to].to_string(), ends);
+        let (mut copy, mut copy_ends) = self.spare.pop().unwrap_or_default();
+        copy.push_str(&text[from..to]);
+        copy_ends.extend(ends[first..last].iter().map(|&e| e - from));
+        self.push(copy, copy_ends);
     }
 
     /// True once `TRIM_EVERY` bytes were kept since the last trim.
@@ -94,7 +107,13 @@ impl Unacked {
                 break;
             }
             self.bytes -= front.text.len();
-            self.chunks.pop_front();
+            if let Some(Chunk { mut text, mut ends }) = self.chunks.pop_front() {
+                if self.spare.len() < SPARE && text.capacity() <= SPARE_CAPACITY {
+                    text.clear();
+                    ends.clear();
+                    self.spare.push((text, ends));
+                }
+            }
         }
         self.trimmed_at = self.bytes;
     }

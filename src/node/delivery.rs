@@ -73,7 +73,9 @@ impl Event {
     pub fn message(socket: u64, m: &Message<'_>) -> Event {
         let event = js_key(m.event_raw);
         let mut stream = StreamInfo { done: m.done, id: None, error: None };
-        if let Some(members) = json::object_members_trusted(m.stream_raw) {
+        // What every single message carries has nothing more to read.
+        let plain = matches!(m.stream_raw, "{\"done\":true}" | "{\"done\":false}");
+        if let Some(members) = (!plain).then(|| json::object_members_trusted(m.stream_raw)).flatten() {
             for (k, v) in members {
                 match &*k {
                     "stream" => stream.id = json::as_str(v).map(|s| s.into_owned()),
@@ -151,9 +153,20 @@ pub struct Room {
     bytes: AtomicUsize,
     freed: Notify,
     high_water: usize,
+    /// Emptied batches, for the next ones to fill without allocating (and
+    /// growing, and faulting in) a vector per socket read.
+    spare: Mutex<Vec<Vec<Event>>>,
 }
 
+/// How many emptied batches are kept, and the largest kept.
+const SPARE_BATCHES: usize = 4;
+const SPARE_EVENTS: usize = 4096;
+
 impl Room {
+    fn spare(&self) -> std::sync::MutexGuard<'_, Vec<Vec<Event>>> {
+        self.spare.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// True while more than the high-water mark is held.
     pub fn is_full(&self) -> bool {
         self.bytes.load(Ordering::Acquire) > self.high_water
@@ -178,6 +191,19 @@ pub struct Ticket {
     bytes: usize,
 }
 
+impl Ticket {
+    /// Gives a batch's vector back, emptied, for a later batch.
+    pub fn give_back(&self, mut events: Vec<Event>) {
+        if events.capacity() <= SPARE_EVENTS {
+            events.clear();
+            let mut spare = self.room.spare();
+            if spare.len() < SPARE_BATCHES {
+                spare.push(events);
+            }
+        }
+    }
+}
+
 impl Drop for Ticket {
     fn drop(&mut self) {
         let before = self.room.bytes.fetch_sub(self.bytes, Ordering::AcqRel);
@@ -188,51 +214,69 @@ impl Drop for Ticket {
     }
 }
 
-/// An event and its claim on the room.
+/// Events of one socket read (or one link event and what waited before
+/// it), in order, and their claim on the room: one ticket for the batch,
+/// given back when the dispatcher is done with it.
 #[derive(Debug)]
-pub struct Delivery {
-    /// The event.
-    pub event: Event,
-    /// Dropped when the event's data is no longer held.
+pub struct Batch {
+    /// The events.
+    pub events: Vec<Event>,
+    /// Dropped when the batch's events are no longer held.
     pub ticket: Ticket,
+}
+
+/// What waits for the next batch: its events and their bytes.
+#[derive(Debug, Default)]
+struct Waiting {
+    events: Vec<Event>,
+    bytes: usize,
 }
 
 /// Where the network side's events go for a Rust node: to its dispatcher,
 /// in batches. A reader's messages wait here until it has reported every
 /// frame of one socket read ([`Sink::wake_if_due`]), then go over the
-/// channel as one batch: one channel push and one wake-up of the dispatcher
-/// per read, not per message. Any other event takes what waits along, in
-/// order.
+/// channel as one batch with one ticket: one channel push and one wake-up
+/// of the dispatcher per read, not per message. Any other event takes what
+/// waits along, in order.
 #[derive(Debug)]
 pub struct RustSink {
-    tx: mpsc::UnboundedSender<Vec<Delivery>>,
+    tx: mpsc::UnboundedSender<Batch>,
     room: Arc<Room>,
-    waiting: Mutex<Vec<Delivery>>,
+    waiting: Mutex<Waiting>,
 }
 
 impl RustSink {
     /// A sink with a high-water mark of `high_water` bytes, and the receiving
     /// end of its channel.
-    pub fn new(high_water: usize) -> (RustSink, mpsc::UnboundedReceiver<Vec<Delivery>>) {
+    pub fn new(high_water: usize) -> (RustSink, mpsc::UnboundedReceiver<Batch>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        let room = Arc::new(Room { bytes: AtomicUsize::new(0), freed: Notify::new(), high_water });
-        (RustSink { tx, room, waiting: Mutex::new(Vec::new()) }, rx)
+        let room = Arc::new(Room { bytes: AtomicUsize::new(0), freed: Notify::new(), high_water, spare: Mutex::new(Vec::new()) });
+        (RustSink { tx, room, waiting: Mutex::new(Waiting::default()) }, rx)
     }
 
-    fn waiting(&self) -> std::sync::MutexGuard<'_, Vec<Delivery>> {
+    fn waiting(&self) -> std::sync::MutexGuard<'_, Waiting> {
         self.waiting.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn delivery(&self, event: Event) -> Delivery {
+    /// Keeps an event for the next batch; its bytes count at once, so a
+    /// long read is paused by [`Sink::is_full`] before it is delivered.
+    fn hold(&self, event: Event) {
         let bytes = event.size();
         self.room.bytes.fetch_add(bytes, Ordering::AcqRel);
-        Delivery { event, ticket: Ticket { room: self.room.clone(), bytes } }
+        let mut waiting = self.waiting();
+        waiting.bytes += bytes;
+        waiting.events.push(event);
     }
 
-    /// Keeps an event for the next batch.
-    fn hold(&self, event: Event) {
-        let d = self.delivery(event);
-        self.waiting().push(d);
+    /// What waits, as a batch (`None` if nothing does).
+    fn take(&self, waiting: &mut Waiting) -> Option<Batch> {
+        if waiting.events.is_empty() {
+            return None;
+        }
+        let next = self.room.spare().pop().unwrap_or_else(|| Vec::with_capacity(64));
+        let events = std::mem::replace(&mut waiting.events, next);
+        let bytes = std::mem::take(&mut waiting.bytes);
+        Some(Batch { events, ticket: Ticket { room: self.room.clone(), bytes } })
     }
 
     /// The room its events count against.
@@ -244,12 +288,15 @@ impl RustSink {
     /// Sends an event now, after what waits; dropped (and its room given
     /// back) if nothing listens.
     pub fn send(&self, event: Event) {
-        let d = self.delivery(event);
+        let bytes = event.size();
+        self.room.bytes.fetch_add(bytes, Ordering::AcqRel);
         let mut waiting = self.waiting();
-        waiting.push(d);
-        let batch = std::mem::take(&mut *waiting);
+        waiting.bytes += bytes;
+        waiting.events.push(event);
         // Sent under the lock: batches reach the channel in order.
-        let _ = self.tx.send(batch);
+        if let Some(batch) = self.take(&mut waiting) {
+            let _ = self.tx.send(batch);
+        }
     }
 }
 
@@ -268,11 +315,9 @@ impl Sink for RustSink {
 
     fn wake_if_due(&self) {
         let mut waiting = self.waiting();
-        if waiting.is_empty() {
-            return;
+        if let Some(batch) = self.take(&mut waiting) {
+            let _ = self.tx.send(batch);
         }
-        let batch = std::mem::replace(&mut *waiting, Vec::with_capacity(64));
-        let _ = self.tx.send(batch);
     }
 
     fn is_full(&self) -> bool {
@@ -335,9 +380,9 @@ mod tests {
         assert!(sink.room().is_full());
         let mut held = Vec::new();
         while let Ok(batch) = rx.try_recv() {
-            held.extend(batch);
+            held.push(batch);
         }
-        assert_eq!(held.len(), 10);
+        assert_eq!(held.iter().map(|b| b.events.len()).sum::<usize>(), 10);
         assert!(sink.room().is_full(), "taken but still held");
         held.clear();
         assert!(!sink.room().is_full());

@@ -23,6 +23,7 @@
 //! ```
 
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -105,14 +106,22 @@ impl GenServer {
 
     /// Sets an async handler for `event`: each request runs as a task of
     /// its own, so a handler can await (a call to another node, a
-    /// database) without holding up the node's other messages.
+    /// database) without holding up the node's other messages. A call
+    /// whose handler panics is answered with
+    /// [`NodeError::HandlerPanicked`] (naming the server, as a sync
+    /// handler's panic is), so its caller does not wait out its timeout.
     pub fn on_async<F, Fut>(self, event: impl Into<String>, handler: F) -> GenServer
     where
         F: Fn(GenRequest) -> Fut + Send + Sync + 'static,
         Fut: std::future::Future<Output = ()> + Send + 'static,
     {
+        let name = self.name.clone();
         self.on(event, move |req| {
-            tokio::spawn(handler(req));
+            let owed = req.from.tag.is_some().then(|| (req.node.clone(), req.from.clone()));
+            let task = tokio::spawn(handler(req));
+            if let Some((node, from)) = owed {
+                crate::node::answer_if_panicked(task, node, from, name.clone());
+            }
         })
     }
 
@@ -139,7 +148,14 @@ impl GenServer {
                                 let text = String::from_utf8_lossy(&body);
                                 if json::validate(&text).is_ok() {
                                     if let Some((event, data)) = parse_job(&text) {
-                                        server.dispatch(m.node.clone(), event, data, m.from);
+                                        // Off the dispatcher, a sync handler's panic is
+                                        // caught here, and answered as it is there.
+                                        let (node, from) = (m.node.clone(), m.from.clone());
+                                        let run = AssertUnwindSafe(|| server.dispatch(node, event, data, from));
+                                        if std::panic::catch_unwind(run).is_err() && m.from.tag.is_some() {
+                                            tracing::warn!("the handler of {} panicked", m.event);
+                                            crate::node::panicked_reply(&m.node, &m.from, &m.event);
+                                        }
                                     }
                                 }
                             }

@@ -45,11 +45,11 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, Notify};
 use tokio::time::Instant;
 
-use crate::node::delivery::{Delivery, Event, InMessage, RustSink};
+use crate::node::delivery::{Batch, Event, InMessage, RustSink};
 use crate::wire::error::Skip;
 use crate::link::sink::LinkEvent;
 use crate::node::handler::{Handler, Incoming};
-use crate::link::kernel::{Kernel, DEFAULT_HIGH_WATER};
+use crate::link::kernel::Kernel;
 use crate::node::message::{error_json, random_id, Data, NodeAddr, Payload, ReplyTo, Sender};
 use crate::node::node_error::NodeError;
 use crate::link::peer::{Command, PeerHandle, PeerOptions};
@@ -119,7 +119,8 @@ impl Builder {
             max_frame: None,
             max_queue_bytes: crate::link::peer::DEFAULT_MAX_BYTES,
             net_tick: Some(crate::link::peer::DEFAULT_NET_TICK),
-            high_water: DEFAULT_HIGH_WATER,
+            // The JS kernel's highWaterMark, as documented on the setter.
+            high_water: crate::link::peer::DEFAULT_HIGH_WATER,
             stream_buffer: crate::node::stream::DEFAULT_STREAM_BUFFER,
             default_timeout: None,
             connect_timeout: Some(DEFAULT_CONNECT_TIMEOUT),
@@ -248,7 +249,7 @@ impl Builder {
         crate::debug_log::init_once();
         let server_tls = self.tls.as_ref().map(tls::server_config).transpose()?;
         let client_tls = self.tls.as_ref().map(tls::client_config).transpose()?;
-        let (sink, rx) = RustSink::new(DEFAULT_HIGH_WATER);
+        let (sink, rx) = RustSink::new(RECEIVE_HIGH_WATER);
         let sink = Arc::new(sink);
         let kernel = Kernel::new(tokio::runtime::Handle::current(), sink.clone());
         kernel.configure(&self.id, &self.host, self.port as f64, self.cookie.as_deref(), self.max_frame);
@@ -260,6 +261,7 @@ impl Builder {
             settings: self.clone(),
             client_tls,
             routes: RwLock::new(Routes { handlers: self.handlers.clone(), ..Routes::default() }),
+            routes_generation: AtomicU64::new(0),
             state: Mutex::new(State { pending: HashMap::new(), links: HashMap::new(), ready: Some(ready_tx) }),
             closed: Notify::new(),
             skips: AtomicU64::new(0),
@@ -315,6 +317,13 @@ pub(crate) struct Pending {
     feed: Feed,
 }
 
+/// Bytes of received events a Rust node holds before its readers pause.
+/// The dispatcher takes a read's messages in one batch and runs each
+/// handler at once, so a few MiB keep it fed; a larger mark only lets a
+/// flood pile up in memory that is touched for the first time (page faults
+/// on every new page) instead of reused while warm.
+pub(crate) const RECEIVE_HIGH_WATER: usize = 4 * 1024 * 1024;
+
 /// How long `connect` waits by default (see [`Builder::connect_timeout`]).
 pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -330,18 +339,24 @@ where
         let owed = m.from.tag.is_some().then(|| (m.node.clone(), m.from.clone(), m.event.clone()));
         let task = tokio::spawn(handler(m));
         if let Some((node, from, event)) = owed {
-            tokio::spawn(async move {
-                if task.await.is_err_and(|e| e.is_panic()) {
-                    tracing::warn!("the handler of {event} panicked");
-                    panicked_reply(&node, &from, &event);
-                }
-            });
+            answer_if_panicked(task, node, from, event);
         }
     }
 }
 
+/// Watches the task of an async handler of a call: if it panics, the call
+/// is answered with [`NodeError::HandlerPanicked`] naming `event`.
+pub(crate) fn answer_if_panicked(task: tokio::task::JoinHandle<()>, node: Node, from: ReplyTo, event: String) {
+    tokio::spawn(async move {
+        if task.await.is_err_and(|e| e.is_panic()) {
+            tracing::warn!("the handler of {event} panicked");
+            panicked_reply(&node, &from, &event);
+        }
+    });
+}
+
 /// Answers a call whose handler panicked, so the caller fails now.
-fn panicked_reply(node: &Node, from: &ReplyTo, event: &str) {
+pub(crate) fn panicked_reply(node: &Node, from: &ReplyTo, event: &str) {
     let error = error_reply(&format!("The handler of event {event} panicked"), crate::node::node_error::HANDLER_PANICKED, event);
     let _ = node.reply_raw_error(from, &error);
 }
@@ -410,6 +425,8 @@ pub(crate) struct Inner {
     settings: Builder,
     client_tls: Option<Arc<rustls::ClientConfig>>,
     routes: RwLock<Routes>,
+    /// Bumped by every change of the handlers (see `HandlerCache`).
+    routes_generation: AtomicU64,
     state: Mutex<State>,
     /// Notified when a link's task ends (for `shutdown`).
     closed: Notify,
@@ -505,6 +522,7 @@ impl Node {
     /// Sets the handler of event id `event`, replacing any before it.
     pub fn on(&self, event: impl Into<String>, handler: impl Fn(Incoming) + Send + Sync + 'static) {
         lock_w(&self.inner.routes).handlers.insert(event.into(), Arc::new(handler));
+        self.inner.routes_generation.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Sets an async handler of event id `event`: each message runs as a
@@ -519,7 +537,9 @@ impl Node {
 
     /// Removes the handler of `event`; true if there was one.
     pub fn off(&self, event: &str) -> bool {
-        lock_w(&self.inner.routes).handlers.remove(event).is_some()
+        let removed = lock_w(&self.inner.routes).handlers.remove(event).is_some();
+        self.inner.routes_generation.fetch_add(1, Ordering::AcqRel);
+        removed
     }
 
     /// Called with every inbound frame dropped as bad input (the JS
@@ -990,12 +1010,13 @@ const REPLY_TAG_LEN: usize = 36;
 type Streams = HashMap<(String, String), Feed>;
 
 /// The dispatcher: takes each event the network side delivers, in order.
-async fn dispatch(node: Weak<Inner>, mut rx: mpsc::UnboundedReceiver<Vec<Delivery>>) {
+async fn dispatch(node: Weak<Inner>, mut rx: mpsc::UnboundedReceiver<Batch>) {
     let mut streams: Streams = HashMap::new();
-    while let Some(batch) = rx.recv().await {
+    let mut handlers = HandlerCache::default();
+    while let Some(Batch { mut events, ticket }) = rx.recv().await {
         let Some(inner) = node.upgrade() else { break };
-        for Delivery { event, ticket } in batch {
-            deliver(&inner, &mut streams, event, ticket);
+        for event in events.drain(..) {
+            deliver(&inner, &mut streams, &mut handlers, event);
             // One read's batch can hold thousands of messages, and under a
             // flood the next is ready at once: counting each against the
             // task's budget makes the dispatcher yield now and then, so the
@@ -1003,19 +1024,49 @@ async fn dispatch(node: Weak<Inner>, mut rx: mpsc::UnboundedReceiver<Vec<Deliver
             // of one thread too, rather than their chunks piling up unread.
             tokio::task::consume_budget().await;
         }
+        ticket.give_back(events);
+        // What a handler keeps of the batch is bounded elsewhere (a
+        // stream's chunks by the stream's bound): the link's room is given back.
+        drop(ticket);
+    }
+}
+
+/// The dispatcher's copy of the handlers it used last, so a message does
+/// not take the routes' lock: valid while the routes' generation (bumped
+/// by every `on` and `off`) is the one it was filled at.
+#[derive(Default)]
+struct HandlerCache {
+    generation: u64,
+    entries: Vec<(String, Handler)>,
+}
+
+/// How many event ids the dispatcher keeps handlers of at once.
+const HANDLER_CACHE: usize = 8;
+
+impl HandlerCache {
+    fn get(&mut self, inner: &Arc<Inner>, event: &str) -> Option<Handler> {
+        let generation = inner.routes_generation.load(Ordering::Acquire);
+        if generation != self.generation {
+            self.entries.clear();
+            self.generation = generation;
+        }
+        if let Some((_, h)) = self.entries.iter().find(|(e, _)| e == event) {
+            return Some(h.clone());
+        }
+        let handler = lock_r(&inner.routes).handlers.get(event).cloned()?;
+        if self.entries.len() >= HANDLER_CACHE {
+            self.entries.remove(0);
+        }
+        self.entries.push((event.to_string(), handler.clone()));
+        Some(handler)
     }
 }
 
 /// Handles one event of the network side.
-fn deliver(inner: &Arc<Inner>, streams: &mut Streams, event: Event, ticket: crate::node::delivery::Ticket) {
+fn deliver(inner: &Arc<Inner>, streams: &mut Streams, handlers: &mut HandlerCache, event: Event) {
     {
         match event {
-            Event::Message(m) => {
-                // What a handler keeps of it is bounded elsewhere (a stream's
-                // chunks by the stream's bound): the link's room is given back.
-                drop(ticket);
-                route(inner, streams, m);
-            }
+            Event::Message(m) => route(inner, streams, handlers, m),
             Event::Skip { skip, .. } => {
                 inner.skips.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!("skipped a frame: {skip}");
@@ -1062,7 +1113,7 @@ fn deliver(inner: &Arc<Inner>, streams: &mut Streams, event: Event, ticket: crat
 }
 
 /// A message goes to the call waiting for its tag, else to its handler.
-fn route(inner: &Arc<Inner>, streams: &mut Streams, m: InMessage) {
+fn route(inner: &Arc<Inner>, streams: &mut Streams, handlers: &mut HandlerCache, m: InMessage) {
     // Reply tags are this node's random ids: nothing else is looked up.
     if m.event.len() == REPLY_TAG_LEN {
         let mut state = lock(&inner.state);
@@ -1112,7 +1163,7 @@ fn route(inner: &Arc<Inner>, streams: &mut Streams, m: InMessage) {
             }
             return;
         }
-        let Some(handler) = handler_for(inner, &m) else { return };
+        let Some(handler) = handler_for(inner, handlers, &m) else { return };
         if streams.len() >= MAX_STREAMS {
             streams.retain(|_, feed| !feed.is_closed());
             if streams.len() >= MAX_STREAMS {
@@ -1138,7 +1189,7 @@ fn route(inner: &Arc<Inner>, streams: &mut Streams, m: InMessage) {
         call(&handler, incoming);
         return;
     }
-    let Some(handler) = handler_for(inner, &m) else { return };
+    let Some(handler) = handler_for(inner, handlers, &m) else { return };
     let incoming = Incoming {
         event: m.event,
         data: m.data,
@@ -1154,8 +1205,8 @@ fn route(inner: &Arc<Inner>, streams: &mut Streams, m: InMessage) {
 /// event with none is answered at once with [`NodeError::NoHandler`]'s
 /// error, so its caller does not wait out its timeout; a cast is dropped,
 /// as the JS kernel drops an event nobody listens to.
-fn handler_for(inner: &Arc<Inner>, m: &InMessage) -> Option<Handler> {
-    let handler = lock_r(&inner.routes).handlers.get(&m.event).cloned();
+fn handler_for(inner: &Arc<Inner>, handlers: &mut HandlerCache, m: &InMessage) -> Option<Handler> {
+    let handler = handlers.get(inner, &m.event);
     if handler.is_none() {
         tracing::debug!("no handler for {} (from {})", m.event, m.from.id);
         if m.tag.is_some() {

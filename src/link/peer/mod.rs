@@ -204,6 +204,11 @@ pub struct PeerState {
     /// The task has ended: nothing will make room any more.
     pub ended: AtomicBool,
     lane: Mutex<Lane>,
+    /// The text of the last outbox the task encoded, emptied, for the
+    /// next outbox to grow into: a batch of thousands of lines would
+    /// otherwise be allocated and grown anew (and its pages faulted in)
+    /// each time.
+    spare_text: Mutex<Option<String>>,
 }
 
 /// Whether a message of some size fits on a link now.
@@ -292,6 +297,15 @@ impl PeerState {
     pub(crate) fn wake_senders(&self) {
         if self.room_waiters.load(Ordering::Acquire) > 0 {
             self.room_freed.notify_waiters();
+        }
+    }
+
+    /// Keeps the buffer of an outbox encoded (see `spare_text`), if it is
+    /// not too large to hold on to.
+    pub(super) fn give_back(&self, mut text: String) {
+        if text.capacity() <= SPARE_TEXT {
+            text.clear();
+            *self.spare_text.lock().unwrap_or_else(|p| p.into_inner()) = Some(text);
         }
     }
 
@@ -390,7 +404,15 @@ impl PeerHandle {
             self.seal(&mut lane);
             lane.generation += 1;
             let generation = lane.generation;
-            lane.outbox = Some(lane::Outbox { generation, text: line, cfg });
+            let spare = self.state.spare_text.lock().unwrap_or_else(|p| p.into_inner()).take();
+            let text = match spare {
+                Some(mut text) => {
+                    text.push_str(&line);
+                    text
+                }
+                None => line,
+            };
+            lane.outbox = Some(lane::Outbox { generation, text, cfg });
             lane.busy = true;
             if self.tx.send(Command::Outbox { generation }).is_err() {
                 lane.outbox = None;
@@ -485,11 +507,26 @@ fn handed_bytes(cmd: &Command) -> usize {
 /// How many messages a command carries, in [`PeerState::handed_msgs`].
 fn handed_msgs(cmd: &Command) -> usize {
     match cmd {
-        Command::Bodies { text, .. } => text.split('\n').filter(|l| !l.is_empty()).count(),
+        Command::Bodies { text, .. } => lines_in(text),
         Command::Buffer { .. } | Command::Raw { .. } => 1,
         Command::Encoded { ends, .. } => ends.len(),
         Command::MaxLen(_) | Command::Stop { .. } | Command::Flush(_) | Command::Outbox { .. } => 0,
     }
+}
+
+/// The largest outbox buffer kept for the next outbox.
+const SPARE_TEXT: usize = 1024 * 1024;
+
+/// The lines of `text` that are not empty, counted with a vectorised
+/// search for newlines: this runs for every batch a Rust sender hands over.
+fn lines_in(text: &str) -> usize {
+    let mut start = 0;
+    let mut n = 0;
+    for end in memchr::memchr_iter(b'\n', text.as_bytes()).chain(std::iter::once(text.len())) {
+        n += usize::from(end > start);
+        start = end + 1;
+    }
+    n
 }
 
 /// Starts a peer task on the kernel's runtime.
@@ -530,4 +567,14 @@ pub fn spawn(shared: &Arc<Shared>, id: u64, opts: PeerOptions) -> PeerHandle {
     };
     shared.runtime.spawn(task.run());
     handle
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn lines_are_counted_as_the_split_counted_them() {
+        for text in ["", "\n", "a", "a\nb", "a\n\nb\n", "\n\nab\ncd"] {
+            assert_eq!(super::lines_in(text), text.split('\n').filter(|l| !l.is_empty()).count(), "{text:?}");
+        }
+    }
 }

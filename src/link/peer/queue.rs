@@ -13,6 +13,10 @@ use super::task::Peer;
 use super::write::{frame_start, WriteBatch};
 use super::Command;
 
+/// About how many bytes a frame adds to its envelope line: the frame's
+/// type and wrapper, the signature field, the separator.
+const FRAME_OVERHEAD: usize = 112;
+
 /// Once a backlog of the high-water mark or more is written out, the
 /// memory its frames took goes back to the system. glibc's allocator keeps
 /// what threads free in their own arenas, and frames are made on the JS
@@ -127,7 +131,13 @@ impl Peer {
             }
             c @ (Command::Stop { .. } | Command::Flush(_) | Command::Encoded { .. }) => c,
             other => {
+                // Room for the frames at once (their signatures and type
+                // added to the envelopes), rather than grown by doubling
+                // and copying as they are written.
                 let mut batch = WriteBatch::default();
+                if let Command::Bodies { text, .. } = &other {
+                    batch.buf.reserve(text.len() + super::lines_in(text) * FRAME_OVERHEAD);
+                }
                 self.encode(other, &mut batch);
                 if batch.buf.is_empty() {
                     return;

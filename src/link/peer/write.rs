@@ -135,6 +135,7 @@ impl Peer {
                 if dropped > 0 {
                     tracing::warn!(peer = self.id, "dropped {dropped} malformed envelope(s)");
                 }
+                self.state.give_back(text);
             }
             Command::Buffer { head, bytes, cfg } => {
                 if envelope::encode_buffer_message(&mut batch.buf, cfg.cookie.as_ref(), &head, &bytes) {
