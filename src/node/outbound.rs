@@ -151,6 +151,14 @@ impl Outbound {
     /// or not as `flow` says.
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn send_message(&self, id: &str, event: &str, tag: Option<&str>, stream: StreamOut<'_>, data: Data, flow: Flow, write: Write) -> Result<(), NodeError> {
+        if flow == Flow::Wait {
+            // A send that finds room completes at once, so a loop of them
+            // would never yield: counted against the task's budget, as
+            // tokio's own channel sends are, it gives the runtime back now
+            // and then, and on a runtime of one thread the node's dispatcher
+            // still runs (to read the stop of a stream being written, say).
+            tokio::task::consume_budget().await;
+        }
         if flow != Flow::Wait || self.is_me(id) {
             if flow == Flow::Wait {
                 // Delivered here: bounded by what the handlers hold, as what
