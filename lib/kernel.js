@@ -18,6 +18,9 @@ const Connection = require("./connection");
 const consts = require("./consts");
 
 const RAND_BYTE_LEN = 24;
+// Within a batch from the network side, sends made by its handlers are handed
+// over after every 32 messages (see _onNative).
+const FLUSH_MASK = 31;
 
 // Kernels with messages of the current turn not yet handed to Rust. A process
 // that exits in the middle of a turn (`cast(); process.exit()`) still writes
@@ -743,6 +746,10 @@ class NetKernel extends EventEmitter {
     for (let t = 0; t < texts.length; t++) {
       const batch = JSON.parse("[" + texts[t] + "]");
       for (let i = 0; i < batch.length; i++) {
+        // What handlers sent so far goes to the network side while the rest
+        // of a long batch runs: the peer starts on the first replies at once
+        // instead of after the whole batch (a pipeline, not a lockstep).
+        if ((i & FLUSH_MASK) === FLUSH_MASK && this._toFlush.length > 0) this._flushPending();
         try {
           this._dispatch(batch[i], buffers);
         } catch (err) {

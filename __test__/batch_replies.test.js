@@ -1,0 +1,80 @@
+// A long batch from the network side is a pipeline, not a lockstep: what its
+// handlers send is handed to the network side every 32 messages, so the
+// first replies are on their way while the rest of the batch runs. Order and
+// content stay as they were.
+"use strict";
+
+const assert = require("node:assert/strict");
+const { describe, it, after } = require("node:test");
+
+const { createKernel } = require("..");
+const { freePort } = require("./helpers/ports");
+
+const HOST = "127.0.0.1";
+const CALLS = 200;
+
+async function started(id) {
+  const kernel = createKernel(id, HOST, await freePort(), {retry: 100});
+  const ready = new Promise((r) => kernel.once("_ready", r));
+  kernel.start({cookie: "secret"});
+  await ready;
+  return kernel;
+}
+
+const connect = (a, b) => new Promise((resolve) => a.connect(b.self(), resolve));
+
+describe("replies made within one batch", () => {
+  const kernels = [];
+  after(() => kernels.forEach((k) => k.stop()));
+
+  it("go out in pieces of at most 32 messages, in order", async () => {
+    const caller = await started("batch-caller");
+    const answerer = await started("batch-answerer");
+    kernels.push(caller, answerer);
+    await connect(caller, answerer);
+    await connect(answerer, caller);
+
+    // Every hand-over of envelopes from the answerer to the caller, by size.
+    const conn = answerer.connection(caller.self());
+    const peer = conn._peer;
+    const handed = [];
+    const sendBodies = peer.sendBodies.bind(peer);
+    peer.sendBodies = (text, direct) => {
+      handed.push(text.split("\n").length - 1);
+      return sendBodies(text, direct);
+    };
+    // How many requests each delivery to the answerer's JS carried: one
+    // delivery is one synchronous run, so its end is the next microtask.
+    let inBatch = 0;
+    let largest = 0;
+    answerer.on("echo", (data, stream, from) => {
+      if (inBatch === 0) {
+        queueMicrotask(() => {
+          largest = Math.max(largest, inBatch);
+          inBatch = 0;
+        });
+      }
+      inBatch += 1;
+      answerer.reply(from, data);
+    });
+
+    // All calls in one turn: one write of about 50 KB, read as one batch.
+    const replies = [];
+    const done = new Promise((resolve, reject) => {
+      for (let i = 0; i < CALLS; i++) {
+        caller.callSingleton(answerer.self(), "echo", {i, pad: "x".repeat(100)}, (err, data) => {
+          if (err) return reject(err);
+          replies.push(data.i);
+          if (replies.length === CALLS) resolve();
+        });
+      }
+    });
+    await done;
+
+    assert.deepEqual(replies, Array.from({length: CALLS}, (_, i) => i), "replies in call order");
+    assert.equal(handed.reduce((a, b) => a + b, 0), CALLS, "every reply handed over once");
+    // The split only shows where a batch was longer than 32: make sure one was.
+    assert.ok(largest > 64, "the requests came in batches of " + largest + " at most");
+    assert.ok(Math.max(...handed) <= 32, "hand-overs of " + handed.join(","));
+  });
+});
