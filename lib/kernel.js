@@ -19,8 +19,8 @@ const consts = require("./consts");
 
 const RAND_BYTE_LEN = 24;
 // Within a batch from the network side, sends made by its handlers are handed
-// over after every 32 messages (see _onNative).
-const FLUSH_MASK = 31;
+// over after every 64 messages (see _onNative).
+const FLUSH_MASK = 63;
 
 // Kernels with messages of the current turn not yet handed to Rust. A process
 // that exits in the middle of a turn (`cast(); process.exit()`) still writes
