@@ -194,11 +194,24 @@ pub fn lay_out_blocks(text: &str, ends: &[usize], at: usize, out: &mut String, o
     }
 }
 
+/// A block of spaces, the most [`pad_last`] ever adds, copied in one go:
+/// padding char by char cost a busy mesh (small writes, so much padding)
+/// more than the copying of the frames themselves.
+const SPACES: &str = match std::str::from_utf8(&[b' '; BLOCK]) {
+    Ok(s) => s,
+    Err(_) => panic!("spaces are ASCII"),
+};
+
 /// Puts `n` spaces in front of the delimiter that ends `out`.
 fn pad_last(out: &mut String, out_ends: &mut [usize], n: usize) {
     debug_assert_eq!(out.as_bytes().last(), Some(&DELIMITER));
     out.pop();
-    out.extend(std::iter::repeat_n(' ', n));
+    let mut left = n;
+    while left > 0 {
+        let k = left.min(SPACES.len());
+        out.push_str(&SPACES[..k]);
+        left -= k;
+    }
     out.push(DELIMITER as char);
     if let Some(last) = out_ends.last_mut() {
         *last = out.len();
