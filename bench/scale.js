@@ -9,9 +9,10 @@
 //           keep-alive ticks included
 //   links   established TCP connections per node
 //   tput    the cluster's total cast throughput under all-to-all load
-//           (every node casting to every other for --load seconds; casts
-//           received within the window). Not for Rust nodes, whose example
-//           does not cast on its own.
+//           (every node casting to every other; casts received within the
+//           same --load seconds of wall-clock time on every node, opened a
+//           second after the nodes are told to start). Not for Rust nodes,
+//           whose example does not cast on its own.
 // Kinds: addon (this package's kernel in Node), js (the seed JS kernel on
 // node-ipc), rust (examples/node.rs, no Node).
 //
@@ -35,6 +36,8 @@ const COOKIE = "scale-cookie";
 const REQUEST_TIMEOUT = 60000;
 const MESH_TIMEOUT = 120000;
 const PER_TURN = 20; // casts per peer per turn under load
+const LOAD_LEAD_MS = 1000; // from the load request to the counting window
+const WINDOW_GRACE_MS = 200; // after the window, before asking for counts
 
 function parseArgs(argv) {
   const o = { sizes: [2, 4, 8], kinds: ["addon", "js", "rust"], idle: 2, load: 2, maxAddon: 16, maxJs: 16,
@@ -235,11 +238,15 @@ async function runKernels(impl, n, o) {
     await Promise.all(nodes.map((nd, i) => nd.request("mesh", { peers: all.filter((_, j) => j !== i) }, MESH_TIMEOUT)));
     const meshMs = Date.now() - t0;
     const idle = await measureIdle(nodes.map((nd) => nd.pid), o.idle);
-    await Promise.all(nodes.map((nd) => nd.request("load", { perTurn: PER_TURN })));
-    const l0 = Date.now();
-    await sleep(o.load * 1000);
+    // The window opens once every node can have been told to cast (the
+    // requests take a while to reach 32 busy processes) and is the same
+    // span of wall-clock time on every node.
+    const from = Date.now() + LOAD_LEAD_MS;
+    const to = from + o.load * 1000;
+    await Promise.all(nodes.map((nd) => nd.request("load", { perTurn: PER_TURN, from, to })));
+    await sleep(Math.max(0, to - Date.now()) + WINDOW_GRACE_MS);
     const got = await Promise.all(nodes.map((nd) => nd.request("stop")));
-    const sec = (Date.now() - l0) / 1000;
+    const sec = (to - from) / 1000;
     const total = got.reduce((a, r) => a + r.received, 0);
     return Object.assign({ kind: impl === "native" ? "addon" : impl, n, meshMs, tput: total / sec }, idle);
   } finally {

@@ -6,10 +6,11 @@
 //   mesh  {peers: [{id, host, port}]} connect to every peer and cast it a
 //                                     `hello`; replies once a hello came from
 //                                     every peer, with the ms that took
-//   load  {perTurn}                   cast `n` to every peer, perTurn per peer
-//                                     per turn of the event loop, until `stop`
-//   stop                              stop casting; replies with the casts
-//                                     received since `load`
+//   load  {perTurn, from, to}         cast `n` to every peer, perTurn per peer
+//                                     per turn of the event loop, until `stop`;
+//                                     count the casts received between the
+//                                     wall-clock times `from` and `to` (ms)
+//   stop                              stop casting; replies with that count
 //   exit                              (common.serve)
 
 const common = require("./common");
@@ -23,6 +24,8 @@ let meshWaiter = null;
 let meshStart = 0;
 let received = 0;
 let loading = false;
+// The count of `received` at the window's start and end (null: not yet).
+let window = { start: null, end: null };
 
 function checkMesh() {
   if (meshWaiter && seen.size >= peers.length) {
@@ -72,13 +75,19 @@ common.serve({
   load(args) {
     received = 0;
     loading = true;
+    window = { start: null, end: null };
+    // Every node counts over the same span of wall-clock time, whenever the
+    // request to start or stop reached it.
+    setTimeout(() => (window.start = received), Math.max(0, args.from - Date.now()));
+    setTimeout(() => (window.end = received), Math.max(0, args.to - Date.now()));
     castTurns(args.perTurn);
     return true;
   },
 
   stop() {
     loading = false;
-    return { received };
+    if (window.start === null || window.end === null) throw new Error("stopped before the window closed");
+    return { received: window.end - window.start };
   },
 }, () => {
   loading = false;
