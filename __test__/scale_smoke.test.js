@@ -35,6 +35,8 @@ it("npm run bench -- --scale measures small meshes and plots them", { timeout: T
         assert.equal(r.links, 2 * (n - 1), kind + " x" + n + ": a link to and from every other node");
         assert.ok(r.meshMs > 0 && r.rssKiB > 0 && r.cpuPct >= 0, JSON.stringify(r));
         assert.ok(r.tput > 0, kind + " x" + n + " carried no casts");
+        // The CPU the casts cost, measured over the same window.
+        assert.ok(r.cpuUsPerCast > 0 && r.loadCores > 0, kind + " x" + n + ": " + JSON.stringify(r));
       }
     }
     const plot = fs.readFileSync(svg, "utf8");

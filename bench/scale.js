@@ -13,6 +13,8 @@
 //           same --load seconds of wall-clock time on every node, opened a
 //           second after the nodes are told to start). Not for Rust nodes,
 //           whose example does not cast on its own.
+//   us/cast the CPU time of all nodes in that window over the casts received
+//           (cores: that CPU time over the window)
 // Kinds: addon (this package's kernel in Node), js (the seed JS kernel on
 // node-ipc), rust (examples/node.rs, no Node).
 //
@@ -248,7 +250,11 @@ async function runKernels(impl, n, o) {
     const got = await Promise.all(nodes.map((nd) => nd.request("stop")));
     const sec = (to - from) / 1000;
     const total = got.reduce((a, r) => a + r.received, 0);
-    return Object.assign({ kind: impl === "native" ? "addon" : impl, n, meshMs, tput: total / sec }, idle);
+    // What a cast costs the whole cluster, both ends and every thread: with
+    // every core busy, throughput is the cores over this.
+    const cpuUs = got.reduce((a, r) => a + r.cpuUs, 0);
+    return Object.assign({ kind: impl === "native" ? "addon" : impl, n, meshMs, tput: total / sec,
+      cpuUsPerCast: total > 0 ? cpuUs / total : null, loadCores: cpuUs / 1e6 / sec }, idle);
   } finally {
     await Promise.all(nodes.map((nd) => nd.close()));
   }
@@ -273,7 +279,7 @@ async function runRust(bin, n, o) {
     }
     const meshMs = Date.now() - t0;
     const idle = await measureIdle(nodes.map((nd) => nd.pid), o.idle);
-    return Object.assign({ kind: "rust", n, meshMs, tput: null }, idle);
+    return Object.assign({ kind: "rust", n, meshMs, tput: null, cpuUsPerCast: null, loadCores: null }, idle);
   } finally {
     await Promise.all(nodes.map((nd) => nd.close()));
   }
@@ -342,13 +348,15 @@ function fmt(v, d = 0) {
 }
 
 function renderTable(results) {
-  const head = ["kind", "nodes", "mesh ms", "RSS MiB", "idle CPU %", "links", "KiB/link", "CPU %/link", "casts/s"];
+  const head = ["kind", "nodes", "mesh ms", "RSS MiB", "idle CPU %", "links", "KiB/link", "CPU %/link", "casts/s",
+    "us/cast", "cores"];
   const rows = results.map((r) => {
     const base = results.find((b) => b.kind === r.kind && b.n === Math.min(...results.filter((x) => x.kind === r.kind).map((x) => x.n)));
     const dLinks = r.links - base.links;
     const perLink = dLinks > 0 ? (r.rssKiB - base.rssKiB) / dLinks : null;
     return [r.kind, String(r.n), fmt(r.meshMs), fmt(r.rssKiB / 1024, 1), fmt(r.cpuPct, 4), fmt(r.links),
-      fmt(perLink, 1), r.links ? fmt(r.cpuPct / r.links, 5) : "-", fmt(r.tput)];
+      fmt(perLink, 1), r.links ? fmt(r.cpuPct / r.links, 5) : "-", fmt(r.tput), fmt(r.cpuUsPerCast, 2),
+      fmt(r.loadCores, 2)];
   });
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (c) => c.map((x, i) => (i < 1 ? x.padEnd(w[i]) : x.padStart(w[i]))).join("  ");
@@ -392,8 +400,9 @@ async function main() {
   console.log(renderTable(results));
   console.log("");
   console.log("Medians over the nodes of a mesh. KiB/link: the RSS a node grows by per link it holds more than " +
-    "in the smallest mesh of its kind; CPU %/link: idle CPU over links. Rust nodes: mesh = every TCP link " +
-    "established (the example does not cast), no throughput.");
+    "in the smallest mesh of its kind; CPU %/link: idle CPU over links. us/cast: CPU time of all nodes in " +
+    "the load window over the casts received in it; cores: that CPU time over the window. Rust nodes: mesh = " +
+    "every TCP link established (the example does not cast), no throughput.");
   console.log("Total time " + ((Date.now() - started) / 1000).toFixed(0) + " s, load average now " +
     os.loadavg().map((v) => v.toFixed(2)).join(" "));
   if (failures.length) {

@@ -11,6 +11,7 @@
 //                                     count the casts received between the
 //                                     wall-clock times `from` and `to` (ms)
 //   stop                              stop casting; replies with that count
+//                                     and the CPU time it used in the window
 //   exit                              (common.serve)
 
 const common = require("./common");
@@ -24,8 +25,14 @@ let meshWaiter = null;
 let meshStart = 0;
 let received = 0;
 let loading = false;
-// The count of `received` at the window's start and end (null: not yet).
-let window = { start: null, end: null };
+// The count of `received` at the window's start and end (null: not yet),
+// and this process's CPU time (µs) at each.
+let window = { start: null, end: null, cpuStart: 0, cpuEnd: 0 };
+
+function cpuNowUs() {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+}
 
 function checkMesh() {
   if (meshWaiter && seen.size >= peers.length) {
@@ -75,11 +82,17 @@ common.serve({
   load(args) {
     received = 0;
     loading = true;
-    window = { start: null, end: null };
+    window = { start: null, end: null, cpuStart: 0, cpuEnd: 0 };
     // Every node counts over the same span of wall-clock time, whenever the
     // request to start or stop reached it.
-    setTimeout(() => (window.start = received), Math.max(0, args.from - Date.now()));
-    setTimeout(() => (window.end = received), Math.max(0, args.to - Date.now()));
+    setTimeout(() => {
+      window.start = received;
+      window.cpuStart = cpuNowUs();
+    }, Math.max(0, args.from - Date.now()));
+    setTimeout(() => {
+      window.end = received;
+      window.cpuEnd = cpuNowUs();
+    }, Math.max(0, args.to - Date.now()));
     castTurns(args.perTurn);
     return true;
   },
@@ -87,7 +100,7 @@ common.serve({
   stop() {
     loading = false;
     if (window.start === null || window.end === null) throw new Error("stopped before the window closed");
-    return { received: window.end - window.start };
+    return { received: window.end - window.start, cpuUs: window.cpuEnd - window.cpuStart };
   },
 }, () => {
   loading = false;
