@@ -343,7 +343,8 @@ const BLOCKS_HOLD_US: u64 = 1_000_000;
 #[derive(Debug, Clone)]
 pub struct PeerHandle {
     pub id: u64,
-    pub node_id: String,
+    /// Shared, not copied: a handle is cloned for every send.
+    pub node_id: Arc<str>,
     /// Where the link dials, as `connect` was given it: an observer walks
     /// the mesh by it.
     pub host: Arc<str>,
@@ -538,7 +539,7 @@ pub fn spawn(shared: &Arc<Shared>, id: u64, opts: PeerOptions) -> PeerHandle {
     state.max_len.store(opts.max_len, Ordering::Relaxed);
     let handle = PeerHandle {
         id,
-        node_id: opts.node_id.clone(),
+        node_id: Arc::from(opts.node_id.as_str()),
         host: Arc::from(opts.host.as_str()),
         port: opts.port,
         tx,
