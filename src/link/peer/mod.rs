@@ -339,6 +339,10 @@ const SMALL_WRITE: usize = frame::BLOCK / 4;
 /// How long after a write in blocks every write keeps to them.
 const BLOCKS_HOLD_US: u64 = 1_000_000;
 
+/// The most an outbox holds before it is handed to the task as it stands
+/// (see [`PeerHandle::send_lines`]): about one write of the task's.
+const OUTBOX_LIMIT: usize = 64 * 1024;
+
 /// The JS side's handle on a peer task.
 #[derive(Debug, Clone)]
 pub struct PeerHandle {
@@ -401,6 +405,14 @@ impl PeerHandle {
             o.text.push('\n');
             o.text.push_str(&line);
             bytes += 1;
+            // A full outbox goes to the task as it stands and the next line
+            // opens another: every copy of it the task makes (signed, laid
+            // out in blocks, kept until acknowledged) then stays about the
+            // size of one write, reused while warm, rather than growing to
+            // the high-water mark in buffers touched for the first time.
+            if o.text.len() >= OUTBOX_LIMIT {
+                self.seal(&mut lane);
+            }
         } else {
             self.seal(&mut lane);
             lane.generation += 1;
