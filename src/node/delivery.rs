@@ -72,27 +72,30 @@ impl InMessage {
     }
 }
 
-/// Where a piece of a batch's text is.
+/// Where a piece of a batch's text is. Offsets of 32 bits keep an event
+/// small (it is moved into the batch and out again); a message that would
+/// take the text past them is kept owned instead (see [`RawMessage::fits`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Span {
-    start: usize,
-    end: usize,
+    start: u32,
+    end: u32,
 }
 
 impl Span {
-    /// `piece`, appended to `text`.
+    /// `piece`, appended to `text` (whose length stays within `u32`, as
+    /// [`RawMessage::fits`] checked).
     fn keep(text: &mut String, piece: &str) -> Span {
-        let start = text.len();
+        let start = text.len() as u32;
         text.push_str(piece);
-        Span { start, end: text.len() }
+        Span { start, end: text.len() as u32 }
     }
 
     fn len(self) -> usize {
-        self.end - self.start
+        (self.end - self.start) as usize
     }
 
     fn of(self, text: &str) -> &str {
-        text.get(self.start..self.end).unwrap_or_default()
+        text.get(self.start as usize..self.end as usize).unwrap_or_default()
     }
 }
 
@@ -125,8 +128,27 @@ pub struct RawMessage {
 }
 
 impl RawMessage {
-    /// Keeps `m`'s text at the end of `text`.
-    fn keep(text: &mut String, socket: u64, m: Message<'_>) -> RawMessage {
+    /// Whether `m`'s text can be kept at the end of `text`, within the
+    /// offsets a [`Span`] holds.
+    fn fits(text: &str, m: &Message<'_>) -> bool {
+        let data = match &m.data {
+            envelope::InData::Json(raw) | envelope::InData::BufferLike(raw) => raw.len(),
+            envelope::InData::Absent | envelope::InData::Bytes(_) => 0,
+        };
+        let len = |s: Option<&str>| s.map_or(0, str::len);
+        let total = text.len()
+            + m.event_raw.len()
+            + len(m.tag.as_deref())
+            + len(m.tag_other)
+            + len(m.from.id.as_deref())
+            + len(m.from.host.as_deref())
+            + m.stream_raw.len()
+            + data;
+        total <= u32::MAX as usize
+    }
+
+    /// Keeps `m`'s text at the end of `text` (a Buffer's bytes are taken).
+    fn keep(text: &mut String, socket: u64, m: &mut Message<'_>) -> RawMessage {
         let mut keep = |piece: &str| Span::keep(text, piece);
         RawMessage {
             socket,
@@ -138,10 +160,10 @@ impl RawMessage {
             port: m.from.port,
             stream_raw: keep(m.stream_raw),
             done: m.done,
-            data: match m.data {
+            data: match &mut m.data {
                 envelope::InData::Absent => RawData::Absent,
                 envelope::InData::Json(raw) => RawData::Json(keep(raw)),
-                envelope::InData::Bytes(b) => RawData::Bytes(b),
+                envelope::InData::Bytes(b) => RawData::Bytes(std::mem::take(b)),
                 envelope::InData::BufferLike(raw) => RawData::BufferLike(keep(raw)),
             },
         }
@@ -416,7 +438,8 @@ impl Sink for RustSink {
         let mut bytes = 0;
         for item in items.drain(..) {
             let event = match item {
-                Delivered::Message(m) => Event::Raw(RawMessage::keep(&mut text, socket, m)),
+                Delivered::Message(mut m) if RawMessage::fits(&text, &m) => Event::Raw(RawMessage::keep(&mut text, socket, &mut m)),
+                Delivered::Message(m) => Event::Message(Box::new(InMessage::from_wire(socket, m))),
                 Delivered::Skip(skip) => Event::Skip { socket, skip },
             };
             bytes += event.size();
