@@ -159,6 +159,11 @@ pub(super) async fn read_loop(shared: Arc<Shared>, id: u64, mut rd: Reader, ip: 
         // One wake-up of the consumer for everything this read delivered.
         shared.sink.wake_if_due();
         shared.sink.wait_room().await;
+        // The consumer takes this read's messages while they are in the
+        // cache: a socket that always has more to read would otherwise keep
+        // this task running (reads that find data never wait) until the
+        // sink is full, megabytes later.
+        tokio::task::yield_now().await;
     }
     drop(link);
     drop(decoder);
