@@ -7,6 +7,7 @@
 //! ticket is given back when the event (or the chunk taken from it) is
 //! dropped, so data a handler still holds keeps counting.
 
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -15,8 +16,6 @@ use tokio::sync::{mpsc, Notify};
 use crate::link::observe::NodeKind;
 use crate::link::sink::{Delivered, LinkEvent, RoomFuture, Sink};
 use crate::node::message::{Payload, Sender, StreamInfo};
-use std::borrow::Cow;
-
 use crate::wire::envelope::{self, Message};
 use crate::wire::error::Skip;
 use crate::wire::json;
@@ -501,6 +500,42 @@ mod tests {
             assert_eq!(got.from, Sender { id: "cli_7".into(), host: String::new(), port: 0 });
             assert_eq!((got.tag.as_deref(), got.stream.done, got.stream.id.as_deref()), (Some("t"), true, Some("s")));
         }
+    }
+
+    #[test]
+    fn a_message_kept_in_its_batch_text_is_the_owned_one() {
+        let frames = [
+            // A cast, a call whose tag and sender have escapes, a stream chunk with a Buffer.
+            "{\"type\":\"message\",\"data\":{\"id\":\"cast\",\"tag\":null,\"from\":{\"id\":\"a\",\"host\":\"h\",\"port\":7},\"stream\":{\"done\":true},\"data\":{\"a\":1}}}",
+            "{\"type\":\"message\",\"data\":{\"id\":5,\"tag\":\"t\\u0031\",\"from\":{\"id\":\"n\\u00e9\",\"host\":\"h\",\"port\":7.5},\"stream\":{\"done\":false,\"stream\":\"s\"},\"data\":\"x\"}}",
+            "{\"type\":\"message\",\"data\":{\"id\":\"e\",\"tag\":3,\"from\":{\"id\":\"cli\"},\"stream\":{\"stream\":\"s\",\"done\":true,\"error\":{\"message\":\"m\"}},\"data\":{\"type\":\"Buffer\",\"data\":[1,2,255]}}}",
+            "{\"type\":\"message\",\"data\":{\"tag\":\"t\",\"from\":{\"id\":\"a\",\"host\":\"h\",\"port\":7},\"stream\":{\"done\":true}}}",
+        ];
+        let (sink, mut rx) = RustSink::new(1 << 20);
+        let mut items = Vec::new();
+        let mut owned = Vec::new();
+        for frame in frames {
+            let Ok(envelope::Inbound::Message(m)) = envelope::decode(frame, None) else { panic!("{frame}") };
+            let Ok(envelope::Inbound::Message(copy)) = envelope::decode(frame, None) else { panic!("{frame}") };
+            owned.push(InMessage::from_wire(9, copy));
+            items.push(Delivered::Message(m));
+        }
+        sink.deliver(9, &mut items);
+        assert!(items.is_empty());
+        let Ok(Batch { events, text, .. }) = rx.try_recv() else { panic!("no batch") };
+        let got: Vec<InMessage> = events
+            .into_iter()
+            .map(|e| match e {
+                Event::Raw(m) => m.into_owned(&text),
+                other => panic!("not a raw message: {other:?}"),
+            })
+            .collect();
+        assert_eq!(got, owned);
+        assert_eq!(got[1].tag.as_deref(), Some("t1"));
+        assert_eq!(got[1].from, Sender { id: "n\u{e9}".into(), host: "h".into(), port: 0 });
+        assert_eq!(got[2].data, Payload::Bytes(vec![1, 2, 255]));
+        assert_eq!(got[3].data, Payload::Absent);
+        assert!(rx.try_recv().is_err(), "one batch for the whole read");
     }
 
     #[test]

@@ -430,6 +430,26 @@ mod tests {
     }
 
     #[test]
+    fn a_read_s_frames_are_borrowed_together() {
+        let mut d = FrameDecoder::new(8);
+        // Complete frames, an oversized one between them, and a partial one.
+        d.push(b"one\x0ctwo\x0c0123456789\x0cthree\x0cpar");
+        let got: Vec<Decoded<'_>> = d.frames().collect();
+        assert_eq!(got, vec![Decoded::Frame(b"one"), Decoded::Frame(b"two"), Decoded::TooLarge { limit: 8 }, Decoded::Frame(b"three")]);
+        assert_eq!(d.pending(), 3);
+        d.push(b"tial\x0c");
+        assert_eq!(d.frames().collect::<Vec<_>>(), vec![Decoded::Frame(b"partial")]);
+        // A partial frame over the limit is reported once and thrown away,
+        // after the frames before it, which stay readable.
+        d.push(b"ok\x0c0123456789");
+        let got: Vec<Decoded<'_>> = d.frames().collect();
+        assert_eq!(got, vec![Decoded::Frame(b"ok"), Decoded::TooLarge { limit: 8 }]);
+        assert_eq!(d.pending(), 0);
+        d.push(b"abc\x0cnext\x0c");
+        assert_eq!(d.frames().collect::<Vec<_>>(), vec![Decoded::Frame(b"next")]);
+    }
+
+    #[test]
     fn encodes_frames() {
         let mut out = Vec::new();
         encode_frame(&mut out, "message", "{\"x\":1}");

@@ -83,7 +83,7 @@ pub(super) async fn read_loop(shared: Arc<Shared>, id: u64, mut rd: Reader, ip: 
         let mut items = reborrow(std::mem::take(&mut spare));
         let mut decoded = decoder.frames();
         let mut closing = false;
-        while let Some(frame) = decoded.next() {
+        for frame in decoded.by_ref() {
             match frame {
                 Decoded::Frame(frame) => {
                     bytes_in += frame.len();
@@ -128,7 +128,6 @@ pub(super) async fn read_loop(shared: Arc<Shared>, id: u64, mut rd: Reader, ip: 
         }
         shared.sink.deliver(id, &mut items);
         spare = reborrow(items);
-        drop(decoded);
         if closing {
             break 'reads;
         }
@@ -180,7 +179,7 @@ pub(super) async fn read_loop(shared: Arc<Shared>, id: u64, mut rd: Reader, ip: 
 fn reborrow<'b>(mut items: Vec<Delivered<'_>>) -> Vec<Delivered<'b>> {
     items.clear();
     // Collected in place: an empty vector's allocation is reused as is.
-    items.into_iter().filter_map(|_| None).collect()
+    items.into_iter().map_while(|_| None).collect()
 }
 
 /// Decodes the text of one frame of link `link.id` and routes it, into
