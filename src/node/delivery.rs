@@ -73,7 +73,7 @@ impl InMessage {
 
 /// Where a piece of a batch's text is. Offsets of 32 bits keep an event
 /// small (it is moved into the batch and out again); a message that would
-/// take the text past them is kept owned instead (see [`RawMessage::fits`]).
+/// take the text past them is kept owned instead.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Span {
     start: u32,
