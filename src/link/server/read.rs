@@ -26,6 +26,10 @@ use crate::link::shared::{Config, Shared};
 /// Room made for each socket read.
 const READ_SIZE: usize = 256 * 1024;
 
+/// A read of at least this many bytes of frames is followed by a yield
+/// (see the end of `read_loop`).
+const YIELD_AFTER: u64 = 64 * 1024;
+
 /// Within one read, the sink's limit is checked after this many frames or
 /// bytes of frames.
 const CHECK_FRAMES: usize = 1024;
@@ -158,11 +162,15 @@ pub(super) async fn read_loop(shared: Arc<Shared>, id: u64, mut rd: Reader, ip: 
         // One wake-up of the consumer for everything this read delivered.
         shared.sink.wake_if_due();
         shared.sink.wait_room().await;
-        // The consumer takes this read's messages while they are in the
+        // The consumer takes a large read's messages while they are in the
         // cache: a socket that always has more to read would otherwise keep
         // this task running (reads that find data never wait) until the
-        // sink is full, megabytes later.
-        tokio::task::yield_now().await;
+        // sink is full, megabytes later. After a small read the socket is
+        // likely empty, the next read waits anyway, and a yield would only
+        // cost a turn of the scheduler for a few messages.
+        if bytes >= YIELD_AFTER {
+            tokio::task::yield_now().await;
+        }
     }
     drop(link);
     drop(decoder);
