@@ -12,7 +12,9 @@
 //! sender would compete with the receiver for them, which is neither how
 //! services are run nor how the ceiling (a thread each) is measured.
 //!
-//!   cargo run --release --example rust_bench -- [--quick]
+//!   cargo run --release --example rust_bench -- [--quick] [--cast-only]
+//!
+//! `--cast-only` runs the cast scenario alone (for a profiler).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -175,6 +177,14 @@ async fn main() -> Result<(), NodeError> {
     let port = serde_json::from_str::<serde_json::Value>(&line).ok().and_then(|v| v["port"].as_u64()).ok_or(NodeError::Closed)?;
     a.connect(&clusterluck_native::NodeAddr::new("resp", "127.0.0.1", port as u16)).await?;
 
+    if std::env::args().any(|a| a == "--cast-only") {
+        let cast = cast(&a, &all, cast_n).await?;
+        println!("{}", json!({ "castMsgsPerSec": cast }));
+        a.shutdown().await;
+        drop(child.stdin.take());
+        let _ = child.wait();
+        return Ok(());
+    }
     let (pn, pw, cn, sb, calls) = if quick { (100, 20, 1000, 1 << 20, 1) } else { (2000, 300, 20_000, 8 << 20, 3) };
     let ping_us = ping(&a, pn, pw).await?;
     let call_par = call_par(&a, cn, 200).await?;

@@ -238,7 +238,7 @@ pub fn stats(shared: &Shared) -> Stats {
     let mut out = Stats { totals: Totals { skips: zeroed(&Skip::KINDS), ..Totals::default() }, ..Stats::default() };
     let peers: Vec<PeerHandle> = lock(&shared.peers_by_node).values().cloned().collect();
     for p in &peers {
-        out.peers.insert(p.node_id.clone(), outbound_entry(p, now));
+        out.peers.insert(p.node_id.to_string(), outbound_entry(p, now));
     }
     for (id, h) in shared.hearing.nodes() {
         let e = out.peers.entry(id).or_insert_with(empty_entry);
@@ -275,7 +275,7 @@ pub fn stats(shared: &Shared) -> Stats {
 pub fn links(shared: &Shared) -> Vec<LinkTo> {
     let mut links: Vec<LinkTo> = lock(&shared.peers_by_node)
         .values()
-        .map(|p| LinkTo { id: p.node_id.clone(), host: p.host.to_string(), port: p.port })
+        .map(|p| LinkTo { id: p.node_id.to_string(), host: p.host.to_string(), port: p.port })
         .collect();
     links.sort_by(|a, b| a.id.cmp(&b.id));
     links

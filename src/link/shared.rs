@@ -123,8 +123,8 @@ impl Shared {
     pub fn stop_peer(&self, peer: &PeerHandle, force: bool) {
         {
             let mut peers = lock(&self.peers_by_node);
-            if peers.get(&peer.node_id).is_some_and(|p| p.id == peer.id) {
-                peers.remove(&peer.node_id);
+            if peers.get(&*peer.node_id).is_some_and(|p| p.id == peer.id) {
+                peers.remove(&*peer.node_id);
             }
         }
         peer.send(Command::Stop { force });

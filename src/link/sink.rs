@@ -6,10 +6,10 @@
 //! turns it into owned events for its dispatcher. Both implement [`Sink`],
 //! and neither knows of the other.
 //!
-//! Messages and skips are their own methods, borrowed from the reader's
-//! buffer: they are the hot path, and each sink copies out only what it
-//! keeps. Everything else is a [`LinkEvent`], rare enough to own its
-//! strings.
+//! Messages and skips are the hot path: a reader hands over all those of
+//! one socket read at once ([`Sink::deliver`]), borrowed from its buffer,
+//! and each sink copies out only what it keeps. Everything else is a
+//! [`LinkEvent`], rare enough to own its strings.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -131,26 +131,46 @@ pub enum LinkEvent {
 /// A future a [`Sink`] returns from [`Sink::wait_room`].
 pub type RoomFuture<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
 
+/// What one frame of an inbound connection hands to the sink: a routed
+/// message, borrowed from the reader's buffer, or a frame dropped as bad
+/// input.
+#[derive(Debug)]
+pub enum Delivered<'a> {
+    Message(Message<'a>),
+    Skip(Skip),
+}
+
 /// Where the network tasks report. One per kernel, shared by its tasks.
 ///
 /// A sink bounds what it holds: while [`Sink::is_full`], readers stop
 /// reading their sockets and wait in [`Sink::wait_room`], so a slow
 /// consumer slows its peers (TCP backpressure) instead of growing memory.
 pub trait Sink: Send + Sync + 'static {
-    /// A routed message from inbound connection `socket`. The wake-up of
-    /// the consumer may wait for [`Sink::wake_if_due`]: a reader reports all
-    /// the frames of one read, then wakes once.
-    fn message(&self, socket: u64, message: Message<'_>);
+    /// What inbound connection `socket` read, in order: all the frames of a
+    /// socket read at once (or of a part of a long one), so a sink takes
+    /// its lock, counts its bytes and queues its work once per read rather
+    /// than once per message. Takes every item, leaving `items` empty for
+    /// the reader's next read. The wake-up of the consumer may wait for
+    /// [`Sink::wake_if_due`].
+    fn deliver(&self, socket: u64, items: &mut Vec<Delivered<'_>>);
 
-    /// A frame dropped as bad input on inbound connection `socket` (wakes
-    /// as [`Sink::message`] does).
-    fn skip(&self, socket: u64, skip: &Skip);
+    /// One routed message from inbound connection `socket` (as
+    /// [`Sink::deliver`] would take it alone).
+    #[cfg(any(test, feature = "internals"))]
+    fn message(&self, socket: u64, message: Message<'_>) {
+        self.deliver(socket, &mut vec![Delivered::Message(message)]);
+    }
+
+    /// A frame dropped as bad input on inbound connection `socket` (as
+    /// [`Sink::deliver`] would take it alone).
+    fn skip(&self, socket: u64, skip: &Skip) {
+        self.deliver(socket, &mut vec![Delivered::Skip(skip.clone())]);
+    }
 
     /// Any other event; the consumer is woken at once.
     fn event(&self, event: LinkEvent);
 
-    /// Wakes the consumer for what [`Sink::message`] and [`Sink::skip`]
-    /// left waiting.
+    /// Wakes the consumer for what [`Sink::deliver`] left waiting.
     fn wake_if_due(&self) {}
 
     /// True while readers should pause.

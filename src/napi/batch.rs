@@ -20,7 +20,7 @@ use tokio::sync::Notify;
 
 use crate::link::kernel::{Kernel, DEFAULT_HIGH_WATER};
 use crate::link::shared::runtime;
-use crate::link::sink::{DownReason, LinkEvent, RoomFuture, Sink};
+use crate::link::sink::{Delivered, DownReason, LinkEvent, RoomFuture, Sink};
 use crate::wire::envelope::{self, FromNode, InData, Message};
 use crate::wire::error::Skip;
 use crate::wire::json;
@@ -337,80 +337,90 @@ impl Outbox {
     }
 }
 
-impl Sink for Outbox {
-    /// A routed message from inbound socket `socket` (deferred: see
-    /// [`Sink::wake_if_due`]).
-    fn message(&self, socket: u64, m: Message<'_>) {
-        self.with_deferred(|inner| {
-            let node = intern(inner, &m.from);
-            let b = &mut inner.batch;
-            b.open(kind::MESSAGE);
-            b.field_int(socket);
-            b.field_int(node);
-            b.field_raw(m.event_raw);
-            match (&m.tag, m.tag_other) {
-                (Some(t), _) => b.field_str(t),
-                (None, Some(raw)) => b.field_raw(raw),
-                (None, None) => b.field_raw("null"),
-            }
-            // The stream of nearly every message is `{"done":true}`: JS makes
-            // that object itself from a 1, cheaper than parsing it.
-            b.field_raw(if m.stream_raw == "{\"done\":true}" { "1" } else { m.stream_raw });
-            match m.data {
-                InData::Absent => {
-                    b.field_int(mode::ABSENT as u64);
-                    b.field_raw("null");
-                }
-                InData::Json(raw) => {
-                    b.field_int(mode::JSON as u64);
-                    b.field_raw(raw);
-                }
-                InData::Bytes(bytes) => {
-                    b.field_int(mode::BUFFER as u64);
-                    let idx = b.buffers.len() as u64;
-                    b.buffers.push(bytes);
-                    b.field_int(idx);
-                }
-                InData::BufferLike(raw) => {
-                    b.field_int(mode::BUFFER_LIKE as u64);
-                    b.field_raw(raw);
-                }
-            }
-            b.close();
-        });
+/// Appends a MESSAGE entry.
+fn append_message(inner: &mut Inner, socket: u64, m: Message<'_>) {
+    let node = intern(inner, &m.from);
+    let b = &mut inner.batch;
+    b.open(kind::MESSAGE);
+    b.field_int(socket);
+    b.field_int(node);
+    b.field_raw(m.event_raw);
+    match (&m.tag, m.tag_other) {
+        (Some(t), _) => b.field_str(t),
+        (None, Some(raw)) => b.field_raw(raw),
+        (None, None) => b.field_raw("null"),
     }
+    // The stream of nearly every message is `{"done":true}`: JS makes
+    // that object itself from a 1, cheaper than parsing it.
+    b.field_raw(if m.stream_raw == "{\"done\":true}" { "1" } else { m.stream_raw });
+    match m.data {
+        InData::Absent => {
+            b.field_int(mode::ABSENT as u64);
+            b.field_raw("null");
+        }
+        InData::Json(raw) => {
+            b.field_int(mode::JSON as u64);
+            b.field_raw(raw);
+        }
+        InData::Bytes(bytes) => {
+            b.field_int(mode::BUFFER as u64);
+            let idx = b.buffers.len() as u64;
+            b.buffers.push(bytes);
+            b.field_int(idx);
+        }
+        InData::BufferLike(raw) => {
+            b.field_int(mode::BUFFER_LIKE as u64);
+            b.field_raw(raw);
+        }
+    }
+    b.close();
+}
 
-    /// A dropped frame (deferred: see [`Sink::wake_if_due`]).
-    fn skip(&self, socket: u64, skip: &Skip) {
-        self.with_deferred(|inner| {
-            let b = &mut inner.batch;
-            b.open(kind::SKIP);
-            b.field_int(socket);
-            b.field_str(skip.kind());
-            b.field_str(&skip.to_string());
-            b.text.push_str(",{");
-            match skip {
-                Skip::InvalidChecksum { sent, calculated } => {
-                    if let Some(sent) = sent {
-                        b.text.push_str("\"sent\":");
-                        b.text.push_str(sent);
-                        b.text.push(',');
-                    }
-                    b.text.push_str("\"calculated\":");
-                    json::write_string(&mut b.text, calculated);
-                }
-                Skip::FrameTooLarge { limit } | Skip::InboundBudget { limit } => {
-                    b.text.push_str("\"limit\":");
-                    push_int(&mut b.text, *limit as u64);
-                }
-                Skip::InvalidJson(e) => {
-                    b.text.push_str("\"offset\":");
-                    push_int(&mut b.text, e.offset as u64);
-                }
-                Skip::InvalidMessage(_) | Skip::Tls(_) => {}
+/// Appends a SKIP entry.
+fn append_skip(b: &mut Batch, socket: u64, skip: &Skip) {
+    b.open(kind::SKIP);
+    b.field_int(socket);
+    b.field_str(skip.kind());
+    b.field_str(&skip.to_string());
+    b.text.push_str(",{");
+    match skip {
+        Skip::InvalidChecksum { sent, calculated } => {
+            if let Some(sent) = sent {
+                b.text.push_str("\"sent\":");
+                b.text.push_str(sent);
+                b.text.push(',');
             }
-            b.text.push('}');
-            b.close();
+            b.text.push_str("\"calculated\":");
+            json::write_string(&mut b.text, calculated);
+        }
+        Skip::FrameTooLarge { limit } | Skip::InboundBudget { limit } => {
+            b.text.push_str("\"limit\":");
+            push_int(&mut b.text, *limit as u64);
+        }
+        Skip::InvalidJson(e) => {
+            b.text.push_str("\"offset\":");
+            push_int(&mut b.text, e.offset as u64);
+        }
+        Skip::InvalidMessage(_) | Skip::Tls(_) => {}
+    }
+    b.text.push('}');
+    b.close();
+}
+
+impl Sink for Outbox {
+    /// The messages and skips of a read, appended under one lock (deferred:
+    /// see [`Sink::wake_if_due`]).
+    fn deliver(&self, socket: u64, items: &mut Vec<Delivered<'_>>) {
+        if items.is_empty() {
+            return;
+        }
+        self.with_deferred(|inner| {
+            for item in items.drain(..) {
+                match item {
+                    Delivered::Message(m) => append_message(inner, socket, m),
+                    Delivered::Skip(skip) => append_skip(&mut inner.batch, socket, &skip),
+                }
+            }
         });
     }
 

@@ -7,13 +7,14 @@
 //! ticket is given back when the event (or the chunk taken from it) is
 //! dropped, so data a handler still holds keeps counting.
 
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::{mpsc, Notify};
 
 use crate::link::observe::NodeKind;
-use crate::link::sink::{LinkEvent, RoomFuture, Sink};
+use crate::link::sink::{Delivered, LinkEvent, RoomFuture, Sink};
 use crate::node::message::{Payload, Sender, StreamInfo};
 use crate::wire::envelope::{self, Message};
 use crate::wire::error::Skip;
@@ -47,10 +48,12 @@ pub struct InMessage {
 }
 
 /// One event of the network side, typed.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, PartialEq)]
 pub enum Event {
-    /// A message from a peer.
-    Message(InMessage),
+    /// A message, owned (one sent to the own id).
+    Message(Box<InMessage>),
+    /// A message from a peer, its text in its batch's text.
+    Raw(RawMessage),
     /// A frame dropped as bad input, on inbound socket `socket`.
     Skip { socket: u64, skip: Skip },
     /// Anything else the network reports.
@@ -68,9 +71,145 @@ impl InMessage {
     }
 }
 
-impl Event {
-    /// An owned copy of a decoded message.
-    pub fn message(socket: u64, m: &Message<'_>) -> Event {
+/// Where a piece of a batch's text is. Offsets of 32 bits keep an event
+/// small (it is moved into the batch and out again); a message that would
+/// take the text past them is kept owned instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    start: u32,
+    end: u32,
+}
+
+impl Span {
+    /// `piece`, appended to `text` (whose length stays within `u32`, as
+    /// [`RawMessage::fits`] checked).
+    fn keep(text: &mut String, piece: &str) -> Span {
+        let start = text.len() as u32;
+        text.push_str(piece);
+        Span { start, end: text.len() as u32 }
+    }
+
+    fn len(self) -> usize {
+        (self.end - self.start) as usize
+    }
+
+    fn of(self, text: &str) -> &str {
+        text.get(self.start as usize..self.end as usize).unwrap_or_default()
+    }
+}
+
+/// The data of a [`RawMessage`].
+#[derive(Debug, PartialEq)]
+enum RawData {
+    Absent,
+    Json(Span),
+    Bytes(Vec<u8>),
+    BufferLike(Span),
+}
+
+/// A routed message as it came off the wire, its pieces of text copied
+/// into the text of its batch (one buffer for the whole read) rather than
+/// each into a string of its own: the owned form, [`InMessage`], is made
+/// on the dispatcher, where its strings are handed to a handler that drops
+/// them, so they are allocated and freed on one thread while warm.
+#[derive(Debug, PartialEq)]
+pub struct RawMessage {
+    socket: u64,
+    event_raw: Span,
+    tag: Option<Span>,
+    tag_other: Option<Span>,
+    id: Option<Span>,
+    host: Option<Span>,
+    port: Option<f64>,
+    stream_raw: Span,
+    done: bool,
+    data: RawData,
+}
+
+impl RawMessage {
+    /// Whether `m`'s text can be kept at the end of `text`, within the
+    /// offsets a [`Span`] holds.
+    fn fits(text: &str, m: &Message<'_>) -> bool {
+        let data = match &m.data {
+            envelope::InData::Json(raw) | envelope::InData::BufferLike(raw) => raw.len(),
+            envelope::InData::Absent | envelope::InData::Bytes(_) => 0,
+        };
+        let len = |s: Option<&str>| s.map_or(0, str::len);
+        let total = text.len()
+            + m.event_raw.len()
+            + len(m.tag.as_deref())
+            + len(m.tag_other)
+            + len(m.from.id.as_deref())
+            + len(m.from.host.as_deref())
+            + m.stream_raw.len()
+            + data;
+        total <= u32::MAX as usize
+    }
+
+    /// Keeps `m`'s text at the end of `text` (a Buffer's bytes are taken).
+    fn keep(text: &mut String, socket: u64, m: &mut Message<'_>) -> RawMessage {
+        let mut keep = |piece: &str| Span::keep(text, piece);
+        RawMessage {
+            socket,
+            event_raw: keep(m.event_raw),
+            tag: m.tag.as_deref().map(&mut keep),
+            tag_other: m.tag_other.map(&mut keep),
+            id: m.from.id.as_deref().map(&mut keep),
+            host: m.from.host.as_deref().map(&mut keep),
+            port: m.from.port,
+            stream_raw: keep(m.stream_raw),
+            done: m.done,
+            data: match &mut m.data {
+                envelope::InData::Absent => RawData::Absent,
+                envelope::InData::Json(raw) => RawData::Json(keep(raw)),
+                envelope::InData::Bytes(b) => RawData::Bytes(std::mem::take(b)),
+                envelope::InData::BufferLike(raw) => RawData::BufferLike(keep(raw)),
+            },
+        }
+    }
+
+    /// The owned message, its text read from `text`, the text of its batch.
+    pub fn into_owned(self, text: &str) -> InMessage {
+        let piece = |s: Span| s.of(text);
+        let m = Message {
+            event_raw: piece(self.event_raw),
+            tag: self.tag.map(|t| Cow::Borrowed(piece(t))),
+            tag_other: self.tag_other.map(piece),
+            from: envelope::FromNode {
+                id: self.id.map(|t| Cow::Borrowed(piece(t))),
+                host: self.host.map(|t| Cow::Borrowed(piece(t))),
+                port: self.port,
+                raw: "",
+            },
+            stream_raw: piece(self.stream_raw),
+            done: self.done,
+            data: match self.data {
+                RawData::Absent => envelope::InData::Absent,
+                RawData::Json(s) => envelope::InData::Json(piece(s)),
+                RawData::Bytes(b) => envelope::InData::Bytes(b),
+                RawData::BufferLike(s) => envelope::InData::BufferLike(piece(s)),
+            },
+        };
+        InMessage::from_wire(self.socket, m)
+    }
+
+    /// About how many bytes it holds, as [`Event::size`] counts an owned one.
+    fn size(&self) -> usize {
+        let plain = self.stream_raw.len() <= "{\"done\":false}".len();
+        self.event_raw.len()
+            + self.id.map_or(0, Span::len)
+            + if plain { 0 } else { self.stream_raw.len() }
+            + match &self.data {
+                RawData::Absent => 0,
+                RawData::Json(s) | RawData::BufferLike(s) => s.len(),
+                RawData::Bytes(b) => b.len(),
+            }
+    }
+}
+
+impl InMessage {
+    /// An owned copy of a decoded message (a Buffer's bytes moved).
+    pub fn from_wire(socket: u64, m: Message<'_>) -> InMessage {
         let event = js_key(m.event_raw);
         let mut stream = StreamInfo { done: m.done, id: None, error: None };
         // What every single message carries has nothing more to read.
@@ -84,14 +223,14 @@ impl Event {
                 }
             }
         }
-        let data = match &m.data {
+        let data = match m.data {
             envelope::InData::Absent => Payload::Absent,
             envelope::InData::Json(raw) => Payload::Json(raw.to_string()),
-            envelope::InData::Bytes(b) => Payload::Bytes(b.clone()),
+            envelope::InData::Bytes(b) => Payload::Bytes(b),
             // Unusual elements (strings, floats): left as the JSON it came as.
             envelope::InData::BufferLike(raw) => Payload::Json(raw.to_string()),
         };
-        Event::Message(InMessage {
+        InMessage {
             socket,
             // A sender that is not a whole address (clusterluck's CLI sends
             // its id alone) has what it lacks empty: it cannot be dialled.
@@ -104,7 +243,15 @@ impl Event {
             tag: m.tag.as_ref().map(|t| t.to_string()),
             stream,
             data,
-        })
+        }
+    }
+}
+
+impl Event {
+    /// An owned copy of a decoded message.
+    #[cfg(any(test, feature = "internals"))]
+    pub fn message(socket: u64, m: Message<'_>) -> Event {
+        Event::Message(Box::new(InMessage::from_wire(socket, m)))
     }
 
     /// About how many bytes the event holds.
@@ -120,6 +267,7 @@ impl Event {
                         Payload::Bytes(b) => b.len(),
                     }
             }
+            Event::Raw(m) => m.size(),
             Event::Skip { skip, .. } => match skip {
                 Skip::InvalidChecksum { sent, calculated } => sent.as_ref().map_or(0, String::len) + calculated.len(),
                 Skip::InvalidMessage(s) | Skip::Tls(s) => s.len(),
@@ -154,16 +302,19 @@ pub struct Room {
     freed: Notify,
     high_water: usize,
     /// Emptied batches, for the next ones to fill without allocating (and
-    /// growing, and faulting in) a vector per socket read.
-    spare: Mutex<Vec<Vec<Event>>>,
+    /// growing, and faulting in) a vector and a text per socket read.
+    spare: Mutex<Vec<(Vec<Event>, String)>>,
 }
 
-/// How many emptied batches are kept, and the largest kept.
+/// How many emptied batches are kept, and the largest kept (in events, and
+/// in bytes of text: a read hands over about a mebibyte at most, but for
+/// one large frame).
 const SPARE_BATCHES: usize = 4;
 const SPARE_EVENTS: usize = 4096;
+const SPARE_TEXT: usize = 2 * 1024 * 1024;
 
 impl Room {
-    fn spare(&self) -> std::sync::MutexGuard<'_, Vec<Vec<Event>>> {
+    fn spare(&self) -> std::sync::MutexGuard<'_, Vec<(Vec<Event>, String)>> {
         self.spare.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -192,13 +343,14 @@ pub struct Ticket {
 }
 
 impl Ticket {
-    /// Gives a batch's vector back, emptied, for a later batch.
-    pub fn give_back(&self, mut events: Vec<Event>) {
-        if events.capacity() <= SPARE_EVENTS {
+    /// Gives a batch's vector and text back, emptied, for a later batch.
+    pub fn give_back(&self, mut events: Vec<Event>, mut text: String) {
+        if events.capacity() <= SPARE_EVENTS && text.capacity() <= SPARE_TEXT {
             events.clear();
+            text.clear();
             let mut spare = self.room.spare();
             if spare.len() < SPARE_BATCHES {
-                spare.push(events);
+                spare.push((events, text));
             }
         }
     }
@@ -214,35 +366,28 @@ impl Drop for Ticket {
     }
 }
 
-/// Events of one socket read (or one link event and what waited before
-/// it), in order, and their claim on the room: one ticket for the batch,
-/// given back when the dispatcher is done with it.
+/// Events of one socket read (or one link event), in order, and their
+/// claim on the room: one ticket for the batch, given back when the
+/// dispatcher is done with it.
 #[derive(Debug)]
 pub struct Batch {
     /// The events.
     pub events: Vec<Event>,
+    /// The text of its [`Event::Raw`] messages.
+    pub text: String,
     /// Dropped when the batch's events are no longer held.
     pub ticket: Ticket,
 }
 
-/// What waits for the next batch: its events and their bytes.
-#[derive(Debug, Default)]
-struct Waiting {
-    events: Vec<Event>,
-    bytes: usize,
-}
-
 /// Where the network side's events go for a Rust node: to its dispatcher,
-/// in batches. A reader's messages wait here until it has reported every
-/// frame of one socket read ([`Sink::wake_if_due`]), then go over the
-/// channel as one batch with one ticket: one channel push and one wake-up
-/// of the dispatcher per read, not per message. Any other event takes what
-/// waits along, in order.
+/// in batches. The messages of one socket read come as one batch with one
+/// ticket: one channel push and one wake-up of the dispatcher per read,
+/// not per message, and no lock taken for each. Any other event is a
+/// batch of its own, in order with the others.
 #[derive(Debug)]
 pub struct RustSink {
     tx: mpsc::UnboundedSender<Batch>,
     room: Arc<Room>,
-    waiting: Mutex<Waiting>,
 }
 
 impl RustSink {
@@ -251,32 +396,20 @@ impl RustSink {
     pub fn new(high_water: usize) -> (RustSink, mpsc::UnboundedReceiver<Batch>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let room = Arc::new(Room { bytes: AtomicUsize::new(0), freed: Notify::new(), high_water, spare: Mutex::new(Vec::new()) });
-        (RustSink { tx, room, waiting: Mutex::new(Waiting::default()) }, rx)
+        (RustSink { tx, room }, rx)
     }
 
-    fn waiting(&self) -> std::sync::MutexGuard<'_, Waiting> {
-        self.waiting.lock().unwrap_or_else(|p| p.into_inner())
+    /// A vector and a text for a batch, emptied, reused when given back.
+    fn vector(&self) -> (Vec<Event>, String) {
+        self.room.spare().pop().unwrap_or_else(|| (Vec::with_capacity(64), String::new()))
     }
 
-    /// Keeps an event for the next batch; its bytes count at once, so a
-    /// long read is paused by [`Sink::is_full`] before it is delivered.
-    fn hold(&self, event: Event) {
-        let bytes = event.size();
+    /// Sends `events` (`bytes` of them) as one batch; its room counts at
+    /// once, so a long read is paused by [`Sink::is_full`] before the batch
+    /// is delivered. Dropped (and its room given back) if nothing listens.
+    fn send_batch(&self, events: Vec<Event>, text: String, bytes: usize) {
         self.room.bytes.fetch_add(bytes, Ordering::AcqRel);
-        let mut waiting = self.waiting();
-        waiting.bytes += bytes;
-        waiting.events.push(event);
-    }
-
-    /// What waits, as a batch (`None` if nothing does).
-    fn take(&self, waiting: &mut Waiting) -> Option<Batch> {
-        if waiting.events.is_empty() {
-            return None;
-        }
-        let next = self.room.spare().pop().unwrap_or_else(|| Vec::with_capacity(64));
-        let events = std::mem::replace(&mut waiting.events, next);
-        let bytes = std::mem::take(&mut waiting.bytes);
-        Some(Batch { events, ticket: Ticket { room: self.room.clone(), bytes } })
+        let _ = self.tx.send(Batch { events, text, ticket: Ticket { room: self.room.clone(), bytes } });
     }
 
     /// The room its events count against.
@@ -285,39 +418,37 @@ impl RustSink {
         &self.room
     }
 
-    /// Sends an event now, after what waits; dropped (and its room given
-    /// back) if nothing listens.
+    /// Sends an event now, after what was sent before.
     pub fn send(&self, event: Event) {
         let bytes = event.size();
-        self.room.bytes.fetch_add(bytes, Ordering::AcqRel);
-        let mut waiting = self.waiting();
-        waiting.bytes += bytes;
-        waiting.events.push(event);
-        // Sent under the lock: batches reach the channel in order.
-        if let Some(batch) = self.take(&mut waiting) {
-            let _ = self.tx.send(batch);
-        }
+        let (mut events, text) = self.vector();
+        events.push(event);
+        self.send_batch(events, text, bytes);
     }
 }
 
 impl Sink for RustSink {
-    fn message(&self, socket: u64, message: Message<'_>) {
-        self.hold(Event::message(socket, &message));
-    }
-
-    fn skip(&self, socket: u64, skip: &Skip) {
-        self.hold(Event::Skip { socket, skip: skip.clone() });
+    fn deliver(&self, socket: u64, items: &mut Vec<Delivered<'_>>) {
+        if items.is_empty() {
+            return;
+        }
+        let (mut events, mut text) = self.vector();
+        events.reserve(items.len());
+        let mut bytes = 0;
+        for item in items.drain(..) {
+            let event = match item {
+                Delivered::Message(mut m) if RawMessage::fits(&text, &m) => Event::Raw(RawMessage::keep(&mut text, socket, &mut m)),
+                Delivered::Message(m) => Event::Message(Box::new(InMessage::from_wire(socket, m))),
+                Delivered::Skip(skip) => Event::Skip { socket, skip },
+            };
+            bytes += event.size();
+            events.push(event);
+        }
+        self.send_batch(events, text, bytes);
     }
 
     fn event(&self, event: LinkEvent) {
         self.send(Event::Link(event));
-    }
-
-    fn wake_if_due(&self) {
-        let mut waiting = self.waiting();
-        if let Some(batch) = self.take(&mut waiting) {
-            let _ = self.tx.send(batch);
-        }
     }
 
     fn is_full(&self) -> bool {
@@ -351,7 +482,7 @@ mod tests {
             done: true,
             data: envelope::InData::Bytes(vec![1, 2]),
         };
-        let Event::Message(got) = Event::message(5, &m) else { panic!("not a message") };
+        let Event::Message(got) = Event::message(5, m) else { panic!("not a message") };
         assert_eq!(got.event, "ev");
         assert_eq!(got.tag.as_deref(), Some("t"));
         assert_eq!(got.stream, StreamInfo { done: true, id: Some("s1".into()), error: Some("{\"message\":\"x\"}".into()) });
@@ -364,11 +495,47 @@ mod tests {
         for (id, key) in [("\"cmd\"", "cmd"), ("5", "5"), ("1e21", "1e+21"), ("null", "null"), ("true", "true"), ("{\"a\":1}", "[object Object]")] {
             let frame = format!("{{\"type\":\"message\",\"data\":{{\"id\":{id},\"tag\":\"t\",\"from\":{{\"id\":\"cli_7\"}},\"stream\":{{\"stream\":\"s\",\"done\":true}},\"data\":1}}}}");
             let Ok(envelope::Inbound::Message(m)) = envelope::decode(&frame, None) else { panic!("{frame}") };
-            let Event::Message(got) = Event::message(1, &m) else { panic!("not a message") };
+            let Event::Message(got) = Event::message(1, m) else { panic!("not a message") };
             assert_eq!(got.event, key);
             assert_eq!(got.from, Sender { id: "cli_7".into(), host: String::new(), port: 0 });
             assert_eq!((got.tag.as_deref(), got.stream.done, got.stream.id.as_deref()), (Some("t"), true, Some("s")));
         }
+    }
+
+    #[test]
+    fn a_message_kept_in_its_batch_text_is_the_owned_one() {
+        let frames = [
+            // A cast, a call whose tag and sender have escapes, a stream chunk with a Buffer.
+            "{\"type\":\"message\",\"data\":{\"id\":\"cast\",\"tag\":null,\"from\":{\"id\":\"a\",\"host\":\"h\",\"port\":7},\"stream\":{\"done\":true},\"data\":{\"a\":1}}}",
+            "{\"type\":\"message\",\"data\":{\"id\":5,\"tag\":\"t\\u0031\",\"from\":{\"id\":\"n\\u00e9\",\"host\":\"h\",\"port\":7.5},\"stream\":{\"done\":false,\"stream\":\"s\"},\"data\":\"x\"}}",
+            "{\"type\":\"message\",\"data\":{\"id\":\"e\",\"tag\":3,\"from\":{\"id\":\"cli\"},\"stream\":{\"stream\":\"s\",\"done\":true,\"error\":{\"message\":\"m\"}},\"data\":{\"type\":\"Buffer\",\"data\":[1,2,255]}}}",
+            "{\"type\":\"message\",\"data\":{\"tag\":\"t\",\"from\":{\"id\":\"a\",\"host\":\"h\",\"port\":7},\"stream\":{\"done\":true}}}",
+        ];
+        let (sink, mut rx) = RustSink::new(1 << 20);
+        let mut items = Vec::new();
+        let mut owned = Vec::new();
+        for frame in frames {
+            let Ok(envelope::Inbound::Message(m)) = envelope::decode(frame, None) else { panic!("{frame}") };
+            let Ok(envelope::Inbound::Message(copy)) = envelope::decode(frame, None) else { panic!("{frame}") };
+            owned.push(InMessage::from_wire(9, copy));
+            items.push(Delivered::Message(m));
+        }
+        sink.deliver(9, &mut items);
+        assert!(items.is_empty());
+        let Ok(Batch { events, text, .. }) = rx.try_recv() else { panic!("no batch") };
+        let got: Vec<InMessage> = events
+            .into_iter()
+            .map(|e| match e {
+                Event::Raw(m) => m.into_owned(&text),
+                other => panic!("not a raw message: {other:?}"),
+            })
+            .collect();
+        assert_eq!(got, owned);
+        assert_eq!(got[1].tag.as_deref(), Some("t1"));
+        assert_eq!(got[1].from, Sender { id: "n\u{e9}".into(), host: "h".into(), port: 0 });
+        assert_eq!(got[2].data, Payload::Bytes(vec![1, 2, 255]));
+        assert_eq!(got[3].data, Payload::Absent);
+        assert!(rx.try_recv().is_err(), "one batch for the whole read");
     }
 
     #[test]

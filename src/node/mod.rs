@@ -1013,10 +1013,10 @@ type Streams = HashMap<(String, String), Feed>;
 async fn dispatch(node: Weak<Inner>, mut rx: mpsc::UnboundedReceiver<Batch>) {
     let mut streams: Streams = HashMap::new();
     let mut handlers = HandlerCache::default();
-    while let Some(Batch { mut events, ticket }) = rx.recv().await {
+    while let Some(Batch { mut events, text, ticket }) = rx.recv().await {
         let Some(inner) = node.upgrade() else { break };
         for event in events.drain(..) {
-            deliver(&inner, &mut streams, &mut handlers, event);
+            deliver(&inner, &mut streams, &mut handlers, event, &text);
             // One read's batch can hold thousands of messages, and under a
             // flood the next is ready at once: counting each against the
             // task's budget makes the dispatcher yield now and then, so the
@@ -1024,7 +1024,7 @@ async fn dispatch(node: Weak<Inner>, mut rx: mpsc::UnboundedReceiver<Batch>) {
             // of one thread too, rather than their chunks piling up unread.
             tokio::task::consume_budget().await;
         }
-        ticket.give_back(events);
+        ticket.give_back(events, text);
         // What a handler keeps of the batch is bounded elsewhere (a
         // stream's chunks by the stream's bound): the link's room is given back.
         drop(ticket);
@@ -1062,11 +1062,12 @@ impl HandlerCache {
     }
 }
 
-/// Handles one event of the network side.
-fn deliver(inner: &Arc<Inner>, streams: &mut Streams, handlers: &mut HandlerCache, event: Event) {
+/// Handles one event of the network side; `text` is the text of its batch.
+fn deliver(inner: &Arc<Inner>, streams: &mut Streams, handlers: &mut HandlerCache, event: Event, text: &str) {
     {
         match event {
-            Event::Message(m) => route(inner, streams, handlers, m),
+            Event::Raw(m) => route(inner, streams, handlers, m.into_owned(text)),
+            Event::Message(m) => route(inner, streams, handlers, *m),
             Event::Skip { skip, .. } => {
                 inner.skips.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!("skipped a frame: {skip}");

@@ -246,7 +246,7 @@ impl Outbound {
             Data::Bytes(b) => Payload::Bytes(b),
         };
         let stream = StreamInfo { done: stream.done, id: stream.id.map(str::to_string), error: stream.error.map(str::to_string) };
-        self.local.send(Event::Message(InMessage { socket: 0, from: me, event: event.to_string(), tag: tag.map(str::to_string), stream, data }));
+        self.local.send(Event::Message(Box::new(InMessage { socket: 0, from: me, event: event.to_string(), tag: tag.map(str::to_string), stream, data })));
         Ok(())
     }
 }

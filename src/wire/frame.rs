@@ -98,18 +98,47 @@ impl FrameDecoder {
     }
 
     /// The next complete frame, if one is buffered.
+    #[cfg(any(test, feature = "internals"))]
     pub fn next_frame(&mut self) -> Option<Decoded<'_>> {
+        self.frames().next()
+    }
+
+    /// The complete frames buffered, in order, each borrowed from the
+    /// buffer for as long as the iterator lives: a reader can keep every
+    /// frame of one read (and what it decoded of them) and hand them on
+    /// together, rather than one at a time. What the iterator yields is
+    /// consumed, as [`FrameDecoder::next_frame`] consumes it.
+    pub fn frames(&mut self) -> Frames<'_> {
+        let FrameDecoder { buf, start, scanned, max, discarding } = self;
+        Frames { buf: buf.as_slice(), start, scanned, max: *max, discarding }
+    }
+}
+
+/// The frames a [`FrameDecoder`] holds: see [`FrameDecoder::frames`].
+#[derive(Debug)]
+pub struct Frames<'a> {
+    buf: &'a [u8],
+    start: &'a mut usize,
+    scanned: &'a mut usize,
+    max: usize,
+    discarding: &'a mut bool,
+}
+
+impl<'a> Iterator for Frames<'a> {
+    type Item = Decoded<'a>;
+
+    fn next(&mut self) -> Option<Decoded<'a>> {
         loop {
-            let from = self.scanned.max(self.start);
+            let from = (*self.scanned).max(*self.start);
             match memchr::memchr(DELIMITER, &self.buf[from..]) {
                 Some(rel) => {
                     let end = from + rel;
-                    let begin = self.start;
-                    self.start = end + 1;
-                    self.scanned = self.start;
-                    if self.discarding {
+                    let begin = *self.start;
+                    *self.start = end + 1;
+                    *self.scanned = *self.start;
+                    if *self.discarding {
                         // The tail of a frame already reported as too large.
-                        self.discarding = false;
+                        *self.discarding = false;
                         continue;
                     }
                     if end - begin > self.max {
@@ -118,15 +147,16 @@ impl FrameDecoder {
                     return Some(Decoded::Frame(&self.buf[begin..end]));
                 }
                 None => {
-                    self.scanned = self.buf.len();
-                    let over = self.pending() > self.max;
-                    if self.discarding || over {
-                        self.buf.clear();
-                        self.start = 0;
-                        self.scanned = 0;
+                    *self.scanned = self.buf.len();
+                    let over = self.buf.len() - *self.start > self.max;
+                    if *self.discarding || over {
+                        // All of it is thrown away: consumed, so the next
+                        // compaction clears it (frames yielded before
+                        // are still borrowed from it).
+                        *self.start = self.buf.len();
                     }
-                    if over && !self.discarding {
-                        self.discarding = true;
+                    if over && !*self.discarding {
+                        *self.discarding = true;
                         return Some(Decoded::TooLarge { limit: self.max });
                     }
                     return None;
@@ -410,6 +440,26 @@ mod tests {
         // The limit reported is the decoder's own.
         d.push(b"0123456789\x0c");
         assert_eq!(d.next_frame(), Some(Decoded::TooLarge { limit: 8 }));
+    }
+
+    #[test]
+    fn a_read_s_frames_are_borrowed_together() {
+        let mut d = FrameDecoder::new(8);
+        // Complete frames, an oversized one between them, and a partial one.
+        d.push(b"one\x0ctwo\x0c0123456789\x0cthree\x0cpar");
+        let got: Vec<Decoded<'_>> = d.frames().collect();
+        assert_eq!(got, vec![Decoded::Frame(b"one"), Decoded::Frame(b"two"), Decoded::TooLarge { limit: 8 }, Decoded::Frame(b"three")]);
+        assert_eq!(d.pending(), 3);
+        d.push(b"tial\x0c");
+        assert_eq!(d.frames().collect::<Vec<_>>(), vec![Decoded::Frame(b"partial")]);
+        // A partial frame over the limit is reported once and thrown away,
+        // after the frames before it, which stay readable.
+        d.push(b"ok\x0c0123456789");
+        let got: Vec<Decoded<'_>> = d.frames().collect();
+        assert_eq!(got, vec![Decoded::Frame(b"ok"), Decoded::TooLarge { limit: 8 }]);
+        assert_eq!(d.pending(), 0);
+        d.push(b"abc\x0cnext\x0c");
+        assert_eq!(d.frames().collect::<Vec<_>>(), vec![Decoded::Frame(b"next")]);
     }
 
     #[test]

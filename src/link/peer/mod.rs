@@ -339,11 +339,16 @@ const SMALL_WRITE: usize = frame::BLOCK / 4;
 /// How long after a write in blocks every write keeps to them.
 const BLOCKS_HOLD_US: u64 = 1_000_000;
 
+/// The most an outbox holds before it is handed to the task as it stands
+/// (see [`PeerHandle::send_lines`]): about one write of the task's.
+const OUTBOX_LIMIT: usize = 64 * 1024;
+
 /// The JS side's handle on a peer task.
 #[derive(Debug, Clone)]
 pub struct PeerHandle {
     pub id: u64,
-    pub node_id: String,
+    /// Shared, not copied: a handle is cloned for every send.
+    pub node_id: Arc<str>,
     /// Where the link dials, as `connect` was given it: an observer walks
     /// the mesh by it.
     pub host: Arc<str>,
@@ -400,6 +405,14 @@ impl PeerHandle {
             o.text.push('\n');
             o.text.push_str(&line);
             bytes += 1;
+            // A full outbox goes to the task as it stands and the next line
+            // opens another: every copy of it the task makes (signed, laid
+            // out in blocks, kept until acknowledged) then stays about the
+            // size of one write, reused while warm, rather than growing to
+            // the high-water mark in buffers touched for the first time.
+            if o.text.len() >= OUTBOX_LIMIT {
+                self.seal(&mut lane);
+            }
         } else {
             self.seal(&mut lane);
             lane.generation += 1;
@@ -538,7 +551,7 @@ pub fn spawn(shared: &Arc<Shared>, id: u64, opts: PeerOptions) -> PeerHandle {
     state.max_len.store(opts.max_len, Ordering::Relaxed);
     let handle = PeerHandle {
         id,
-        node_id: opts.node_id.clone(),
+        node_id: Arc::from(opts.node_id.as_str()),
         host: Arc::from(opts.host.as_str()),
         port: opts.port,
         tx,

@@ -18,13 +18,17 @@ use crate::link::handover;
 use crate::link::observe;
 use crate::link::health::{self, now_us, Heard, Hearing};
 use crate::wire::error::Skip;
-use crate::link::sink::LinkEvent;
+use crate::link::sink::{Delivered, LinkEvent};
 use crate::wire::frame::{Decoded, FrameDecoder};
 use crate::wire::json;
 use crate::link::shared::{Config, Shared};
 
 /// Room made for each socket read.
 const READ_SIZE: usize = 256 * 1024;
+
+/// A read of at least this many bytes of frames is followed by a yield
+/// (see the end of `read_loop`).
+const YIELD_AFTER: u64 = 64 * 1024;
 
 /// Within one read, the sink's limit is checked after this many frames or
 /// bytes of frames.
@@ -58,6 +62,8 @@ impl Drop for LinkGuard {
 pub(super) async fn read_loop(shared: Arc<Shared>, id: u64, mut rd: Reader, ip: IpAddr) {
     let mut decoder = FrameDecoder::new(shared.config().max_frame);
     let mut link = LinkGuard { shared: shared.clone(), id, heard: None, held: 0 };
+    // What a read delivers, kept emptied from read to read.
+    let mut spare: Vec<Delivered<'static>> = Vec::new();
     'reads: loop {
         // Large reads: a stream chunk is a frame of about 234 KB.
         match rd.read_buf(decoder.read_buffer(READ_SIZE)).await {
@@ -68,50 +74,66 @@ pub(super) async fn read_loop(shared: Arc<Shared>, id: u64, mut rd: Reader, ip: 
             h.heard_now();
             h.reads.fetch_add(1, Ordering::Relaxed);
         }
+        // The settings once per read, not per frame.
+        let cfg = shared.config();
         let (mut messages, mut bytes) = (0u64, 0u64);
         // One read can hold many frames, and a bad frame of one byte makes
-        // a skip entry of a hundred: the sink's limit is checked every so
-        // many frames or bytes, not only once per read.
+        // a skip entry of a hundred: what the read holds is handed over,
+        // and the sink's limit checked, every so many frames or bytes, not
+        // only once per read.
         let (mut frames, mut bytes_in) = (0usize, 0usize);
-        while let Some(frame) = decoder.next_frame() {
+        // The read's messages, borrowed from the decoder's buffer, go to
+        // the sink together.
+        let mut items = reborrow(std::mem::take(&mut spare));
+        let mut decoded = decoder.frames();
+        let mut closing = false;
+        for frame in decoded.by_ref() {
             match frame {
                 Decoded::Frame(frame) => {
                     bytes_in += frame.len();
                     bytes += frame.len() as u64 + 1;
                     messages += 1;
-                    // Invalid UTF-8 becomes U+FFFD, as a JS receiver decoding utf8 does.
-                    let text = match std::str::from_utf8(frame) {
-                        Ok(text) => std::borrow::Cow::Borrowed(text),
-                        Err(_) => String::from_utf8_lossy(frame),
-                    };
-                    let cfg = shared.config();
-                    let decoded = envelope::decode(&text, cfg.cookie.as_ref());
-                    if link.heard.is_none() {
-                        if let Some(node) = sender(&decoded) {
-                            let h = shared.hearing.attach(node);
-                            link.heard = Some(h.clone());
-                            if !h.turn.join(id) && !take_turn(&shared, id, &h).await {
-                                break 'reads;
-                            }
+                    let open = match std::str::from_utf8(frame) {
+                        Ok(text) => take_frame(&shared, &cfg, &mut link, ip, text, &mut items).await,
+                        // Invalid UTF-8 becomes U+FFFD, as a JS receiver
+                        // decoding utf8 does: text of its own, handed over
+                        // alone, after what came before it.
+                        Err(_) => {
+                            shared.sink.deliver(id, &mut items);
+                            let text = String::from_utf8_lossy(frame).into_owned();
+                            let mut one = Vec::with_capacity(1);
+                            let open = take_frame(&shared, &cfg, &mut link, ip, &text, &mut one).await;
+                            shared.sink.deliver(id, &mut one);
+                            open
                         }
+                    };
+                    if !open {
+                        closing = true;
+                        break;
                     }
-                    route(&shared, id, &cfg, decoded, link.heard.as_deref(), ip);
                 }
                 Decoded::TooLarge { limit } => {
                     let skip = Skip::FrameTooLarge { limit };
                     link.heard.as_deref().unwrap_or(&shared.hearing.unattributed).skip(&skip);
-                    shared.sink.skip(id, &skip);
+                    items.push(Delivered::Skip(skip));
                 }
             }
             frames += 1;
             if frames >= CHECK_FRAMES || bytes_in >= CHECK_BYTES {
                 (frames, bytes_in) = (0, 0);
-                // Usually there is room, and JS is woken once for the whole read.
+                shared.sink.deliver(id, &mut items);
+                // Usually there is room, and the consumer is woken once for
+                // the whole read.
                 if shared.sink.is_full() {
                     shared.sink.wake_if_due();
                     shared.sink.wait_room().await;
                 }
             }
+        }
+        shared.sink.deliver(id, &mut items);
+        spare = reborrow(items);
+        if closing {
+            break 'reads;
         }
         if let Some(h) = &link.heard {
             h.messages.fetch_add(messages, Ordering::Relaxed);
@@ -137,9 +159,18 @@ pub(super) async fn read_loop(shared: Arc<Shared>, id: u64, mut rd: Reader, ip: 
             shared.sink.wake_if_due();
             break;
         }
-        // One wake-up of JS for everything this read delivered.
+        // One wake-up of the consumer for everything this read delivered.
         shared.sink.wake_if_due();
         shared.sink.wait_room().await;
+        // The consumer takes a large read's messages while they are in the
+        // cache: a socket that always has more to read would otherwise keep
+        // this task running (reads that find data never wait) until the
+        // sink is full, megabytes later. After a small read the socket is
+        // likely empty, the next read waits anyway, and a yield would only
+        // cost a turn of the scheduler for a few messages.
+        if bytes >= YIELD_AFTER {
+            tokio::task::yield_now().await;
+        }
     }
     drop(link);
     drop(decoder);
@@ -148,6 +179,34 @@ pub(super) async fn read_loop(shared: Arc<Shared>, id: u64, mut rd: Reader, ip: 
     if shared.remove_source(id).is_some() {
         shared.sink.event(LinkEvent::SocketClose { socket: id });
     }
+}
+
+/// An empty vector of items, with the room of `items` (emptied) but of
+/// another lifetime: the read buffer the items of one read borrow is not
+/// the next one's, and the vector is not allocated again for each read.
+fn reborrow<'b>(mut items: Vec<Delivered<'_>>) -> Vec<Delivered<'b>> {
+    items.clear();
+    // Collected in place: an empty vector's allocation is reused as is.
+    items.into_iter().map_while(|_| None).collect()
+}
+
+/// Decodes the text of one frame of link `link.id` and routes it, into
+/// `items` for what goes to the sink. The first frame that names its node
+/// may have to wait for an older link of that node (see `handover.rs`):
+/// false when this link is to close instead.
+async fn take_frame<'t>(shared: &Arc<Shared>, cfg: &Arc<Config>, link: &mut LinkGuard, ip: IpAddr, text: &'t str, items: &mut Vec<Delivered<'t>>) -> bool {
+    let decoded = envelope::decode(text, cfg.cookie.as_ref());
+    if link.heard.is_none() {
+        if let Some(node) = sender(&decoded) {
+            let h = shared.hearing.attach(node);
+            link.heard = Some(h.clone());
+            if !h.turn.join(link.id) && !take_turn(shared, link.id, &h).await {
+                return false;
+            }
+        }
+    }
+    route(shared, cfg, decoded, link.heard.as_deref(), ip, items);
+    true
 }
 
 /// The node a decoded frame comes from, if it says.
@@ -181,10 +240,10 @@ async fn take_turn(shared: &Arc<Shared>, id: u64, h: &Arc<Heard>) -> bool {
     true
 }
 
-/// Routes one decoded frame of inbound socket `socket`: messages to JS,
-/// pings answered here, bad frames skipped. `heard` is the node the link
-/// carries, once known.
-fn route(shared: &Arc<Shared>, socket: u64, cfg: &Arc<Config>, decoded: Result<Inbound<'_>, Skip>, heard: Option<&Heard>, ip: IpAddr) {
+/// Routes one decoded frame of an inbound link: messages, and bad
+/// frames skipped, into `items` for the sink; pings answered here. `heard`
+/// is the node the link carries, once known.
+fn route<'t>(shared: &Arc<Shared>, cfg: &Arc<Config>, decoded: Result<Inbound<'t>, Skip>, heard: Option<&Heard>, ip: IpAddr, items: &mut Vec<Delivered<'t>>) {
     match decoded {
         Ok(Inbound::Message(m)) => match health::tick_reply(m.event_raw) {
             // The answer to one of our keep-alive pings: its round trip.
@@ -195,7 +254,7 @@ fn route(shared: &Arc<Shared>, socket: u64, cfg: &Arc<Config>, decoded: Result<I
             }
             // An observer's request: answered here, never delivered.
             _ if observe::is_request(&m) => observe::answer(shared, cfg, &m, ip),
-            _ => shared.sink.message(socket, m),
+            _ => items.push(Delivered::Message(m)),
         },
         Ok(Inbound::Ping(p)) => {
             // The JS kernel answers only a sender it has a link to, found by
@@ -218,7 +277,7 @@ fn route(shared: &Arc<Shared>, socket: u64, cfg: &Arc<Config>, decoded: Result<I
         Ok(Inbound::Other(kind)) => tracing::debug!("ignoring a frame of type {kind:?}"),
         Err(skip) => {
             heard.unwrap_or(&shared.hearing.unattributed).skip(&skip);
-            shared.sink.skip(socket, &skip)
+            items.push(Delivered::Skip(skip));
         }
     }
 }
