@@ -44,6 +44,8 @@ pub(super) struct Lane {
     pub(super) outbox: Option<Outbox>,
     /// The generation of the last outbox opened.
     pub(super) generation: u64,
+    /// When a Rust sender last wrote from its own thread (`now_us`).
+    pub(super) last_direct_us: u64,
 }
 
 /// Envelope lines appended by Rust senders until the task takes them.
