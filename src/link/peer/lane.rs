@@ -56,6 +56,9 @@ pub(super) struct Outbox {
     pub(super) text: String,
     /// The settings they are signed with (a new outbox when these change).
     pub(super) cfg: Arc<Config>,
+    /// Opened by a request or reply that missed the direct lane: others
+    /// like it are likely on their way (see `Inbox::recv`).
+    pub(super) gathers: bool,
 }
 
 impl Lane {

@@ -439,7 +439,7 @@ impl PeerHandle {
                 }
                 None => line,
             };
-            lane.outbox = Some(lane::Outbox { generation, text, cfg });
+            lane.outbox = Some(lane::Outbox { generation, text, cfg, gathers: direct });
             lane.busy = true;
             if self.tx.send(Command::Outbox { generation }).is_err() {
                 lane.outbox = None;
@@ -575,7 +575,7 @@ pub fn spawn(shared: &Arc<Shared>, id: u64, opts: PeerOptions) -> PeerHandle {
         id,
         opts,
         shared: shared.clone(),
-        rx: Inbox { rx, state: state.clone() },
+        rx: Inbox { rx, state: state.clone(), held: None },
         state,
         queue: VecDeque::new(),
         queue_bytes: 0,
