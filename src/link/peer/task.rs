@@ -113,12 +113,17 @@ impl Inbox {
         self.state.lane().outbox.as_ref().is_some_and(|o| o.gathers && o.text.len() <= SMALL_OUTBOX)
     }
 
+    /// The next command without waiting: a marker held over a yield first.
+    fn next_now(&mut self) -> Result<Command, mpsc::error::TryRecvError> {
+        match self.held.take() {
+            Some(cmd) => Ok(cmd),
+            None => self.rx.try_recv(),
+        }
+    }
+
     pub(super) fn try_recv(&mut self) -> Result<Command, mpsc::error::TryRecvError> {
         loop {
-            let cmd = match self.held.take() {
-                Some(cmd) => cmd,
-                None => self.rx.try_recv()?,
-            };
+            let cmd = self.next_now()?;
             if let Some(cmd) = self.resolve(cmd) {
                 self.took(&cmd);
                 return Ok(cmd);
@@ -139,10 +144,7 @@ impl Inbox {
     /// [`Inbox::try_recv`] for a caller that holds the lane's lock already.
     pub(super) fn try_recv_in(&mut self, lane: &mut Lane) -> Result<Command, mpsc::error::TryRecvError> {
         loop {
-            let cmd = match self.held.take() {
-                Some(cmd) => cmd,
-                None => self.rx.try_recv()?,
-            };
+            let cmd = self.next_now()?;
             if let Some(cmd) = Self::resolve_in(cmd, lane) {
                 self.took(&cmd);
                 return Ok(cmd);
