@@ -10,8 +10,8 @@
 //   links   established TCP connections per node
 //   tput    the cluster's total cast throughput under all-to-all load
 //           (every node casting to every other; casts received within the
-//           same --load seconds of wall-clock time on every node, opened a
-//           second after the nodes are told to start). Not for Rust nodes,
+//           same --load seconds of wall-clock time on every node, opened
+//           once the nodes can all have been told to start). Not for Rust nodes,
 //           whose example does not cast on its own.
 //   us/cast the CPU time of all nodes in that window over the casts received
 //           (cores: that CPU time over the window)
@@ -38,7 +38,11 @@ const COOKIE = "scale-cookie";
 const REQUEST_TIMEOUT = 60000;
 const MESH_TIMEOUT = 120000;
 const PER_TURN = 20; // casts per peer per turn under load
-const LOAD_LEAD_MS = 1000; // from the load request to the counting window
+// From the load requests to the counting window: time for the requests to
+// reach every node, so it grows with the mesh. No longer than that: a JS
+// (node-ipc) receiver flooded for long before the window can spend all of a
+// short window reparsing its backlog and count nothing in it.
+const LOAD_LEAD_MS = (n) => 100 + 25 * n;
 const WINDOW_GRACE_MS = 200; // after the window, before asking for counts
 
 function parseArgs(argv) {
@@ -241,9 +245,9 @@ async function runKernels(impl, n, o) {
     const meshMs = Date.now() - t0;
     const idle = await measureIdle(nodes.map((nd) => nd.pid), o.idle);
     // The window opens once every node can have been told to cast (the
-    // requests take a while to reach 32 busy processes) and is the same
-    // span of wall-clock time on every node.
-    const from = Date.now() + LOAD_LEAD_MS;
+    // requests take a while to reach 32 busy processes: LOAD_LEAD_MS) and
+    // is the same span of wall-clock time on every node.
+    const from = Date.now() + LOAD_LEAD_MS(n);
     const to = from + o.load * 1000;
     await Promise.all(nodes.map((nd) => nd.request("load", { perTurn: PER_TURN, from, to })));
     await sleep(Math.max(0, to - Date.now()) + WINDOW_GRACE_MS);
