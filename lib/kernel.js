@@ -69,14 +69,10 @@ function tlsInput(tls) {
 }
 
 // How a batch of events from the addon is read, as the addon writes it
-// (src/napi/batch.rs): entry kinds and payload modes by name, the reasons of
-// nodedown in the order of the counters of a peer's stats(), and the kinds
-// of _skip in the order of the counters of inboundStats().
+// (src/napi/batch.rs): entry kinds and payload modes by name.
 const TABLES = JSON.parse(native.batchTables());
 const EV = Object.freeze(TABLES.kinds);
 const MODE = Object.freeze(TABLES.modes);
-const DOWN_REASONS = Object.freeze(TABLES.downReasons);
-const SKIP_TYPES = Object.freeze(TABLES.skipTypes);
 
 function isObject(v) {
   return v !== null && (typeof v === "object" || typeof v === "function");
@@ -417,66 +413,32 @@ class NetKernel extends EventEmitter {
   }
 
   // Health of every link, by node id, and totals: what went out on our
-  // link to it and what came in on its links to us. Read from counters the
-  // network threads keep (no round trip to them): cheap enough to call
-  // every second under load.
+  // link to it and what came in on its links to us. The addon reads them
+  // from counters the network threads keep (no round trip to them), for the
+  // links of our connections, in one call: cheap enough to call every second
+  // under load. Added here: what a connection holds while its link is down,
+  // and "closed" for a connection stopped (its link no longer tries).
   stats() {
-    const now = Date.now();
-    const peers = {};
-    const zeroSkips = () => Object.fromEntries(SKIP_TYPES.map((t) => [t, 0]));
-    const totals = {sent: {messages: 0, bytes: 0}, received: {messages: 0, bytes: 0},
-      queued: 0, unwritten: 0, dropped: 0, skips: zeroSkips()};
-    const entry = (id) => peers[id] || (peers[id] = {
-      state: null, sent: {messages: 0, bytes: 0}, received: {messages: 0, bytes: 0},
-      queued: 0, unwritten: 0, dropped: 0, skips: zeroSkips(), inbound: 0, lastHeard: null, rtt: null,
-      quiet: null, pings: 0, ticksMissed: 0, ackSaves: 0,
-      nodedowns: Object.fromEntries(DOWN_REASONS.map((r) => [r, 0])),
-    });
+    const links = [];
+    for (const conn of this._sinks.values()) if (conn._peer) links.push(conn._peer);
+    const stats = JSON.parse(this._native.stats(links));
+    const {peers, totals} = stats;
     for (const [id, conn] of this._sinks) {
-      if (!conn._peer) continue;
-      const s = conn._peer.stats();
-      const peer = entry(id);
-      // up: shown to run; down: declared down for its silence, the link
-      // kept; connecting: no link, or a link to a node not shown to run yet.
-      peer.state = s[6] === 2 ? "up" : s[6] === 3 ? "down" : (conn.active() ? "connecting" : "closed");
-      peer.quiet = s[7] < 0 ? null : Math.round(s[7]);
-      peer.pings = s[8];
-      peer.ticksMissed = s[9];
-      peer.ackSaves = s[10];
-      DOWN_REASONS.forEach((r, i) => { peer.nodedowns[r] = s[11 + i]; });
-      peer.sent = {messages: s[0], bytes: s[1]};
-      // What the network thread holds, and what this thread holds while
-      // the link is down.
-      peer.queued = s[2] + conn._queue.held();
-      peer.unwritten = s[3] + conn._heldBytes;
-      peer.dropped = s[4] + conn._heldDropped;
+      const peer = conn._peer ? peers[id] : undefined;
+      if (peer === undefined) continue;
+      // The addon says up (shown to run), down (declared down for its
+      // silence, the link kept) or connecting (no link, or a link to a node
+      // not shown to run yet); a stopped connection's link tries no more.
+      if (peer.state === "connecting" && !conn.active()) peer.state = "closed";
+      const held = conn._queue.held();
+      peer.queued += held;
+      peer.unwritten += conn._heldBytes;
+      peer.dropped += conn._heldDropped;
+      totals.queued += held;
+      totals.unwritten += conn._heldBytes;
+      totals.dropped += conn._heldDropped;
     }
-    const inbound = JSON.parse(this._native.inboundStats());
-    for (const id of Object.keys(inbound)) {
-      const [links, messages, bytes, agoUs, rttUs, ...skips] = inbound[id];
-      // "" holds the skips of links that never said which node they carry.
-      const peer = id === "" ? {skips: zeroSkips()} : entry(id);
-      if (id !== "") {
-        peer.inbound = links;
-        peer.received = {messages, bytes};
-        peer.lastHeard = agoUs < 0 ? null : now - Math.round(agoUs / 1000);
-        peer.rtt = rttUs < 0 ? null : rttUs / 1000;
-      }
-      skips.forEach((n, i) => {
-        peer.skips[SKIP_TYPES[i]] = n;
-        totals.skips[SKIP_TYPES[i]] += n;
-      });
-    }
-    for (const peer of Object.values(peers)) {
-      totals.sent.messages += peer.sent.messages;
-      totals.sent.bytes += peer.sent.bytes;
-      totals.received.messages += peer.received.messages;
-      totals.received.bytes += peer.received.bytes;
-      totals.queued += peer.queued;
-      totals.unwritten += peer.unwritten;
-      totals.dropped += peer.dropped;
-    }
-    return {peers, totals};
+    return stats;
   }
 
   abcast(nodes, event, data) {

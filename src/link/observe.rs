@@ -25,7 +25,7 @@ use std::sync::atomic::Ordering::{Acquire, Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 use tokio::io::AsyncWriteExt;
 
 use crate::link::health::now_us;
@@ -106,6 +106,7 @@ pub struct PeerStats {
     /// Frames dropped unwritten past `maxLen` or `maxQueueBytes`.
     pub dropped: u64,
     /// Frames of its skipped as bad input, by kind (`Skip::KINDS`).
+    #[serde(serialize_with = "skips_in_kind_order")]
     pub skips: BTreeMap<String, u64>,
     /// Its links to us open now.
     pub inbound: u64,
@@ -122,6 +123,7 @@ pub struct PeerStats {
     /// Whole-tick silences its acknowledgements showed to be a busy node.
     pub ack_saves: u64,
     /// `nodedown`s by reason ("tick timeout", "closed", "stopped").
+    #[serde(serialize_with = "downs_in_reason_order")]
     pub nodedowns: BTreeMap<String, u64>,
 }
 
@@ -140,6 +142,7 @@ pub struct Totals {
     pub dropped: u64,
     /// Skipped frames by kind, those of links that never named their node
     /// included.
+    #[serde(serialize_with = "skips_in_kind_order")]
     pub skips: BTreeMap<String, u64>,
 }
 
@@ -185,6 +188,24 @@ pub struct Answer<'a> {
     pub links: Vec<LinkTo>,
 }
 
+/// Counters by name, written with the names of `order` first, in its order,
+/// and any other after them: the JSON of [`Stats`] lists skip kinds and
+/// `nodedown` reasons in the order of [`Skip::KINDS`] and `DownReason::ALL`,
+/// as the addon's `kernel.stats()` objects always have.
+fn in_order<S: Serializer>(map: &BTreeMap<String, u64>, order: &[&str], s: S) -> Result<S::Ok, S::Error> {
+    let known = order.iter().filter_map(|k| map.get_key_value(*k));
+    let rest = map.iter().filter(|(k, _)| !order.contains(&k.as_str()));
+    s.collect_map(known.chain(rest))
+}
+
+fn skips_in_kind_order<S: Serializer>(map: &BTreeMap<String, u64>, s: S) -> Result<S::Ok, S::Error> {
+    in_order(map, &Skip::KINDS, s)
+}
+
+fn downs_in_reason_order<S: Serializer>(map: &BTreeMap<String, u64>, s: S) -> Result<S::Ok, S::Error> {
+    in_order(map, &DownReason::ALL.map(DownReason::as_str), s)
+}
+
 fn zeroed(names: &[&str]) -> BTreeMap<String, u64> {
     names.iter().map(|n| (n.to_string(), 0)).collect()
 }
@@ -197,7 +218,7 @@ fn empty_entry() -> PeerStats {
     PeerStats { skips: zeroed(&Skip::KINDS), nodedowns: zeroed(&down_names()), ..PeerStats::default() }
 }
 
-/// The figures of outbound link `p`, as `NativePeer::stats` reads them.
+/// The figures of outbound link `p`.
 fn outbound_entry(p: &PeerHandle, now: u64) -> PeerStats {
     let s = &p.state;
     let life = s.life.load(Relaxed);
@@ -211,7 +232,7 @@ fn outbound_entry(p: &PeerHandle, now: u64) -> PeerStats {
         LinkState::Connecting
     });
     if life >= Life::Up as u8 && alive > 0 {
-        e.quiet = Some(now.saturating_sub(alive) / 1000);
+        e.quiet = Some(round_ms(now.saturating_sub(alive)));
     }
     e.sent = Counts { messages: s.sent_frames.load(Relaxed), bytes: s.sent_bytes.load(Relaxed) };
     e.queued = s.queued.load(Acquire) as u64;
@@ -226,26 +247,42 @@ fn outbound_entry(p: &PeerHandle, now: u64) -> PeerStats {
     e
 }
 
-/// Ms since the epoch, `ago_us` microseconds before now.
-fn epoch_ms_ago(ago_us: u64) -> u64 {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-    now.saturating_sub(Duration::from_micros(ago_us)).as_millis() as u64
+/// Ms since the epoch now, whole ones, as JS's `Date.now()` gives them.
+fn epoch_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64
+}
+
+/// Microseconds to the nearest ms, halves up, as JS's `Math.round` of the
+/// ms: the figures the addon's `kernel.stats()` gave before it read them here.
+fn round_ms(us: u64) -> u64 {
+    us.saturating_add(500) / 1000
 }
 
 /// Every node's figures: our link to it and its links to us.
 pub fn stats(shared: &Shared) -> Stats {
+    let peers: Vec<PeerHandle> = lock(&shared.peers_by_node).values().cloned().collect();
+    stats_of(shared, &peers)
+}
+
+/// Every node's figures, with `links` as our links to them. The addon's
+/// `kernel.stats()` names the links its `Connection`s hold, which are not
+/// always those of the registry: a connection stopped while it stays among
+/// the kernel's sinks is listed (its link has left the registry), and one
+/// being disconnected gracefully is not (its link is still in the registry
+/// until what it holds is written).
+pub fn stats_of<'a>(shared: &Shared, links: impl IntoIterator<Item = &'a PeerHandle>) -> Stats {
     let now = now_us();
     let mut out = Stats { totals: Totals { skips: zeroed(&Skip::KINDS), ..Totals::default() }, ..Stats::default() };
-    let peers: Vec<PeerHandle> = lock(&shared.peers_by_node).values().cloned().collect();
-    for p in &peers {
+    for p in links {
         out.peers.insert(p.node_id.to_string(), outbound_entry(p, now));
     }
+    let now_ms = epoch_ms();
     for (id, h) in shared.hearing.nodes() {
         let e = out.peers.entry(id).or_insert_with(empty_entry);
         e.inbound = h.links.load(Relaxed) as u64;
         e.received = Counts { messages: h.messages.load(Relaxed), bytes: h.bytes.load(Relaxed) };
         let last = h.last_us.load(Relaxed);
-        e.last_heard = (last > 0).then(|| epoch_ms_ago(now.saturating_sub(last)));
+        e.last_heard = (last > 0).then(|| now_ms.saturating_sub(round_ms(now.saturating_sub(last))));
         let rtt = h.rtt_us.load(Relaxed);
         e.rtt = (rtt > 0).then(|| rtt as f64 / 1000.0);
         for (kind, n) in Skip::KINDS.iter().zip(&h.skips) {
@@ -371,4 +408,43 @@ async fn write_answer(to: (IpAddr, u16), tls: Option<Arc<rustls::ClientConfig>>,
     let mut stream = tokio_rustls::TlsConnector::from(config).connect(name, socket).await?;
     stream.write_all(frame).await?;
     stream.shutdown().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skip_kinds_and_down_reasons_are_written_in_the_order_of_their_counters() {
+        let mut stats = Stats { totals: Totals { skips: zeroed(&Skip::KINDS), ..Totals::default() }, ..Stats::default() };
+        let mut entry = empty_entry();
+        entry.skips.insert("AN_EXTRA_KIND".into(), 1);
+        stats.peers.insert("b".into(), entry);
+        let text = serde_json::to_string(&stats).expect("serialised");
+        let entry_text = &text[..text.find("\"totals\"").expect("totals")];
+        let totals_text = &text[text.find("\"totals\"").expect("totals")..];
+        let at = |within: &str, name: &str| within.find(&format!("\"{name}\":")).unwrap_or_else(|| panic!("{name} in {within}"));
+        for within in [entry_text, totals_text] {
+            let places: Vec<usize> = Skip::KINDS.iter().map(|k| at(within, k)).collect();
+            assert!(places.windows(2).all(|w| w[0] < w[1]), "{within}");
+        }
+        assert!(at(entry_text, "AN_EXTRA_KIND") > at(entry_text, "INBOUND_BUDGET"), "a name of no counter comes last");
+        let places: Vec<usize> = ["tick timeout", "closed", "stopped"].iter().map(|r| at(entry_text, r)).collect();
+        assert!(places.windows(2).all(|w| w[0] < w[1]), "{entry_text}");
+        // Read back, the maps are the same (only the order of the text differs).
+        let back: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+        assert_eq!(back["peers"]["b"]["skips"]["AN_EXTRA_KIND"], 1);
+        assert_eq!(back["peers"]["b"]["nodedowns"]["tick timeout"], 0);
+        assert_eq!(back["peers"]["b"]["lastHeard"], serde_json::Value::Null);
+    }
+
+    #[test]
+    fn ms_are_rounded_halves_up() {
+        assert_eq!(round_ms(0), 0);
+        assert_eq!(round_ms(499), 0);
+        assert_eq!(round_ms(500), 1);
+        assert_eq!(round_ms(1499), 1);
+        assert_eq!(round_ms(2500), 3);
+        assert_eq!(round_ms(u64::MAX), u64::MAX / 1000);
+    }
 }

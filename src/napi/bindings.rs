@@ -240,11 +240,14 @@ impl NativeKernel {
         Ok(())
     }
 
-    /// What this node hears from each other node, as JSON (see
-    /// `Hearing::snapshot_json`), for `stats()`.
+    /// `kernel.stats()` as JSON text: `observe::stats_of` with `links` (the
+    /// kernel's connections' peers) as our links, serialised as the Rust
+    /// API's `Stats`. JS adds what only it holds (messages held while a
+    /// link is down, a stopped connection's "closed").
     #[napi]
-    pub fn inbound_stats(&self) -> String {
-        self.kernel.shared().hearing.snapshot_json()
+    pub fn stats(&self, links: Vec<ClassInstance<NativePeer>>) -> Result<String> {
+        let stats = crate::link::observe::stats_of(self.kernel.shared(), links.iter().map(|p| &p.handle));
+        serde_json::to_string(&stats).map_err(|e| Error::new(Status::GenericFailure, e.to_string()))
     }
 
     /// Whether pending network work keeps the Node process alive.
@@ -280,7 +283,8 @@ pub(crate) fn observe_event() -> String {
 
 /// The tables a batch is read with, as JSON: entry kinds and payload modes
 /// by name, skip kinds and `nodedown` reasons in the order of their
-/// counters. `lib/kernel.js` takes them from here rather than keeping a copy.
+/// counters. `lib/kernel.js` takes the kinds and modes from here rather than
+/// keeping a copy.
 #[napi]
 pub(crate) fn batch_tables() -> String {
     batch::tables_json()
@@ -333,40 +337,6 @@ impl NativePeer {
     pub fn lane_stats(&self) -> Vec<f64> {
         let s = &self.handle.state;
         vec![s.direct.load(std::sync::atomic::Ordering::Relaxed) as f64, s.handoffs.load(std::sync::atomic::Ordering::Relaxed) as f64]
-    }
-
-    /// `[framesSent, bytesSent, queued, unwrittenBytes, dropped, connected,
-    /// life, quietMs, pings, ticksMissed, ackSaves, downsTick, downsClosed,
-    /// downsStopped]`: atomics read on demand, for `stats()`. `life` is
-    /// `peer::Life` (0: no link); `quietMs` the time since the node's last
-    /// sign of life while it is up or down (-1 otherwise).
-    #[napi]
-    pub fn stats(&self) -> Vec<f64> {
-        use std::sync::atomic::Ordering::Relaxed;
-        let s = &self.handle.state;
-        let life = s.life.load(Relaxed);
-        let alive = s.alive_at.load(Relaxed);
-        let quiet = if life >= crate::link::peer::Life::Up as u8 && alive > 0 {
-            crate::link::health::now_us().saturating_sub(alive) as f64 / 1000.0
-        } else {
-            -1.0
-        };
-        vec![
-            s.sent_frames.load(Relaxed) as f64,
-            s.sent_bytes.load(Relaxed) as f64,
-            s.queued.load(Relaxed) as f64,
-            s.unwritten.load(Relaxed) as f64,
-            s.dropped.load(Relaxed) as f64,
-            if s.connected.load(Relaxed) { 1.0 } else { 0.0 },
-            life as f64,
-            quiet,
-            s.pings.load(Relaxed) as f64,
-            s.ticks_missed.load(Relaxed) as f64,
-            s.ack_saves.load(Relaxed) as f64,
-            s.downs[0].load(Relaxed) as f64,
-            s.downs[1].load(Relaxed) as f64,
-            s.downs[2].load(Relaxed) as f64,
-        ]
     }
 
     #[napi]
