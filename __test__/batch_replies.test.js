@@ -44,9 +44,9 @@ describe("replies made within one batch", () => {
     const peer = conn._peer;
     const handed = [];
     const sendBodies = peer.sendBodies.bind(peer);
-    peer.sendBodies = (text, direct) => {
+    peer.sendBodies = (text, ...rest) => {
       handed.push(text.split("\n").length - 1);
-      return sendBodies(text, direct);
+      return sendBodies(text, ...rest);
     };
     // How many requests each delivery to the answerer's JS carried: one
     // delivery is one synchronous run, so its end is the next microtask.

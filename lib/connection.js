@@ -369,7 +369,9 @@ class Connection extends EventEmitter {
     const direct = exiting || (this._count <= DIRECT_MAX && text.length <= DIRECT_BYTES);
     this._pending = "";
     this._count = 0;
-    this._peer.sendBodies(text, direct);
+    // A lone request (the only reply awaited): the reply is likely soon,
+    // and the network side may poll for it rather than sleep.
+    this._peer.sendBodies(text, direct, direct && this._kernel._waiting.size === 1);
   }
 
   // The kernel's identity changed: envelopes made from now on say so.

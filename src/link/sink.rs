@@ -179,6 +179,14 @@ pub trait Sink: Send + Sync + 'static {
     /// Resolves once the sink is no longer full.
     fn wait_room(&self) -> RoomFuture<'_>;
 
+    /// True when what is delivered is taken by a thread of its own (the
+    /// addon's JS thread), not by a task of the runtime: a reader may then
+    /// hold its runtime thread for a short window of polling its socket
+    /// (`server/poll.rs`) without delaying the consumer.
+    fn consumer_off_runtime(&self) -> bool {
+        false
+    }
+
     /// The kind of node this sink feeds, as an observer is told: the addon
     /// unless the sink says otherwise.
     fn node_kind(&self) -> NodeKind {

@@ -455,6 +455,12 @@ impl Sink for Outbox {
         }
     }
 
+    /// The JS thread takes what is delivered: a reader may hold its runtime
+    /// thread to poll its socket a little (`link/server/poll.rs`).
+    fn consumer_off_runtime(&self) -> bool {
+        true
+    }
+
     /// True when readers should pause until JS drains the outbox.
     fn is_full(&self) -> bool {
         self.lock().batch.bytes() > self.high_water

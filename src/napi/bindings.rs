@@ -307,8 +307,13 @@ impl NativePeer {
     /// Sends envelopes serialised by JS, one per line, each prefixed by its
     /// frame type (`m` or `p`). With `direct`, a link that is up and idle is
     /// written on this thread (for latency); otherwise the peer task writes.
+    /// `lone`: they are a request whose reply is the only one awaited, so
+    /// the readers may poll for it (`link/server/poll.rs`).
     #[napi]
-    pub fn send_bodies(&self, text: String, direct: bool) -> bool {
+    pub fn send_bodies(&self, text: String, direct: bool, lone: Option<bool>) -> bool {
+        if lone == Some(true) {
+            crate::link::server::poll::note_conversation();
+        }
         self.handle.send_bodies(text, self.shared.config(), direct)
     }
 

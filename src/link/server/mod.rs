@@ -11,6 +11,7 @@
 //! carries is read in `read`: frames, the handover between a node's links,
 //! and where each message goes.
 
+pub(crate) mod poll;
 mod read;
 
 use std::sync::Arc;
@@ -109,8 +110,15 @@ pub fn start(
                     Ok((socket, addr)) => match &tls {
                         None => {
                             let _ = socket.set_nodelay(true);
+                            // Only a sink whose consumer is off the runtime
+                            // lets a reader hold its thread (`poll.rs`).
+                            let poller = if shared.sink.consumer_off_runtime() {
+                                poll::Poller::new(std::os::fd::AsRawFd::as_raw_fd(&socket), poll::window())
+                            } else {
+                                None
+                            };
                             let (rd, wr) = connection::split_tcp(socket);
-                            accept(&shared, shared.next_id(), rd, wr, addr, &stopped);
+                            accept(&shared, shared.next_id(), rd, wr, poller, addr, &stopped);
                         }
                         Some(config) => {
                             tokio::spawn(handshake(shared.clone(), config.clone(), socket, addr, stopped.clone()));
@@ -156,7 +164,7 @@ async fn handshake(
     let why = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(socket)).await {
         Ok(Ok(tls)) => {
             let (rd, wr) = connection::split(tls);
-            return accept(&shared, id, rd, wr, addr, &stopped);
+            return accept(&shared, id, rd, wr, None, addr, &stopped);
         }
         Ok(Err(e)) => format!("TLS handshake with {addr} failed: {e}"),
         Err(_) => format!("TLS handshake with {addr} timed out"),
@@ -172,6 +180,7 @@ fn accept(
     id: u64,
     rd: Reader,
     mut wr: Writer,
+    poller: Option<poll::Poller>,
     addr: std::net::SocketAddr,
     stopped: &watch::Receiver<bool>,
 ) {
@@ -188,7 +197,7 @@ fn accept(
     });
     shared.sink.event(LinkEvent::SocketOpen { socket: id, port: addr.port(), ip: addr.ip().to_string() });
     tracing::debug!(socket = id, "accepted a connection from {addr}");
-    let reader = tokio::spawn(read_loop(shared.clone(), id, rd, addr.ip()));
+    let reader = tokio::spawn(read_loop(shared.clone(), id, rd, poller, addr.ip()));
     shared.add_source(id, Source { writer: tx, reader, write_task });
     // A stop that came between the check above and now found no source to
     // close: close it here.

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use tokio::io::AsyncReadExt;
 
 use crate::link::connection::Reader;
+use super::poll::{self, Polled, Poller};
 use crate::wire::envelope::{self, Inbound, Message, Ping};
 use crate::link::handover;
 use crate::link::observe;
@@ -58,17 +59,29 @@ impl Drop for LinkGuard {
 }
 
 /// `ip`: the address the link comes from, where an observer's request is
-/// answered.
-pub(super) async fn read_loop(shared: Arc<Shared>, id: u64, mut rd: Reader, ip: IpAddr) {
+/// answered. `poller`: on plain TCP links of the addon, polls the socket
+/// for a short window after a small read (`poll.rs`).
+pub(super) async fn read_loop(shared: Arc<Shared>, id: u64, mut rd: Reader, poller: Option<Poller>, ip: IpAddr) {
     let mut decoder = FrameDecoder::new(shared.config().max_frame);
     let mut link = LinkGuard { shared: shared.clone(), id, heard: None, held: 0 };
     // What a read delivers, kept emptied from read to read.
     let mut spare: Vec<Delivered<'static>> = Vec::new();
+    // Whether the next read starts with a window of polling: after a small
+    // read, not before the first (a link may stay quiet for long).
+    let mut poll_next = false;
     'reads: loop {
         // Large reads: a stream chunk is a frame of about 234 KB.
-        match rd.read_buf(decoder.read_buffer(READ_SIZE)).await {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {}
+        let polled = match &poller {
+            Some(p) if poll_next => p.read(decoder.read_buffer(READ_SIZE)),
+            _ => Polled::Quiet,
+        };
+        match polled {
+            Polled::Read => {}
+            Polled::Ended => break,
+            Polled::Quiet => match rd.read_buf(decoder.read_buffer(READ_SIZE)).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            },
         }
         if let Some(h) = &link.heard {
             h.heard_now();
@@ -171,6 +184,7 @@ pub(super) async fn read_loop(shared: Arc<Shared>, id: u64, mut rd: Reader, ip: 
         if bytes >= YIELD_AFTER {
             tokio::task::yield_now().await;
         }
+        poll_next = bytes < poll::SMALL_READ;
     }
     drop(link);
     drop(decoder);
@@ -273,6 +287,8 @@ fn route<'t>(shared: &Arc<Shared>, cfg: &Arc<Config>, decoded: Result<Inbound<'t
                 },
             }
             peer.send_bodies(body, cfg.clone(), true);
+            // The next ping of a sender pinging in turn comes soon.
+            poll::note_conversation();
         }
         Ok(Inbound::Other(kind)) => tracing::debug!("ignoring a frame of type {kind:?}"),
         Err(skip) => {
