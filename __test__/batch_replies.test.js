@@ -7,37 +7,16 @@
 const assert = require("node:assert/strict");
 const { describe, it, after } = require("node:test");
 
-const { createKernel } = require("..");
-const { freePort } = require("./helpers/ports");
+const { linkedPair, closeAll } = require("./helpers/linked");
 
-const HOST = "127.0.0.1";
 const CALLS = 200;
-
-async function started(id) {
-  const kernel = createKernel(id, HOST, await freePort(), {retry: 100});
-  const ready = new Promise((r) => kernel.once("_ready", r));
-  kernel.start({cookie: "secret"});
-  await ready;
-  return kernel;
-}
-
-const connect = (a, b) => new Promise((resolve) => a.connect(b.self(), resolve));
 
 describe("replies made within one batch", () => {
   const kernels = [];
-  after(() => {
-    for (const k of kernels) {
-      for (const other of kernels) k.disconnect(other.self(), true);
-      k.stop();
-    }
-  });
+  after(() => closeAll(kernels));
 
   it("go out in pieces of at most 64 messages, in order", async () => {
-    const caller = await started("batch-caller");
-    const answerer = await started("batch-answerer");
-    kernels.push(caller, answerer);
-    await connect(caller, answerer);
-    await connect(answerer, caller);
+    const [caller, answerer] = await linkedPair(kernels, "batch-caller", "batch-answerer");
 
     // Every hand-over of envelopes from the answerer to the caller, by size.
     const conn = answerer.connection(caller.self());

@@ -7,20 +7,7 @@
 const assert = require("node:assert/strict");
 const { describe, it, after } = require("node:test");
 
-const { createKernel } = require("..");
-const { freePort } = require("./helpers/ports");
-
-const HOST = "127.0.0.1";
-
-async function started(id) {
-  const kernel = createKernel(id, HOST, await freePort(), {retry: 100});
-  const ready = new Promise((r) => kernel.once("_ready", r));
-  kernel.start({cookie: "secret"});
-  await ready;
-  return kernel;
-}
-
-const connect = (a, b) => new Promise((resolve) => a.connect(b.self(), resolve));
+const { linkedPair, closeAll } = require("./helpers/linked");
 
 // Records the `lone` flag of every hand-over on `kernel`'s link to `to`.
 function watch(kernel, to) {
@@ -39,19 +26,10 @@ const call = (k, to, data) => new Promise((resolve, reject) =>
 
 describe("a lone request", () => {
   const kernels = [];
-  after(() => {
-    for (const k of kernels) {
-      for (const other of kernels) k.disconnect(other.self(), true);
-      k.stop();
-    }
-  });
+  after(() => closeAll(kernels));
 
   it("is told apart from calls in flight, casts and replies", async () => {
-    const asker = await started("lone-asker");
-    const answerer = await started("lone-answerer");
-    kernels.push(asker, answerer);
-    await connect(asker, answerer);
-    await connect(answerer, asker);
+    const [asker, answerer] = await linkedPair(kernels, "lone-asker", "lone-answerer");
     answerer.on("echo", (data, stream, from) => answerer.reply(from, data));
     const asked = watch(asker, answerer);
     const answered = watch(answerer, asker);
