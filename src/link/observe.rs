@@ -203,15 +203,15 @@ fn skips_in_kind_order<S: Serializer>(map: &BTreeMap<String, u64>, s: S) -> Resu
 }
 
 fn downs_in_reason_order<S: Serializer>(map: &BTreeMap<String, u64>, s: S) -> Result<S::Ok, S::Error> {
-    in_order(map, &DownReason::ALL.map(DownReason::as_str), s)
+    in_order(map, &down_names(), s)
 }
 
 fn zeroed(names: &[&str]) -> BTreeMap<String, u64> {
     names.iter().map(|n| (n.to_string(), 0)).collect()
 }
 
-fn down_names() -> Vec<&'static str> {
-    DownReason::ALL.iter().map(|r| r.as_str()).collect()
+fn down_names() -> [&'static str; DownReason::ALL.len()] {
+    DownReason::ALL.map(DownReason::as_str)
 }
 
 fn empty_entry() -> PeerStats {

@@ -128,18 +128,18 @@ impl Poller {
     }
 
     /// A window of polling, when the process is in a conversation: see
-    /// [`Poller::window`].
+    /// [`Poller::poll`].
     pub(crate) fn read(&self, buf: &mut Vec<u8>) -> Polled {
         if !in_conversation() {
             return Polled::Quiet;
         }
-        self.window(buf)
+        self.poll(buf)
     }
 
     /// Tries to read into the spare capacity of `buf` until data comes or
     /// the window has passed. Holds the calling thread meanwhile (see the
     /// module's notes for why that is bounded).
-    fn window(&self, buf: &mut Vec<u8>) -> Polled {
+    fn poll(&self, buf: &mut Vec<u8>) -> Polled {
         if self.turn.swap(true, Ordering::Acquire) {
             return Polled::Quiet;
         }
@@ -200,7 +200,7 @@ mod tests {
         // given back.
         let quiet = Poller::taking_turns(server.as_raw_fd(), Duration::from_micros(300), &TURN).unwrap();
         let t = Instant::now();
-        assert_eq!(quiet.window(&mut buf), Polled::Quiet);
+        assert_eq!(quiet.poll(&mut buf), Polled::Quiet);
         assert!(t.elapsed() >= Duration::from_micros(300));
         assert!(buf.is_empty());
         assert!(!TURN.load(Ordering::Acquire));
@@ -210,12 +210,12 @@ mod tests {
             client.write_all(b"hello\x0c").unwrap();
             client
         });
-        assert_eq!(poller.window(&mut buf), Polled::Read);
+        assert_eq!(poller.poll(&mut buf), Polled::Read);
         assert_eq!(buf, b"hello\x0c");
         // The peer closes: the window says so.
         drop(writer.join().unwrap());
         buf.clear();
-        assert_eq!(poller.window(&mut buf), Polled::Ended);
+        assert_eq!(poller.poll(&mut buf), Polled::Ended);
         assert!(buf.is_empty());
     }
 
@@ -230,13 +230,13 @@ mod tests {
         TURN.store(true, Ordering::Release);
         let t = Instant::now();
         // Another reader holds the turn: no wait at all.
-        assert_eq!(poller.window(&mut buf), Polled::Quiet);
+        assert_eq!(poller.poll(&mut buf), Polled::Quiet);
         assert!(t.elapsed() < Duration::from_secs(1));
         TURN.store(false, Ordering::Release);
     }
 
     #[test]
-    fn only_a_recent_direct_write_opens_a_window() {
+    fn only_a_recent_turn_of_a_conversation_opens_a_window() {
         let limit = CONVERSATION.as_micros() as u64;
         assert!(!recent(0, 5 * limit), "no turn yet");
         assert!(recent(3 * limit, 3 * limit + limit - 1));
