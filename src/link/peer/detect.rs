@@ -289,8 +289,10 @@ impl Peer {
         let reason = DownReason::TickTimeout;
         self.state.downs[reason.index()].fetch_add(1, Ordering::Relaxed);
         self.state.down.store(reason.index() as u8 + 1, Ordering::Relaxed);
-        self.emit(LinkEvent::NodeDown { peer: self.id, reason });
+        // The state first: whoever hears `nodedown` and then reads
+        // `stats()` must not find the node still up.
         self.wait_for_life(Life::Down, now);
+        self.emit(LinkEvent::NodeDown { peer: self.id, reason });
     }
 
     /// `life` until a sign of life newer than `after`: watched for, and
