@@ -1,6 +1,8 @@
 // Smoke test of the scale bench (`npm run bench -- --scale`): tiny meshes,
 // short windows. Every mesh forms with a link to and from every other node,
-// carries casts under load, and the plot is written. Timings are not checked.
+// carries casts under load, and the plot is written; the floor (raw sockets,
+// no kernel) carries the same frames, and the growth from the smallest mesh
+// is summed up. Timings are not checked.
 "use strict";
 
 const assert = require("node:assert/strict");
@@ -18,8 +20,9 @@ it("npm run bench -- --scale measures small meshes and plots them", { timeout: T
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "clscale-smoke-"));
   const json = path.join(dir, "scale.json");
   const svg = path.join(dir, "scale.svg");
-  const kinds = seed.seedAvailable() ? ["addon", "js"] : ["addon"];
-  if (kinds.length === 1) console.log("# " + seed.skipReason() + ": the JS kernel's curve is not run");
+  const plotted = seed.seedAvailable() ? ["addon", "js"] : ["addon"];
+  if (plotted.length === 1) console.log("# " + seed.skipReason() + ": the JS kernel's curve is not run");
+  const kinds = [...plotted, "floor"];
   try {
     const res = spawnSync(process.execPath, [path.join(ROOT, "bench", "run.js"), "--scale", "--sizes", "2,3",
       "--kinds", kinds.join(","), "--idle", "0.5", "--load", "0.5", "--json", json, "--svg", svg],
@@ -41,8 +44,11 @@ it("npm run bench -- --scale measures small meshes and plots them", { timeout: T
     }
     const plot = fs.readFileSync(svg, "utf8");
     assert.match(plot, /^<svg /);
-    assert.ok((plot.match(/<polyline /g) || []).length >= 4 * kinds.length, "a curve per panel and kind");
+    assert.equal((plot.match(/<polyline /g) || []).length, 4 * plotted.length, "a curve per panel and kernel");
     assert.match(res.stdout, /casts\/s/);
+    for (const kind of kinds) {
+      assert.match(res.stdout, new RegExp("  " + kind + ": 3 nodes carry \\d+% of what 2 carry"));
+    }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

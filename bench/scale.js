@@ -16,11 +16,17 @@
 //   us/cast the CPU time of all nodes in that window over the casts received
 //           (cores: that CPU time over the window)
 // Kinds: addon (this package's kernel in Node), js (the seed JS kernel on
-// node-ipc), rust (examples/node.rs, no Node).
+// node-ipc), rust (examples/node.rs, no Node), floor (no kernel: Node
+// processes writing the frames of the same casts on raw sockets and counting
+// them, scale_floor_node.js; what the processes and loopback TCP alone cost,
+// and how that grows with the mesh on the same cores). The floor is in the
+// table, not the plot (its throughput would flatten the kernels' curves).
+// Under load every node casts --per-turn casts (default 20) to every peer
+// per turn of its event loop.
 //
-//   node bench/scale.js [--sizes 2,4,8] [--kinds addon,js,rust] [--idle S]
-//                       [--load S] [--max-addon N] [--max-js N] [--json FILE]
-//                       [--svg FILE]
+//   node bench/scale.js [--sizes 2,4,8] [--kinds addon,js,rust,floor]
+//                       [--idle S] [--load S] [--max-addon N] [--max-js N]
+//                       [--per-turn N] [--json FILE] [--svg FILE]
 // `npm run bench -- --scale` runs the smoke sizes (2,4,8; short windows);
 // the full curves: --sizes 2,4,8,16,32,64 --idle 10 --load 5.
 
@@ -37,7 +43,6 @@ const ROOT = path.resolve(__dirname, "..");
 const COOKIE = "scale-cookie";
 const REQUEST_TIMEOUT = 60000;
 const MESH_TIMEOUT = 120000;
-const PER_TURN = 20; // casts per peer per turn under load
 // From the load requests to the counting window: time for the requests to
 // reach every node, so it grows with the mesh. No longer than that: a JS
 // (node-ipc) receiver flooded for long before the window can spend all of a
@@ -45,9 +50,11 @@ const PER_TURN = 20; // casts per peer per turn under load
 const LOAD_LEAD_MS = (n) => 100 + 25 * n;
 const WINDOW_GRACE_MS = 200; // after the window, before asking for counts
 
+const KINDS = ["addon", "js", "rust", "floor"];
+
 function parseArgs(argv) {
-  const o = { sizes: [2, 4, 8], kinds: ["addon", "js", "rust"], idle: 2, load: 2, maxAddon: 16, maxJs: 16,
-    json: null, svg: null };
+  const o = { sizes: [2, 4, 8], kinds: ["addon", "js", "rust", "floor"], idle: 2, load: 2, maxAddon: 16, maxJs: 16,
+    perTurn: 20, json: null, svg: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = () => {
@@ -60,11 +67,15 @@ function parseArgs(argv) {
     else if (a === "--load") o.load = Number(v());
     else if (a === "--max-addon") o.maxAddon = Number(v());
     else if (a === "--max-js") o.maxJs = Number(v());
+    else if (a === "--per-turn") o.perTurn = Number(v());
     else if (a === "--json") o.json = path.resolve(v());
     else if (a === "--svg") o.svg = path.resolve(v());
     else if (a === "--scale") continue;
     else throw new Error("unknown argument: " + a);
   }
+  const unknown = o.kinds.filter((k) => !KINDS.includes(k));
+  if (unknown.length) throw new Error("unknown kind(s): " + unknown.join(",") + " (kinds: " + KINDS.join(",") + ")");
+  if (!(o.perTurn >= 1)) throw new Error("--per-turn needs a count of at least 1");
   return o;
 }
 
@@ -143,9 +154,9 @@ process.on("exit", () => {
   }
 });
 
-function forkNode(label) {
+function forkNode(label, floor = false) {
   const cwd = fs.mkdtempSync(path.join(os.tmpdir(), "clscale-"));
-  const child = fork(path.join(__dirname, "scale_node.js"), [], { cwd, stdio: ["ignore", "ignore", "pipe", "ipc"] });
+  const child = fork(path.join(__dirname, floor ? "scale_floor_node.js" : "scale_node.js"), [], { cwd, stdio: ["ignore", "ignore", "pipe", "ipc"] });
   live.add(child);
   let err = "";
   child.stderr.setEncoding("utf8");
@@ -236,7 +247,7 @@ async function runKernels(impl, n, o) {
   const ids = Array.from({ length: n }, (_, i) => "scale-" + impl + "-" + n + "-" + i);
   const ports = [];
   for (let i = 0; i < n; i++) ports.push(await freePort());
-  const nodes = ids.map((id) => forkNode(id + " (" + impl + ")"));
+  const nodes = ids.map((id) => forkNode(id + " (" + impl + ")", impl === "floor"));
   try {
     await Promise.all(nodes.map((nd, i) => nd.request("start", { impl, id: ids[i], port: ports[i], cookie: COOKIE })));
     const all = ids.map((id, i) => ({ id, host: HOST, port: ports[i] }));
@@ -249,7 +260,7 @@ async function runKernels(impl, n, o) {
     // is the same span of wall-clock time on every node.
     const from = Date.now() + LOAD_LEAD_MS(n);
     const to = from + o.load * 1000;
-    await Promise.all(nodes.map((nd) => nd.request("load", { perTurn: PER_TURN, from, to })));
+    await Promise.all(nodes.map((nd) => nd.request("load", { perTurn: o.perTurn, from, to })));
     await sleep(Math.max(0, to - Date.now()) + WINDOW_GRACE_MS);
     const got = await Promise.all(nodes.map((nd) => nd.request("stop")));
     const sec = (to - from) / 1000;
@@ -367,6 +378,27 @@ function renderTable(results) {
   return [line(head), w.map((x) => "-".repeat(x)).join("  "), ...rows.map(line)].join("\n");
 }
 
+// What a growing mesh costs: the throughput of the largest mesh of a kind
+// against that of 4 nodes (the goal's measure; the smallest mesh run where 4
+// was not), on the same cores, and what a cast costs at each. The floor's
+// line is what the processes and loopback alone lose as the mesh grows.
+function renderGrowth(results) {
+  const lines = [];
+  for (const kind of KINDS) {
+    const mine = results.filter((r) => r.kind === kind && typeof r.tput === "number" && r.tput > 0);
+    if (mine.length < 2) continue;
+    const four = mine.find((r) => r.n === 4) || mine.reduce((a, r) => (r.n < a.n ? r : a));
+    const top = mine.reduce((a, r) => (r.n > a.n ? r : a));
+    if (top.n <= four.n) continue;
+    lines.push("  " + kind + ": " + top.n + " nodes carry " + ((100 * top.tput) / four.tput).toFixed(0) +
+      "% of what " + four.n + " carry; a cast costs " + fmt(four.cpuUsPerCast, 2) + " us of CPU at " + four.n + ", " +
+      fmt(top.cpuUsPerCast, 2) + " us at " + top.n + " (" +
+      (top.cpuUsPerCast / four.cpuUsPerCast >= 1 ? "+" : "") +
+      ((100 * top.cpuUsPerCast) / four.cpuUsPerCast - 100).toFixed(0) + "%)");
+  }
+  return lines.length ? "Throughput of the largest mesh against 4 nodes (or the smallest):\n" + lines.join("\n") : "";
+}
+
 async function main() {
   const o = parseArgs(process.argv.slice(2));
   const haveSeed = seed.seedAvailable();
@@ -383,14 +415,14 @@ async function main() {
       continue;
     }
     for (const n of o.sizes) {
-      if ((kind === "addon" && n > o.maxAddon) || (kind === "js" && n > o.maxJs)) continue;
+      if (((kind === "addon" || kind === "floor") && n > o.maxAddon) || (kind === "js" && n > o.maxJs)) continue;
       try {
         let r;
         if (kind === "rust") {
           bin = bin || rustBinary();
           r = await runRust(bin, n, o);
         } else {
-          r = await runKernels(kind === "addon" ? "native" : "js", n, o);
+          r = await runKernels(kind === "addon" ? "native" : kind, n, o);
         }
         results.push(r);
         process.stderr.write("[scale] " + kind + " x" + n + ": " + JSON.stringify(r) + "\n");
@@ -403,10 +435,13 @@ async function main() {
   console.log("");
   console.log(renderTable(results));
   console.log("");
+  const growth = renderGrowth(results);
+  if (growth) console.log(growth);
   console.log("Medians over the nodes of a mesh. KiB/link: the RSS a node grows by per link it holds more than " +
     "in the smallest mesh of its kind; CPU %/link: idle CPU over links. us/cast: CPU time of all nodes in " +
     "the load window over the casts received in it; cores: that CPU time over the window. Rust nodes: mesh = " +
-    "every TCP link established (the example does not cast), no throughput.");
+    "every TCP link established (the example does not cast), no throughput. Floor: no kernel, the same frames " +
+    "written and counted on raw sockets by Node processes.");
   console.log("Total time " + ((Date.now() - started) / 1000).toFixed(0) + " s, load average now " +
     os.loadavg().map((v) => v.toFixed(2)).join(" "));
   if (failures.length) {
