@@ -100,8 +100,37 @@ function serve(commands, onExit) {
   });
 }
 
+// The counting window of a scale-bench node (scale_node.js,
+// scale_floor_node.js): `count()` and this process's CPU time read when
+// the wall clock reaches `from` and `to` (ms). The timers of a busy event
+// loop fire late, so the window is the time between the two readings as
+// they happened, not the span asked for: a node's rate is its count over
+// its own window.
+function countWindow(from, to, count) {
+  const marks = { start: null, end: null };
+  const mark = () => {
+    const u = process.cpuUsage();
+    return { n: count(), cpuUs: u.user + u.system, t: process.hrtime.bigint() };
+  };
+  setTimeout(() => {
+    marks.start = mark();
+  }, Math.max(0, from - Date.now()));
+  setTimeout(() => {
+    marks.end = mark();
+  }, Math.max(0, to - Date.now()));
+  return {
+    // {received, cpuUs, sec} over the window; throws if it has not closed.
+    result() {
+      const { start, end } = marks;
+      if (start === null || end === null) throw new Error("stopped before the window closed");
+      return { received: end.n - start.n, cpuUs: end.cpuUs - start.cpuUs, sec: Number(end.t - start.t) / 1e9 };
+    },
+  };
+}
+
 module.exports = {
   HOST,
+  countWindow,
   SMALL,
   loadImpl,
   withTimeout,

@@ -29,12 +29,7 @@ let meshStart = 0;
 let peerCount = 0;
 let received = 0;
 let loading = false;
-let window = { start: null, end: null, cpuStart: 0, cpuEnd: 0 };
-
-function cpuNowUs() {
-  const u = process.cpuUsage();
-  return u.user + u.system;
-}
+let window = null; // the counting window of the load (common.countWindow)
 
 // The frame a kernel writes for `cast(peer, "n", data)` with a cookie: the
 // same members, in the same order, so the same length.
@@ -116,23 +111,15 @@ common.serve({
   load(args) {
     received = 0;
     loading = true;
-    window = { start: null, end: null, cpuStart: 0, cpuEnd: 0 };
-    setTimeout(() => {
-      window.start = received;
-      window.cpuStart = cpuNowUs();
-    }, Math.max(0, args.from - Date.now()));
-    setTimeout(() => {
-      window.end = received;
-      window.cpuEnd = cpuNowUs();
-    }, Math.max(0, args.to - Date.now()));
+    window = common.countWindow(args.from, args.to, () => received);
     writeTurns(args.perTurn);
     return true;
   },
 
   stop() {
     loading = false;
-    if (window.start === null || window.end === null) throw new Error("stopped before the window closed");
-    return { received: window.end - window.start, cpuUs: window.cpuEnd - window.cpuStart };
+    if (window === null) throw new Error("stop before load");
+    return window.result();
   },
 }, () => {
   loading = false;

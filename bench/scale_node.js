@@ -10,8 +10,9 @@
 //                                     per turn of the event loop, until `stop`;
 //                                     count the casts received between the
 //                                     wall-clock times `from` and `to` (ms)
-//   stop                              stop casting; replies with that count
-//                                     and the CPU time it used in the window
+//   stop                              stop casting; replies with that count,
+//                                     the CPU time it used in the window and
+//                                     the window's length as it happened
 //   exit                              (common.serve)
 
 const common = require("./common");
@@ -25,14 +26,7 @@ let meshWaiter = null;
 let meshStart = 0;
 let received = 0;
 let loading = false;
-// The count of `received` at the window's start and end (null: not yet),
-// and this process's CPU time (µs) at each.
-let window = { start: null, end: null, cpuStart: 0, cpuEnd: 0 };
-
-function cpuNowUs() {
-  const u = process.cpuUsage();
-  return u.user + u.system;
-}
+let window = null; // the counting window of the load (common.countWindow)
 
 function checkMesh() {
   if (meshWaiter && seen.size >= peers.length) {
@@ -82,25 +76,15 @@ common.serve({
   load(args) {
     received = 0;
     loading = true;
-    window = { start: null, end: null, cpuStart: 0, cpuEnd: 0 };
-    // Every node counts over the same span of wall-clock time, whenever the
-    // request to start or stop reached it.
-    setTimeout(() => {
-      window.start = received;
-      window.cpuStart = cpuNowUs();
-    }, Math.max(0, args.from - Date.now()));
-    setTimeout(() => {
-      window.end = received;
-      window.cpuEnd = cpuNowUs();
-    }, Math.max(0, args.to - Date.now()));
+    window = common.countWindow(args.from, args.to, () => received);
     castTurns(args.perTurn);
     return true;
   },
 
   stop() {
     loading = false;
-    if (window.start === null || window.end === null) throw new Error("stopped before the window closed");
-    return { received: window.end - window.start, cpuUs: window.cpuEnd - window.cpuStart };
+    if (window === null) throw new Error("stop before load");
+    return window.result();
   },
 }, () => {
   loading = false;
