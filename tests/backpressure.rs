@@ -1,7 +1,8 @@
 //! Memory toward a peer that does not read: frames handed to a peer task
 //! while its socket does not drain are bounded by `max_bytes`, the oldest
 //! dropped past it and counted; under the bound nothing is lost. Checked
-//! against a plain TCP listener that reads only after everything was sent.
+//! against a plain TCP listener that reads only after everything was sent,
+//! or slowly while it is sent.
 
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};
@@ -55,13 +56,13 @@ fn settle<T: PartialEq>(sample: impl Fn() -> T) {
 }
 
 /// Sends `total` casts of about 100 bytes in commands of 100 envelopes
-/// (as turns of JS would), checking the bound after each command, then a
+/// (as turns of JS would, `pause` apart), checking the bound after each command, then a
 /// last envelope numbered `total`. Returns the most bytes seen unwritten in
 /// the task, and the most held back from the socket: unwritten, or handed
 /// to the task and not yet taken (as busy counts them). How the second
 /// splits between the two depends on how soon the task runs, which a loaded
 /// machine decides.
-fn flood(kernel: &Kernel, peer: &PeerHandle, total: u64, bound: usize) -> (usize, usize) {
+fn flood(kernel: &Kernel, peer: &PeerHandle, total: u64, bound: usize, pause: Duration) -> (usize, usize) {
     let cfg = kernel.shared().config();
     let (mut most, mut most_held) = (0, 0);
     let mut n = 0;
@@ -75,6 +76,7 @@ fn flood(kernel: &Kernel, peer: &PeerHandle, total: u64, bound: usize) -> (usize
             n += 1;
         }
         assert!(peer.send_bodies(text, cfg.clone(), false), "the peer task is alive");
+        std::thread::sleep(pause);
         let held = peer.state.unwritten.load(Ordering::Relaxed);
         assert!(held <= bound, "{held} bytes unwritten, over the bound of {bound}");
         most = most.max(held);
@@ -83,8 +85,9 @@ fn flood(kernel: &Kernel, peer: &PeerHandle, total: u64, bound: usize) -> (usize
     (most, most_held)
 }
 
-/// Reads until the frame numbered `last` arrives; the numbers of all frames read.
-fn read_until(socket: &mut TcpStream, last: u64) -> Vec<u64> {
+/// Reads until the frame numbered `last` arrives, pausing `pause` after
+/// each read; the numbers of all frames read.
+fn read_until(socket: &mut TcpStream, last: u64, pause: Duration) -> Vec<u64> {
     socket.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
     let mut got = Vec::new();
     let mut buf = vec![0u8; 1 << 16];
@@ -94,7 +97,10 @@ fn read_until(socket: &mut TcpStream, last: u64) -> Vec<u64> {
         assert!(Instant::now() < deadline, "frame {last} never arrived ({} frames read)", numbers.len());
         match socket.read(&mut buf) {
             Ok(0) => panic!("the link closed"),
-            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Ok(n) => {
+                got.extend_from_slice(&buf[..n]);
+                std::thread::sleep(pause);
+            }
             Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
             Err(e) => panic!("{e}"),
         }
@@ -134,7 +140,7 @@ fn a_stalled_peer_holds_at_most_the_bound_and_loses_the_oldest() {
     let bound = 2 * 1024 * 1024;
     let (peer, mut socket) = stalled_peer(&kernel, bound, bound / 2);
     let total = 100_000; // about 15 MiB of frames
-    let (most, _) = flood(&kernel, &peer, total, bound);
+    let (most, _) = flood(&kernel, &peer, total, bound, Duration::ZERO);
     // The socket's buffers take a few MiB; the rest is held, up to the bound.
     // The flood may be handed over before the task takes any of it (a
     // loaded machine decides), so what it holds is watched until it settles.
@@ -151,7 +157,7 @@ fn a_stalled_peer_holds_at_most_the_bound_and_loses_the_oldest() {
         (dropped(), unwritten)
     });
     let most = most.get();
-    let numbers = read_until(&mut socket, total);
+    let numbers = read_until(&mut socket, total, Duration::ZERO);
     wait_for("everything written", || peer.state.unwritten.load(Ordering::Relaxed) == 0);
     let dropped = dropped();
     assert_eq!(numbers.len() as u64 + dropped, total + 1, "every frame either arrived or was counted dropped");
@@ -175,13 +181,34 @@ fn under_the_bound_nothing_is_dropped() {
     let bound = 64 * 1024 * 1024;
     let (peer, mut socket) = stalled_peer(&kernel, bound, 1024 * 1024);
     let total = 100_000;
-    let (_, most) = flood(&kernel, &peer, total, bound);
+    let (_, most) = flood(&kernel, &peer, total, bound, Duration::ZERO);
     std::thread::sleep(Duration::from_millis(200));
-    let numbers = read_until(&mut socket, total);
+    let numbers = read_until(&mut socket, total, Duration::ZERO);
     assert_eq!(numbers, (0..=total).collect::<Vec<_>>(), "every frame once, in order");
     assert_eq!(peer.state.dropped.load(Ordering::Relaxed), 0);
     assert!(most > 1024 * 1024, "the socket stalled the writes ({most} bytes held at most)");
     let events = peer_events(&outbox, peer.id);
     assert!(!events.contains(&14), "no overflow: {events:?}");
     assert!(events.contains(&12) && events.contains(&13), "BUSY and DRAIN: {events:?}");
+}
+
+/// A peer that reads slowly while the flood goes on: writes wait on the
+/// socket again and again, so commands are stashed while buffers of stashed
+/// commands already written are kept and used again. Every frame arrives
+/// once, in order, and whole.
+#[test]
+fn a_slow_reader_gets_every_frame_once_in_order() {
+    let (kernel, _outbox) = batch::kernel(Box::new(|| {})).expect("the network runtime");
+    let bound = 64 * 1024 * 1024;
+    let (peer, mut socket) = stalled_peer(&kernel, bound, bound);
+    // Small socket buffers, so that the writes wait soon and often.
+    socket2::SockRef::from(&socket).set_recv_buffer_size(16 * 1024).unwrap();
+    let total = 100_000;
+    let numbers = std::thread::scope(|s| {
+        let reader = s.spawn(|| read_until(&mut socket, total, Duration::from_micros(300)));
+        flood(&kernel, &peer, total, bound, Duration::from_micros(200));
+        reader.join().expect("the reader")
+    });
+    assert_eq!(numbers, (0..=total).collect::<Vec<_>>(), "every frame once, in order");
+    assert_eq!(peer.state.dropped.load(Ordering::Relaxed), 0);
 }

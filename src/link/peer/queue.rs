@@ -17,6 +17,12 @@ use super::Command;
 /// type and wrapper, the signature field, the separator.
 const FRAME_OVERHEAD: usize = 112;
 
+/// How many buffers of written-out stashed commands are kept for the next
+/// ones, and the largest kept: a flood stashes one command per turn of the
+/// sender's event loop, of about the same size each time.
+const SPARE_HELD: usize = 4;
+const SPARE_HELD_CAPACITY: usize = 1024 * 1024;
+
 /// Once a backlog of the high-water mark or more is written out, the
 /// memory its frames took goes back to the system. glibc's allocator keeps
 /// what threads free in their own arenas, and frames are made on the JS
@@ -131,19 +137,28 @@ impl Peer {
             }
             c @ (Command::Stop { .. } | Command::Flush(_) | Command::Encoded { .. }) => c,
             other => {
+                // A buffer of a command written out before, if one is kept:
+                // a fresh one per command of a flood (about 130 KiB for a
+                // turn of 500 casts) was mapped, faulted in and unmapped
+                // again every time, a fifth of the sending thread's time.
+                let (buf, ends) = self.spare_held.pop().unwrap_or_default();
+                let mut batch = WriteBatch { buf, ends };
                 // Room for the frames at once (their signatures and type
                 // added to the envelopes), rather than grown by doubling
                 // and copying as they are written.
-                let mut batch = WriteBatch::default();
                 if let Command::Bodies { text, .. } = &other {
                     batch.buf.reserve(text.len() + super::lines_in(text) * FRAME_OVERHEAD);
                 }
                 self.encode(other, &mut batch);
                 if batch.buf.is_empty() {
+                    self.recycle_held(batch.buf, batch.ends);
                     return;
                 }
-                // Held for a while, and counted by its length: no slack.
-                batch.buf.shrink_to_fit();
+                // Held for a while, and counted by its length: at most
+                // twice that (a kept buffer from a larger command).
+                if batch.buf.capacity() > 2 * batch.buf.len() {
+                    batch.buf.shrink_to_fit();
+                }
                 Command::Encoded { buf: batch.buf, ends: batch.ends, written: 0, link: 0 }
             }
         };
@@ -155,6 +170,16 @@ impl Peer {
         }
         self.dropped(dropped, Limit::MaxQueueBytes);
         self.account();
+    }
+
+    /// Keeps the buffers of a stashed command whose frames were copied out,
+    /// for the next command stashed (see `hold`).
+    pub(super) fn recycle_held(&mut self, mut buf: String, mut ends: Vec<usize>) {
+        if self.spare_held.len() < SPARE_HELD && buf.capacity() <= SPARE_HELD_CAPACITY {
+            buf.clear();
+            ends.clear();
+            self.spare_held.push((buf, ends));
+        }
     }
 
     /// Drops the oldest whole stashed frame; false when there is none.

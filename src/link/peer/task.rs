@@ -194,6 +194,9 @@ pub(super) struct Peer {
     /// their frames already encoded (as `Encoded` from no link).
     pub(super) stash: VecDeque<Command>,
     pub(super) stash_bytes: usize,
+    /// Buffers of stashed commands already written out, emptied, for the
+    /// next commands stashed (see `hold` in `queue.rs`).
+    pub(super) spare_held: Vec<(String, Vec<usize>)>,
     /// Bytes of the write in hand not yet on the wire.
     pub(super) inflight: usize,
     /// The channel has not been closed.

@@ -309,6 +309,7 @@ impl Peer {
                             batch.buf.push_str(&buf[start..]);
                             batch.ends.extend(ends[first..].iter().map(|e| e - start + base));
                         }
+                        self.recycle_held(buf, ends);
                     }
                     other => self.encode(other, &mut batch),
                 }
