@@ -6,6 +6,7 @@
 // links to it.
 
 const { isObserver } = require("./observer");
+const native = require("../native");
 
 // The high-water mark of a link (`busy`) unless a node says otherwise: the
 // default of `highWaterMark`.
@@ -13,7 +14,8 @@ const BUSY_BYTES = 16 * 1024 * 1024;
 // observer_cli colours a queue red past 85% of its busy limit.
 const RED_FRACTION = 0.85;
 const YELLOW_FRACTION = 0.5;
-const DOWN_REASONS = ["tick timeout", "closed", "stopped"];
+// The nodedown reasons a node counts, in the order of its counters.
+const DOWN_REASONS = Object.freeze(JSON.parse(native.batchTables()).downReasons);
 
 function withoutObservers(peers) {
   const out = {};

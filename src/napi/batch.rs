@@ -87,8 +87,8 @@ pub mod mode {
 }
 
 /// The tables the JS layer reads a batch with, as one JSON object: entry
-/// kinds and payload modes by name, the skip kinds and the `nodedown`
-/// reasons in the order of their counters.
+/// kinds and payload modes by name, and the `nodedown` reasons in the order
+/// of their counters (the columns of the terminal view, `lib/top`).
 pub fn tables_json() -> String {
     fn named(out: &mut String, all: &[(&str, u8)]) {
         out.push('{');
@@ -116,8 +116,6 @@ pub fn tables_json() -> String {
     named(&mut out, &kind::ALL);
     out.push_str(",\"modes\":");
     named(&mut out, &mode::ALL);
-    out.push_str(",\"skipTypes\":");
-    listed(&mut out, Skip::KINDS.iter().copied());
     out.push_str(",\"downReasons\":");
     listed(&mut out, DownReason::ALL.iter().map(|r| r.as_str()));
     out.push('}');
@@ -589,7 +587,6 @@ mod tests {
             let n = json::as_f64(v).expect("a number") as u8;
             assert!(seen.insert(n), "{name}: kind {n} twice");
         }
-        assert_eq!(get("skipTypes"), "[\"INVALID_JSON\",\"INVALID_CHECKSUM\",\"INVALID_MESSAGE\",\"FRAME_TOO_LARGE\",\"TLS_HANDSHAKE\",\"INBOUND_BUDGET\"]");
         assert_eq!(get("downReasons"), "[\"tick timeout\",\"closed\",\"stopped\"]");
         assert_eq!(get("modes"), "{\"ABSENT\":0,\"JSON\":1,\"BUFFER\":2,\"BUFFER_LIKE\":3}");
         // A typed event is written as the entry of its kind, with its fields.
