@@ -128,9 +128,40 @@ function countWindow(from, to, count) {
   };
 }
 
+// The `load` and `stop` commands of a scale-bench node: under load,
+// `turn(perTurn)` sends one turn's casts, once per turn of the event loop,
+// until `stop`, which answers with what `count()` grew by over the window
+// (countWindow). `halt()` stops the turns when the node exits.
+function loadCommands(turn, count) {
+  let loading = false;
+  let window = null;
+  return {
+    load(args) {
+      loading = true;
+      window = countWindow(args.from, args.to, count);
+      (async () => {
+        while (loading) {
+          turn(args.perTurn);
+          await new Promise(setImmediate);
+        }
+      })();
+      return true;
+    },
+    stop() {
+      loading = false;
+      if (window === null) throw new Error("stop before load");
+      return window.result();
+    },
+    halt() {
+      loading = false;
+    },
+  };
+}
+
 module.exports = {
   HOST,
   countWindow,
+  loadCommands,
   SMALL,
   loadImpl,
   withTimeout,

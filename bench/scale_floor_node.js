@@ -28,8 +28,6 @@ let meshWaiter = null;
 let meshStart = 0;
 let peerCount = 0;
 let received = 0;
-let loading = false;
-let window = null; // the counting window of the load (common.countWindow)
 
 // The frame a kernel writes for `cast(peer, "n", data)` with a cookie: the
 // same members, in the same order, so the same length.
@@ -64,15 +62,13 @@ function checkMesh() {
   }
 }
 
-async function writeTurns(perTurn) {
-  const batch = frame.repeat(perTurn);
-  while (loading) {
-    for (const s of outbound) {
-      if (s.writableLength < MAX_BUFFERED) s.write(batch);
-    }
-    await new Promise(setImmediate);
+let batch = null; // a turn's frames for one peer, built once
+const loadStop = common.loadCommands((perTurn) => {
+  if (batch === null) batch = frame.repeat(perTurn);
+  for (const s of outbound) {
+    if (s.writableLength < MAX_BUFFERED) s.write(batch);
   }
-}
+}, () => received);
 
 common.serve({
   start(args) {
@@ -108,21 +104,10 @@ common.serve({
     });
   },
 
-  load(args) {
-    received = 0;
-    loading = true;
-    window = common.countWindow(args.from, args.to, () => received);
-    writeTurns(args.perTurn);
-    return true;
-  },
-
-  stop() {
-    loading = false;
-    if (window === null) throw new Error("stop before load");
-    return window.result();
-  },
+  load: loadStop.load,
+  stop: loadStop.stop,
 }, () => {
-  loading = false;
+  loadStop.halt();
   for (const s of outbound) s.destroy();
   for (const s of inbound) s.destroy();
   if (server) server.close();

@@ -25,8 +25,6 @@ const seen = new Set();
 let meshWaiter = null;
 let meshStart = 0;
 let received = 0;
-let loading = false;
-let window = null; // the counting window of the load (common.countWindow)
 
 function checkMesh() {
   if (meshWaiter && seen.size >= peers.length) {
@@ -36,15 +34,12 @@ function checkMesh() {
   }
 }
 
-async function castTurns(perTurn) {
-  const data = { a: 1, b: "hello", c: [1, 2, 3] };
-  while (loading) {
-    for (const p of peers) {
-      for (let i = 0; i < perTurn; i++) kernel.cast(p, "n", data);
-    }
-    await new Promise(setImmediate);
+const DATA = { a: 1, b: "hello", c: [1, 2, 3] };
+const loadStop = common.loadCommands((perTurn) => {
+  for (const p of peers) {
+    for (let i = 0; i < perTurn; i++) kernel.cast(p, "n", DATA);
   }
-}
+}, () => received);
 
 common.serve({
   async start(args) {
@@ -73,20 +68,9 @@ common.serve({
     });
   },
 
-  load(args) {
-    received = 0;
-    loading = true;
-    window = common.countWindow(args.from, args.to, () => received);
-    castTurns(args.perTurn);
-    return true;
-  },
-
-  stop() {
-    loading = false;
-    if (window === null) throw new Error("stop before load");
-    return window.result();
-  },
+  load: loadStop.load,
+  stop: loadStop.stop,
 }, () => {
-  loading = false;
+  loadStop.halt();
   if (kernel) kernel.stop();
 });
