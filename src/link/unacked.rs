@@ -36,6 +36,14 @@ const SPARE: usize = 4;
 /// buffer of a single large frame is given back.
 const SPARE_CAPACITY: usize = 1024 * 1024;
 
+/// Copies of small writes go into buffers of at least this size, one
+/// after the other, rather than a buffer each: in a mesh of 32 nodes a
+/// write to one peer is a few KiB, and a buffer per write (80 of them
+/// between two trims, only `SPARE` kept) had the allocator give their
+/// memory back at each trim and fault it in again, about 50 page faults
+/// per 1,000 casts across the mesh.
+const COPY_CHUNK: usize = 64 * 1024;
+
 /// Whole frames written, oldest first.
 #[derive(Debug, Default)]
 pub struct Unacked {
@@ -88,10 +96,20 @@ impl Unacked {
         }
         let first = ends.partition_point(|&e| e <= from);
         let last = ends.partition_point(|&e| e <= to);
+        let len = to - from;
+        self.bytes += len;
+        // Into the newest chunk while it has room without growing.
+        if let Some(back) = self.chunks.back_mut().filter(|c| c.text.capacity() - c.text.len() >= len) {
+            let base = back.text.len();
+            back.text.push_str(&text[from..to]);
+            back.ends.extend(ends[first..last].iter().map(|&e| e - from + base));
+            return;
+        }
         let (mut copy, mut copy_ends) = self.spare.pop().unwrap_or_default();
+        copy.reserve(len.max(COPY_CHUNK));
         copy.push_str(&text[from..to]);
         copy_ends.extend(ends[first..last].iter().map(|&e| e - from));
-        self.push(copy, copy_ends);
+        self.chunks.push_back(Chunk { text: copy, ends: copy_ends });
     }
 
     /// True once `TRIM_EVERY` bytes were kept since the last trim.
@@ -318,6 +336,40 @@ mod tests {
         u.trim(0);
         assert_eq!(u.bytes(), 0);
         assert!(!u.trim_due());
+    }
+
+    #[test]
+    fn copies_of_small_writes_share_buffers_and_come_back_whole() {
+        let mut u = Unacked::default();
+        let mut written = Vec::new();
+        // A thousand writes of three small frames each, copied as the write
+        // loop copies them.
+        for w in 0..1000 {
+            let texts: Vec<String> = (0..3).map(|i| format!("{{\"w\":{w},\"i\":{i}}}\x0c")).collect();
+            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+            let (t, e) = frames(&refs);
+            u.push_copy(&t, &e, 0, t.len());
+            written.extend(texts);
+        }
+        let total: usize = written.iter().map(String::len).sum();
+        assert_eq!(u.bytes(), total);
+        // About 50 KB of copies in one buffer, not a thousand.
+        assert_eq!(u.chunks.len(), 1, "{} chunks", u.chunks.len());
+        // A trim that leaves the last 3 frames unacknowledged keeps the
+        // chunk that holds them; all of them come back whole.
+        let tail: usize = written[written.len() - 3..].iter().map(String::len).sum();
+        u.trim(tail);
+        assert_eq!(u.take_last(tail), written[written.len() - 3..].to_vec());
+        // Past a chunk's room, copies go on in a new one, and whole frames
+        // come back across the two.
+        let mut u = Unacked::default();
+        let frame = format!("{}\x0c", "x".repeat(1000));
+        for _ in 0..100 {
+            let (t, e) = frames(&[&frame]);
+            u.push_copy(&t, &e, 0, t.len());
+        }
+        assert!(u.chunks.len() >= 2, "100 KB of copies in {} chunk(s)", u.chunks.len());
+        assert_eq!(u.take_last(100 * frame.len()), vec![frame.clone(); 100]);
     }
 
     #[tokio::test]
