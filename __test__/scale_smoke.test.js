@@ -40,6 +40,7 @@ it("npm run bench -- --scale measures small meshes and plots them", { timeout: T
         assert.ok(r.tput > 0, kind + " x" + n + " carried no casts");
         // The CPU the casts cost, measured over the same window.
         assert.ok(r.cpuUsPerCast > 0 && r.loadCores > 0, kind + " x" + n + ": " + JSON.stringify(r));
+        assert.ok(r.faultsPer1000 >= 0 && r.switchesPer1000 >= 0, kind + " x" + n + ": " + JSON.stringify(r));
       }
     }
     const plot = fs.readFileSync(svg, "utf8");

@@ -109,8 +109,9 @@ function serve(commands, onExit) {
 function countWindow(from, to, count) {
   const marks = { start: null, end: null };
   const mark = () => {
-    const u = process.cpuUsage();
-    return { n: count(), cpuUs: u.user + u.system, t: process.hrtime.bigint() };
+    const r = process.resourceUsage();
+    return { n: count(), cpuUs: r.userCPUTime + r.systemCPUTime, t: process.hrtime.bigint(), faults: r.minorPageFault,
+      switches: r.voluntaryContextSwitches + r.involuntaryContextSwitches };
   };
   setTimeout(() => {
     marks.start = mark();
@@ -119,11 +120,13 @@ function countWindow(from, to, count) {
     marks.end = mark();
   }, Math.max(0, to - Date.now()));
   return {
-    // {received, cpuUs, sec} over the window; throws if it has not closed.
+    // {received, cpuUs, sec, faults, switches} over the window (page
+    // faults, context switches); throws if it has not closed.
     result() {
       const { start, end } = marks;
       if (start === null || end === null) throw new Error("stopped before the window closed");
-      return { received: end.n - start.n, cpuUs: end.cpuUs - start.cpuUs, sec: Number(end.t - start.t) / 1e9 };
+      return { received: end.n - start.n, cpuUs: end.cpuUs - start.cpuUs, sec: Number(end.t - start.t) / 1e9,
+        faults: end.faults - start.faults, switches: end.switches - start.switches };
     },
   };
 }

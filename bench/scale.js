@@ -273,8 +273,13 @@ async function runKernels(impl, n, o) {
     const cpuUs = got.reduce((a, r) => a + r.cpuUs, 0);
     const loadCores = got.reduce((a, r) => a + r.cpuUs / 1e6 / r.sec, 0);
     const late = Math.max(...got.map((r) => r.sec)) - (to - from) / 1000;
+    // Page faults and context switches of all nodes per 1,000 casts (in
+    // the JSON): memory a mesh touches for the first time, or gives back and
+    // touches again, shows here.
+    const per1000 = (key) => (total > 0 ? (1000 * got.reduce((a, r) => a + r[key], 0)) / total : null);
     return Object.assign({ kind: impl === "native" ? "addon" : impl, n, meshMs, tput,
-      cpuUsPerCast: total > 0 ? cpuUs / total : null, loadCores, windowLateSec: late }, idle);
+      cpuUsPerCast: total > 0 ? cpuUs / total : null, loadCores, windowLateSec: late,
+      faultsPer1000: per1000("faults"), switchesPer1000: per1000("switches") }, idle);
   } finally {
     await Promise.all(nodes.map((nd) => nd.close()));
   }
