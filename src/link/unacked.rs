@@ -79,13 +79,35 @@ impl Unacked {
     }
 
     /// Keeps frames just written, whole: `text` ends with the last of them,
-    /// and `ends` says where each ends in it.
+    /// and `ends` says where each ends in it. Copied into the newest chunk
+    /// while it has room (a ping, a direct write between copies: a buffer
+    /// of their own between two copies would have the next copy start a new
+    /// chunk of `COPY_CHUNK` each time), else kept as it is.
     pub fn push(&mut self, text: String, ends: Vec<usize>) {
         if text.is_empty() {
             return;
         }
+        if self.append(&text, &ends, 0, text.len()) {
+            return;
+        }
         self.bytes += text.len();
         self.chunks.push_back(Chunk { text, ends });
+    }
+
+    /// Appends the frames of `text` between `from` and `to` to the newest
+    /// chunk if it has room for them without growing; false if not.
+    fn append(&mut self, text: &str, ends: &[usize], from: usize, to: usize) -> bool {
+        let len = to - from;
+        let Some(back) = self.chunks.back_mut().filter(|c| c.text.capacity() - c.text.len() >= len) else {
+            return false;
+        };
+        let first = ends.partition_point(|&e| e <= from);
+        let last = ends.partition_point(|&e| e <= to);
+        let base = back.text.len();
+        back.text.push_str(&text[from..to]);
+        back.ends.extend(ends[first..last].iter().map(|&e| e - from + base));
+        self.bytes += len;
+        true
     }
 
     /// Keeps a copy of the frames of `text` between `from` and `to` (frame
@@ -94,17 +116,13 @@ impl Unacked {
         if to <= from {
             return;
         }
+        if self.append(text, ends, from, to) {
+            return;
+        }
         let first = ends.partition_point(|&e| e <= from);
         let last = ends.partition_point(|&e| e <= to);
         let len = to - from;
         self.bytes += len;
-        // Into the newest chunk while it has room without growing.
-        if let Some(back) = self.chunks.back_mut().filter(|c| c.text.capacity() - c.text.len() >= len) {
-            let base = back.text.len();
-            back.text.push_str(&text[from..to]);
-            back.ends.extend(ends[first..last].iter().map(|&e| e - from + base));
-            return;
-        }
         let (mut copy, mut copy_ends) = self.spare.pop().unwrap_or_default();
         copy.reserve(len.max(COPY_CHUNK));
         copy.push_str(&text[from..to]);
@@ -370,6 +388,23 @@ mod tests {
         }
         assert!(u.chunks.len() >= 2, "100 KB of copies in {} chunk(s)", u.chunks.len());
         assert_eq!(u.take_last(100 * frame.len()), vec![frame.clone(); 100]);
+        // Frames kept as written (pings, direct writes) between copies go
+        // into the same buffer: a link that writes a little now and then
+        // does not hold a buffer of 64 KiB per copy.
+        let mut u = Unacked::default();
+        let mut written = Vec::new();
+        for w in 0..1000 {
+            let ping = format!("{{\"ping\":{w}}}\x0c");
+            let cast = format!("{{\"cast\":{w}}}\x0c");
+            let (t, e) = frames(&[&ping]);
+            u.push(t, e);
+            let (t, e) = frames(&[&cast]);
+            u.push_copy(&t, &e, 0, t.len());
+            written.extend([ping, cast]);
+        }
+        assert!(u.chunks.len() <= 2, "{} chunks for 30 KB", u.chunks.len());
+        let total: usize = written.iter().map(String::len).sum();
+        assert_eq!(u.take_last(total), written);
     }
 
     #[tokio::test]
