@@ -6,7 +6,8 @@
 //! the halves they use, `tls` configures rustls, `health` keeps what failure
 //! detection reads, `handover` keeps a node's messages in order when it dials
 //! us again while its old connection still holds frames, `unacked` keeps what
-//! a link wrote until its node acknowledges it, `observe` answers an
+//! a link wrote until its node acknowledges it, `spare` keeps emptied buffers
+//! of frames for the next ones, `observe` answers an
 //! observer's request with the node's figures, and `sink` is how the tasks
 //! report: one typed event, through a trait that the addon's JS batch and
 //! the Rust node each implement (this layer knows neither).
@@ -20,5 +21,6 @@ pub mod peer;
 pub mod server;
 pub mod shared;
 pub mod sink;
+pub(crate) mod spare;
 pub mod tls;
 pub mod unacked;

@@ -26,20 +26,15 @@ use std::collections::VecDeque;
 
 use tokio::net::TcpStream;
 
+use super::spare::SpareFrames;
+
 /// How many bytes are written between two looks at what the socket holds.
 pub const TRIM_EVERY: usize = 256 * 1024;
-
-/// How many buffers of forgotten chunks are kept for the next copies.
-const SPARE: usize = 4;
-
-/// The largest buffer kept for reuse: writes are of about 64 KiB; the
-/// buffer of a single large frame is given back.
-const SPARE_CAPACITY: usize = 1024 * 1024;
 
 /// Copies of small writes go into buffers of at least this size, one
 /// after the other, rather than a buffer each: in a mesh of 32 nodes a
 /// write to one peer is a few KiB, and a buffer per write (80 of them
-/// between two trims, only `SPARE` kept) had the allocator give their
+/// between two trims, only a few kept) had the allocator give their
 /// memory back at each trim and fault it in again, about 50 page faults
 /// per 1,000 casts across the mesh.
 const COPY_CHUNK: usize = 64 * 1024;
@@ -51,10 +46,8 @@ pub struct Unacked {
     bytes: usize,
     /// `bytes` after the last trim.
     trimmed_at: usize,
-    /// Buffers of chunks forgotten, emptied, for the next copies: a copy
-    /// of every write would otherwise allocate (and the allocator give
-    /// back to the system and fault in again) a large buffer per write.
-    spare: Vec<(String, Vec<usize>)>,
+    /// Buffers of chunks forgotten, for the next copies.
+    spare: SpareFrames,
 }
 
 /// Frames written together: their text and where each ends in it.
@@ -116,18 +109,14 @@ impl Unacked {
         if to <= from {
             return;
         }
-        if self.append(text, ends, from, to) {
-            return;
+        if !self.append(text, ends, from, to) {
+            // A new chunk with room for these frames and the copies after them.
+            let (mut copy, copy_ends) = self.spare.take();
+            copy.reserve((to - from).max(COPY_CHUNK));
+            self.chunks.push_back(Chunk { text: copy, ends: copy_ends });
+            let appended = self.append(text, ends, from, to);
+            debug_assert!(appended, "a new chunk has room");
         }
-        let first = ends.partition_point(|&e| e <= from);
-        let last = ends.partition_point(|&e| e <= to);
-        let len = to - from;
-        self.bytes += len;
-        let (mut copy, mut copy_ends) = self.spare.pop().unwrap_or_default();
-        copy.reserve(len.max(COPY_CHUNK));
-        copy.push_str(&text[from..to]);
-        copy_ends.extend(ends[first..last].iter().map(|&e| e - from));
-        self.chunks.push_back(Chunk { text: copy, ends: copy_ends });
     }
 
     /// True once `TRIM_EVERY` bytes were kept since the last trim.
@@ -143,12 +132,8 @@ impl Unacked {
                 break;
             }
             self.bytes -= front.text.len();
-            if let Some(Chunk { mut text, mut ends }) = self.chunks.pop_front() {
-                if self.spare.len() < SPARE && text.capacity() <= SPARE_CAPACITY {
-                    text.clear();
-                    ends.clear();
-                    self.spare.push((text, ends));
-                }
+            if let Some(Chunk { text, ends }) = self.chunks.pop_front() {
+                self.spare.give(text, ends);
             }
         }
         self.trimmed_at = self.bytes;

@@ -581,7 +581,7 @@ pub fn spawn(shared: &Arc<Shared>, id: u64, opts: PeerOptions) -> PeerHandle {
         queue_bytes: 0,
         stash: VecDeque::new(),
         stash_bytes: 0,
-        spare_held: Vec::new(),
+        spare_held: Default::default(),
         inflight: 0,
         rx_open: true,
         busy: false,

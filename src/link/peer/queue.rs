@@ -17,12 +17,6 @@ use super::Command;
 /// type and wrapper, the signature field, the separator.
 const FRAME_OVERHEAD: usize = 112;
 
-/// How many buffers of written-out stashed commands are kept for the next
-/// ones, and the largest kept: a flood stashes one command per turn of the
-/// sender's event loop, of about the same size each time.
-const SPARE_HELD: usize = 4;
-const SPARE_HELD_CAPACITY: usize = 1024 * 1024;
-
 /// Once a backlog of the high-water mark or more is written out, the
 /// memory its frames took goes back to the system. glibc's allocator keeps
 /// what threads free in their own arenas, and frames are made on the JS
@@ -141,7 +135,7 @@ impl Peer {
                 // a fresh one per command of a flood (about 130 KiB for a
                 // turn of 500 casts) was mapped, faulted in and unmapped
                 // again every time, a fifth of the sending thread's time.
-                let (buf, ends) = self.spare_held.pop().unwrap_or_default();
+                let (buf, ends) = self.spare_held.take();
                 let mut batch = WriteBatch { buf, ends };
                 // Room for the frames at once (their signatures and type
                 // added to the envelopes), rather than grown by doubling
@@ -151,7 +145,7 @@ impl Peer {
                 }
                 self.encode(other, &mut batch);
                 if batch.buf.is_empty() {
-                    self.recycle_held(batch.buf, batch.ends);
+                    self.spare_held.give(batch.buf, batch.ends);
                     return;
                 }
                 // Held for a while, and counted by its length: at most
@@ -170,16 +164,6 @@ impl Peer {
         }
         self.dropped(dropped, Limit::MaxQueueBytes);
         self.account();
-    }
-
-    /// Keeps the buffers of a stashed command whose frames were copied out,
-    /// for the next command stashed (see `hold`).
-    pub(super) fn recycle_held(&mut self, mut buf: String, mut ends: Vec<usize>) {
-        if self.spare_held.len() < SPARE_HELD && buf.capacity() <= SPARE_HELD_CAPACITY {
-            buf.clear();
-            ends.clear();
-            self.spare_held.push((buf, ends));
-        }
     }
 
     /// Drops the oldest whole stashed frame; false when there is none.

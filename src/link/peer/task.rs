@@ -196,7 +196,7 @@ pub(super) struct Peer {
     pub(super) stash_bytes: usize,
     /// Buffers of stashed commands already written out, emptied, for the
     /// next commands stashed (see `hold` in `queue.rs`).
-    pub(super) spare_held: Vec<(String, Vec<usize>)>,
+    pub(super) spare_held: crate::link::spare::SpareFrames,
     /// Bytes of the write in hand not yet on the wire.
     pub(super) inflight: usize,
     /// The channel has not been closed.

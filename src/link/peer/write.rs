@@ -309,7 +309,8 @@ impl Peer {
                             batch.buf.push_str(&buf[start..]);
                             batch.ends.extend(ends[first..].iter().map(|e| e - start + base));
                         }
-                        self.recycle_held(buf, ends);
+                        // Its buffers serve the next command stashed.
+                        self.spare_held.give(buf, ends);
                     }
                     other => self.encode(other, &mut batch),
                 }
