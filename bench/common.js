@@ -163,7 +163,6 @@ function loadCommands(turn, count) {
 
 module.exports = {
   HOST,
-  countWindow,
   loadCommands,
   SMALL,
   loadImpl,

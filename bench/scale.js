@@ -28,7 +28,8 @@
 //                       [--idle S] [--load S] [--max-addon N] [--max-js N]
 //                       [--per-turn N] [--json FILE] [--svg FILE]
 // `npm run bench -- --scale` runs the smoke sizes (2,4,8; short windows);
-// the full curves: --sizes 2,4,8,16,32,64 --idle 10 --load 5.
+// the full curves: --sizes 2,4,8,16,32,64 --idle 16 --load 15 (a mesh of 32
+// takes its first seconds of load to touch its memory; see BENCHMARKS.md).
 
 const { fork, spawn, spawnSync } = require("child_process");
 const fs = require("fs");
@@ -53,7 +54,7 @@ const WINDOW_GRACE_MS = 200; // after the window, before asking for counts
 const KINDS = ["addon", "js", "rust", "floor"];
 
 function parseArgs(argv) {
-  const o = { sizes: [2, 4, 8], kinds: ["addon", "js", "rust", "floor"], idle: 2, load: 2, maxAddon: 16, maxJs: 16,
+  const o = { sizes: [2, 4, 8], kinds: [...KINDS], idle: 2, load: 2, maxAddon: 16, maxJs: 16,
     perTurn: 20, json: null, svg: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
