@@ -148,11 +148,10 @@ impl Peer {
                     self.spare_held.give(batch.buf, batch.ends);
                     return;
                 }
-                // Held for a while, and counted by its length: at most
-                // twice that (a kept buffer from a larger command).
-                if batch.buf.capacity() > 2 * batch.buf.len() {
-                    batch.buf.shrink_to_fit();
-                }
+                // Held for a while, and counted by its length: no slack.
+                // (Shrinking keeps the buffer where it is; what churned was
+                // freeing it, which the spare buffers now spare.)
+                batch.buf.shrink_to_fit();
                 Command::Encoded { buf: batch.buf, ends: batch.ends, written: 0, link: 0 }
             }
         };
