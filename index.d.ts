@@ -596,7 +596,8 @@ export declare class NetKernel<TIpc extends Ipc | null = Ipc | null> extends Eve
    * `node` showed that it runs, on our link to it: something came from it since the link came
    * up or since its `nodedown` (a connection alone is not that: a stopped process's system
    * accepts one). A node that holds no link to us is up once it sends us something. With
-   * `netTickTime: 0`, a node is up with its link.
+   * `netTickTime: 0`, a node is up with its link. A message that is the node's first sign of
+   * life comes on its own link to us and can be delivered a moment before this event.
    */
   on(event: "nodeup", listener: (node: Node) => void): this;
   /**

@@ -95,7 +95,10 @@ for (const impl of impls) {
         const reply = await outcome((cb) => k.callSingleton(node, "echo", { back: 1 }, cb, 20000));
         assert.ifError(reply.err);
         assert.deepEqual(reply.value, { back: 1 });
-        assert.ok(k.ups.filter((id) => id === node.id()).length >= 2, "nodeup again");
+        // The reply may be the node's first sign of life: it is read on the
+        // node's link to us, and `nodeup` is announced by our link to it, a
+        // moment later on a loaded machine.
+        await waitFor(() => k.ups.filter((id) => id === node.id()).length >= 2, { what: "nodeup again" });
       } finally {
         process.kill(peer.child.pid, "SIGCONT");
         k.disconnect(new Node(peer.node.id, peer.node.host, peer.node.port), true);
