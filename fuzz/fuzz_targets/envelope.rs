@@ -1,7 +1,8 @@
 //! The envelope reader on any frame, with no cookie, as an inbound
 //! connection uses it (invalid UTF-8 is read lossily, as the server does).
 //!
-//! Besides never panicking, it must agree with the full JSON validator on
+//! Besides never panicking (and reading a frame of the usual shape as the
+//! full reader does), it must agree with the full JSON validator on
 //! what is JSON: a frame it accepts is valid JSON, and a frame it calls
 //! invalid JSON is rejected by the validator too. A frame it accepts must
 //! read the same again after being canonicalised (what a JS peer would
@@ -21,6 +22,9 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|input: &[u8]| {
     let text = String::from_utf8_lossy(input);
     let result = envelope::decode(&text, None);
+    // Read again, its sender now known: a message of the usual shape is
+    // read by it (`decode_usual`), and must read as the full reader reads it.
+    assert_eq!(envelope::decode(&text, None), envelope::decode_any(&text, None), "the shape reader differs");
     match &result {
         Ok(_) => {
             if let Err(e) = json::validate(&text) {

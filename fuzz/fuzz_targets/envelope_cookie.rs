@@ -8,7 +8,9 @@
 //!
 //! - with the right cookie it reads exactly as it does without one, unless
 //!   the body names its own `checkSum` (it would then not be the one signed);
-//! - with another cookie it never reads as a good message or ping.
+//! - with another cookie it never reads as a good message or ping;
+//! - read by its shape (a message as kernels write it, its sender known)
+//!   it reads as the full reader reads it, with either cookie.
 
 #![no_main]
 
@@ -50,6 +52,10 @@ fuzz_target!(|input: &[u8]| {
         let signed = frame_of(kind, Some(right), body);
         let unsigned_read = envelope::decode(&plain, None);
         let signed_read = envelope::decode(&signed, Some(right));
+        // Its sender now known, a signed message of the usual shape is read
+        // by it (`decode_usual`), and must read as the full reader reads it.
+        assert_eq!(envelope::decode(&signed, Some(right)), envelope::decode_any(&signed, Some(right)));
+        assert_eq!(envelope::decode(&signed, Some(wrong)), envelope::decode_any(&signed, Some(wrong)));
         let own_sum = body.contains("checkSum") || body.contains("\\u");
         match (&unsigned_read, &signed_read) {
             (Ok(a), Ok(b)) => assert_eq!(a, b, "the signed frame reads differently"),

@@ -298,6 +298,106 @@ fn parse_payload<'a>(frame: &'a str, raw: Option<&'a str>) -> Result<InData<'a>,
 /// accepts exactly the frames JSON.parse accepts; a Buffer payload is
 /// validated by decoding its bytes, not parsed twice.
 pub fn decode<'a>(frame: &'a str, cookie: Option<&Cookie>) -> Result<Inbound<'a>, Skip> {
+    if let Some(usual) = decode_usual(frame, cookie) {
+        return Ok(usual);
+    }
+    decode_any(frame, cookie)
+}
+
+/// The message every kernel writes, read by its shape:
+/// `{"type":"message","data":{"checkSum":"<hex>","id":"<event>","tag":null,
+/// "from":<the last sender's>,"stream":{"done":true},"data":<payload>}}`,
+/// with a tag that is a string or `null`, and strings with no escapes.
+/// Each literal piece is compared, the payload validated, and the sum
+/// checked; `None` for any other frame (or a bad sum), which
+/// [`decode_any`] then reads in full and, where it is wrong, says why.
+/// Whatever this returns, `decode_any` returns too (`tests`): it is the
+/// same reading of the same text, without the parser's steps for what
+/// the shape rules out. Half the time the reader spends on a small
+/// message, before its sum, went to those steps.
+fn decode_usual<'a>(frame: &'a str, cookie: Option<&Cookie>) -> Option<Inbound<'a>> {
+    let text = crate::wire::frame::trim_padding(frame);
+    let body = text.strip_prefix(MESSAGE_PREFIX)?.strip_suffix('}')?;
+    let members = body.strip_prefix('{')?;
+    // The sum, or with no cookie one that is not checked (as `decode_any`
+    // ignores it).
+    let (sum, rest) = match members.strip_prefix("\"checkSum\":") {
+        Some(r) => {
+            let (literal, r) = plain_string(r)?;
+            (Some(&literal[1..literal.len() - 1]), r.strip_prefix(',')?)
+        }
+        None => (None, members),
+    };
+    if cookie.is_some() && sum.is_none() {
+        return None;
+    }
+    let tail = rest;
+    let (event_raw, r) = plain_string(rest.strip_prefix("\"id\":")?)?;
+    let r = r.strip_prefix(",\"tag\":")?;
+    let (tag, r) = match r.strip_prefix("null") {
+        Some(r) => (None, r),
+        None => {
+            let (literal, r) = plain_string(r)?;
+            // "" is falsy: no tag, as `truthy` has it.
+            let content = &literal[1..literal.len() - 1];
+            (Some(Cow::Borrowed(content)).filter(|_| !content.is_empty()), r)
+        }
+    };
+    let r = r.strip_prefix(",\"from\":")?;
+    let from = LAST_FROM.with_borrow(|last| {
+        let known = last.as_ref()?;
+        let raw = r.get(..known.raw.len()).filter(|raw| *raw == known.raw)?;
+        let id = Some(Cow::Borrowed(raw.get(known.id.clone())?));
+        let host = Some(Cow::Borrowed(raw.get(known.host.clone())?));
+        Some(FromNode { id, host, port: Some(known.port), raw })
+    })?;
+    let r = &r[from.raw.len()..];
+    let (stream_raw, r) = r.strip_prefix(",\"stream\":")?.split_at_checked(DONE.len())?;
+    if stream_raw != DONE {
+        return None;
+    }
+    let data = match r.strip_prefix(",\"data\":") {
+        Some(payload) => {
+            let payload = payload.strip_suffix('}')?;
+            let edge = |b: Option<&u8>| b.is_some_and(|b| !b" \t\n\r".contains(b));
+            if !edge(payload.as_bytes().first()) || !edge(payload.as_bytes().last()) || may_hold_buffer(payload) {
+                return None;
+            }
+            json::validate(payload).ok()?;
+            InData::Json(payload)
+        }
+        None if r == "}" => InData::Absent,
+        None => return None,
+    };
+    if let (Some(cookie), Some(sum)) = (cookie, sum) {
+        cookie.verify_parts(&[b"{", tail.as_bytes()], Some(sum)).ok()?;
+    }
+    let message = Message { event_raw, tag, tag_other: None, from, stream_raw, done: true, data };
+    Some(Inbound::Message(message))
+}
+
+/// The `stream` member of a whole message.
+const DONE: &str = "{\"done\":true}";
+
+/// A string literal at the start of `text` with no escape and no control
+/// character in it (what JSON.parse takes as it stands), and what follows.
+fn plain_string(text: &str) -> Option<(&str, &str)> {
+    let b = text.as_bytes();
+    if b.first() != Some(&b'"') {
+        return None;
+    }
+    let end = 1 + memchr::memchr(b'"', &b[1..])?;
+    if b[1..end].iter().any(|&c| c < 0x20 || c == b'\\') {
+        return None;
+    }
+    // Both ends are quotes (ASCII): on character boundaries.
+    Some((&text[..=end], &text[end + 1..]))
+}
+
+/// Reads any frame, as JSON.parse and then the JS kernel would: see
+/// [`decode`], which is this with the usual shape read first. Public for
+/// the tests and fuzz targets that hold the two to the same reading.
+pub fn decode_any<'a>(frame: &'a str, cookie: Option<&Cookie>) -> Result<Inbound<'a>, Skip> {
     // Writers pad the last frame of a block (`frame::lay_out_blocks`).
     let frame = crate::wire::frame::trim_padding(frame);
     // What every kernel writes: `{"type":"message","data":{..}}` exactly.
@@ -913,5 +1013,113 @@ mod tests {
         for f in frames {
             json::validate(f).unwrap();
         }
+    }
+
+    /// Messages as kernels write them, with and without a sum: casts, a
+    /// call, a reply, payloads of every kind of value.
+    fn usual_frames(cookie: Option<&Cookie>) -> Vec<String> {
+        let mut frames = Vec::new();
+        let payloads = ["{\"a\":1,\"b\":\"hello\",\"c\":[1,2,3]}", "\"pong\"", "null", "[]", "{}", "-1.5e3", "true", "\"é 😀\""];
+        for (i, data) in payloads.iter().enumerate() {
+            for tag in [None, Some("t-7")] {
+                let m = OutMessage {
+                    event: ["cast", "é", "x y"][i % 3].to_string(),
+                    tag: tag.map(str::to_string),
+                    done: true,
+                    stream_id: None,
+                    error_json: None,
+                    data: OutData::Json(data.to_string()),
+                };
+                let mut f = String::new();
+                encode_message(&mut f, cookie, FROM, &m);
+                frames.push(f.trim_end_matches('\u{c}').to_string());
+            }
+        }
+        let mut absent = String::new();
+        let m = OutMessage { event: "e".into(), tag: None, done: true, stream_id: None, error_json: None, data: OutData::Absent };
+        encode_message(&mut absent, cookie, FROM, &m);
+        frames.push(absent.trim_end_matches('\u{c}').to_string());
+        frames
+    }
+
+    /// `decode_usual` either declines or reads a frame exactly as
+    /// `decode_any` does, with the same sender known to both.
+    fn same_reading(frame: &str, cookie: Option<&Cookie>) -> bool {
+        // The sender, as a reader knows it from its first frame.
+        let known = format!("{MESSAGE_PREFIX}{{\"id\":\"k\",\"tag\":null,\"from\":{FROM},\"stream\":{{\"done\":true}}}}}}");
+        assert!(decode_any(&known, None).is_ok());
+        let usual = decode_usual(frame, cookie);
+        let hit = usual.is_some();
+        if let Some(usual) = usual {
+            assert_eq!(Ok(usual), decode_any(frame, cookie), "{frame}");
+        }
+        hit
+    }
+
+    #[test]
+    fn the_usual_shape_is_read_as_any_frame_is() {
+        let cookie = Cookie::new("k");
+        for c in [None, Some(&cookie)] {
+            for f in usual_frames(c) {
+                assert!(same_reading(&f, c), "the usual shape, not read by it: {f}");
+                // And through `decode`, as the reader calls it.
+                assert_eq!(decode(&f, c), decode_any(&f, c));
+            }
+        }
+        // Signed frames read without a cookie: the sum is not checked.
+        for f in usual_frames(Some(&cookie)) {
+            assert!(same_reading(&f, None), "{f}");
+        }
+        // Read the long way: a wrong sum (which `decode_any` reports), a
+        // frame with no sum when one is wanted, escapes, a Buffer, a
+        // stream chunk, an unknown sender, space around the payload.
+        let signed = &usual_frames(Some(&cookie))[0];
+        let plain = &usual_frames(None)[0];
+        let declined = [
+            (signed.replacen("\"checkSum\":\"", "\"checkSum\":\"0", 1).replacen("\",\"id\"", "\"x,\"id\"", 1), Some(&cookie)),
+            (signed.clone(), Some(&Cookie::new("other"))),
+            (plain.clone(), Some(&cookie)),
+            (plain.replacen("\"id\":\"cast\"", "\"id\":\"c\\u0061st\"", 1), None),
+            (plain.replacen("\"tag\":null", "\"tag\":\"a\\\"b\"", 1), None),
+            (plain.replacen("\"tag\":null", "\"tag\":1", 1), None),
+            (plain.replacen("\"data\":{\"a\"", "\"data\":{\"type\":\"Buffer\",\"data\":[1,2],\"a\"", 1), None),
+            (plain.replacen("\"done\":true", "\"done\":false,\"stream\":\"s\"", 1), None),
+            (plain.replacen("\"id\":\"a\"", "\"id\":\"b\"", 1), None),
+            (plain.replacen("\"data\":{", "\"data\": {", 1), None),
+            (plain.replacen("]}}}", "]} }}", 1), None),
+        ];
+        for (f, c) in &declined {
+            assert!(!same_reading(f, *c), "read by its shape: {f}");
+            assert_eq!(decode(f, *c), decode_any(f, *c), "{f}");
+        }
+        // An empty tag is no tag, both ways.
+        assert!(same_reading(&plain.replacen("\"tag\":null", "\"tag\":\"\"", 1), None));
+        // A wrong sum is still reported as one.
+        let (bad_sum, c) = &declined[1];
+        assert!(matches!(decode(bad_sum, *c), Err(Skip::InvalidChecksum { .. })));
+    }
+
+    #[test]
+    fn every_byte_of_the_usual_shape_changed_reads_as_any_frame_does() {
+        // Each byte of a signed and a plain frame replaced by bytes that
+        // matter to JSON: whatever the shape reader still takes, the full
+        // reader takes the same way.
+        let cookie = Cookie::new("k");
+        let mut hits = 0;
+        for c in [None, Some(&cookie)] {
+            let frame = usual_frames(c)[1].clone();
+            for at in 0..frame.len() {
+                for by in ["\"", "\\", "}", "{", ",", ":", "0", " ", "x", "\u{1}", "[", "é", ""] {
+                    let mut f = frame.as_bytes().to_vec();
+                    f.splice(at..at + 1, by.bytes());
+                    let Ok(f) = String::from_utf8(f) else { continue };
+                    for reader in [None, Some(&cookie)] {
+                        hits += usize::from(same_reading(&f, reader));
+                    }
+                }
+            }
+        }
+        // Changes inside the payload's strings and the event keep the shape.
+        assert!(hits > 100, "{hits}");
     }
 }
