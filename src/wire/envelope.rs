@@ -191,18 +191,47 @@ struct FromSpans {
     port: f64,
 }
 
+/// How many senders a thread keeps the `from` members of.
+const KNOWN_SENDERS: usize = 8;
+
+/// The `from` members last read on one thread, the newest replacing the
+/// oldest: a sender writes the same one on every frame, so it is usually
+/// read once per connection, and a network thread reads the links of
+/// several senders by turns (31 of them in a mesh of 32 nodes, on two
+/// threads; a sender missed here is only read the long way).
+struct KnownSenders {
+    spans: Vec<FromSpans>,
+    next: usize,
+}
+
+impl KnownSenders {
+    /// The sender whose member `text` starts with (`whole`: is exactly).
+    fn find(&self, text: &str, whole: bool) -> Option<&FromSpans> {
+        self.spans.iter().find(|s| {
+            let n = s.raw.len();
+            (!whole || text.len() == n) && text.as_bytes().get(..n) == Some(s.raw.as_bytes())
+        })
+    }
+
+    fn add(&mut self, spans: FromSpans) {
+        if self.spans.len() < KNOWN_SENDERS {
+            self.spans.push(spans);
+        } else {
+            self.spans[self.next] = spans;
+            self.next = (self.next + 1) % KNOWN_SENDERS;
+        }
+    }
+}
+
 thread_local! {
-    /// The last `from` member read on this thread: a sender writes the same
-    /// one on every frame, so it is usually read once per connection.
-    static LAST_FROM: std::cell::RefCell<Option<FromSpans>> = const { std::cell::RefCell::new(None) };
+    static KNOWN_FROM: std::cell::RefCell<KnownSenders> =
+        const { std::cell::RefCell::new(KnownSenders { spans: Vec::new(), next: 0 }) };
 }
 
 /// Reads a `from` member that is not `null` (checked by the caller). Never
 /// fails: the JS kernel takes any value, and what it lacks stays unset.
 fn parse_from(raw: &str) -> FromNode<'_> {
-    let known = LAST_FROM.with_borrow(|last| {
-        last.as_ref().filter(|s| s.raw == raw).map(|s| (s.id.clone(), s.host.clone(), s.port))
-    });
+    let known = KNOWN_FROM.with_borrow(|known| known.find(raw, true).map(|s| (s.id.clone(), s.host.clone(), s.port)));
     if let Some((id, host, port)) = known {
         if let (Some(id), Some(host)) = (raw.get(id), raw.get(host)) {
             let (id, host) = (Some(Cow::Borrowed(id)), Some(Cow::Borrowed(host)));
@@ -223,7 +252,7 @@ fn parse_from(raw: &str) -> FromNode<'_> {
         };
         if let (Some(id), Some(host)) = (span(i), span(h)) {
             let spans = FromSpans { raw: raw.to_string(), id, host, port };
-            LAST_FROM.with_borrow_mut(|last| *last = Some(spans));
+            KNOWN_FROM.with_borrow_mut(|known| known.add(spans));
         }
     }
     FromNode { id, host, port, raw }
@@ -306,7 +335,7 @@ pub fn decode<'a>(frame: &'a str, cookie: Option<&Cookie>) -> Result<Inbound<'a>
 
 /// The message every kernel writes, read by its shape:
 /// `{"type":"message","data":{"checkSum":"<hex>","id":"<event>","tag":null,
-/// "from":<the last sender's>,"stream":{"done":true},"data":<payload>}}`,
+/// "from":<a sender's this thread knows>,"stream":{"done":true},"data":<payload>}}`,
 /// with a tag that is a string or `null`, and strings with no escapes.
 /// Each literal piece is compared, the payload validated, and the sum
 /// checked; `None` for any other frame (or a bad sum), which
@@ -344,9 +373,9 @@ fn decode_usual<'a>(frame: &'a str, cookie: Option<&Cookie>) -> Option<Inbound<'
         }
     };
     let r = r.strip_prefix(",\"from\":")?;
-    let from = LAST_FROM.with_borrow(|last| {
-        let known = last.as_ref()?;
-        let raw = r.get(..known.raw.len()).filter(|raw| *raw == known.raw)?;
+    let from = KNOWN_FROM.with_borrow(|known| {
+        let known = known.find(r, false)?;
+        let raw = r.get(..known.raw.len())?;
         let id = Some(Cow::Borrowed(raw.get(known.id.clone())?));
         let host = Some(Cow::Borrowed(raw.get(known.host.clone())?));
         Some(FromNode { id, host, port: Some(known.port), raw })
@@ -1121,5 +1150,33 @@ mod tests {
         }
         // Changes inside the payload's strings and the event keep the shape.
         assert!(hits > 100, "{hits}");
+    }
+
+    #[test]
+    fn a_thread_knows_eight_senders_by_turns() {
+        let cookie = Cookie::new("k");
+        let frame_from = |i: usize| {
+            let from = from_json(&format!("n{i}"), "127.0.0.1", 7000.0 + i as f64);
+            let m = OutMessage { event: "e".into(), tag: None, done: true, stream_id: None, error_json: None, data: OutData::Json("1".into()) };
+            let mut f = String::new();
+            encode_message(&mut f, Some(&cookie), &from, &m);
+            f.trim_end_matches('\u{c}').to_string()
+        };
+        let frames: Vec<String> = (0..9).map(frame_from).collect();
+        for f in &frames[..8] {
+            assert!(decode_usual(f, Some(&cookie)).is_none(), "not known before its first frame");
+            assert!(decode_any(f, Some(&cookie)).is_ok());
+        }
+        // Eight links read by turns: each read by its shape.
+        for _ in 0..2 {
+            for f in &frames[..8] {
+                assert_eq!(Some(decode_any(f, Some(&cookie)).unwrap()), decode_usual(f, Some(&cookie)));
+            }
+        }
+        // A ninth takes the place of the first known.
+        assert!(decode_any(&frames[8], Some(&cookie)).is_ok());
+        assert!(decode_usual(&frames[8], Some(&cookie)).is_some());
+        assert!(decode_usual(&frames[0], Some(&cookie)).is_none());
+        assert!(decode_usual(&frames[1], Some(&cookie)).is_some());
     }
 }
