@@ -183,7 +183,7 @@ fn verify(cookie: &Cookie, data_raw: &str, members: &[(Cow<'_, str>, &str)]) -> 
 
 /// Where the id and the host of a `from` member are in its text (both
 /// without escapes), and its port.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 struct FromSpans {
     raw: String,
     id: std::ops::Range<usize>,
@@ -191,20 +191,29 @@ struct FromSpans {
     port: f64,
 }
 
-/// How many senders a thread keeps the `from` members of.
-const KNOWN_SENDERS: usize = 8;
+/// How many senders a thread keeps the `from` members of, for
+/// [`decode`].
+const THREAD_SENDERS: usize = 8;
 
-/// The `from` members last read on one thread, the newest replacing the
-/// oldest: a sender writes the same one on every frame, so it is usually
-/// read once per connection, and a network thread reads the links of
-/// several senders by turns (31 of them in a mesh of 32 nodes, on two
-/// threads; a sender missed here is only read the long way).
-struct KnownSenders {
+/// The `from` members last read by one reader, the newest replacing the
+/// oldest: a sender writes the same one on every frame, so it is read in
+/// full once, and its next frames are read by their shape
+/// ([`decode_with`]). A link's reader keeps its own: a network thread
+/// reads the links of many senders by turns (31 of them in a mesh of 32
+/// nodes), more than a list it would have to search could hold.
+#[derive(Debug)]
+pub struct KnownSenders {
     spans: Vec<FromSpans>,
     next: usize,
+    most: usize,
 }
 
 impl KnownSenders {
+    /// Knows `most` senders at most (at least one).
+    pub const fn new(most: usize) -> KnownSenders {
+        KnownSenders { spans: Vec::new(), next: 0, most: if most == 0 { 1 } else { most } }
+    }
+
     /// The sender whose member `text` starts with (`whole`: is exactly).
     fn find(&self, text: &str, whole: bool) -> Option<&FromSpans> {
         self.spans.iter().find(|s| {
@@ -214,25 +223,24 @@ impl KnownSenders {
     }
 
     fn add(&mut self, spans: FromSpans) {
-        if self.spans.len() < KNOWN_SENDERS {
+        if self.spans.len() < self.most {
             self.spans.push(spans);
         } else {
             self.spans[self.next] = spans;
-            self.next = (self.next + 1) % KNOWN_SENDERS;
+            self.next = (self.next + 1) % self.most;
         }
     }
 }
 
 thread_local! {
-    static KNOWN_FROM: std::cell::RefCell<KnownSenders> =
-        const { std::cell::RefCell::new(KnownSenders { spans: Vec::new(), next: 0 }) };
+    static KNOWN_FROM: std::cell::RefCell<KnownSenders> = const { std::cell::RefCell::new(KnownSenders::new(THREAD_SENDERS)) };
 }
 
 /// Reads a `from` member that is not `null` (checked by the caller). Never
 /// fails: the JS kernel takes any value, and what it lacks stays unset.
-fn parse_from(raw: &str) -> FromNode<'_> {
-    let known = KNOWN_FROM.with_borrow(|known| known.find(raw, true).map(|s| (s.id.clone(), s.host.clone(), s.port)));
-    if let Some((id, host, port)) = known {
+fn parse_from<'a>(raw: &'a str, known: &mut KnownSenders) -> FromNode<'a> {
+    let known_spans = known.find(raw, true).map(|s| (s.id.clone(), s.host.clone(), s.port));
+    if let Some((id, host, port)) = known_spans {
         if let (Some(id), Some(host)) = (raw.get(id), raw.get(host)) {
             let (id, host) = (Some(Cow::Borrowed(id)), Some(Cow::Borrowed(host)));
             return FromNode { id, host, port: Some(port), raw };
@@ -252,7 +260,7 @@ fn parse_from(raw: &str) -> FromNode<'_> {
         };
         if let (Some(id), Some(host)) = (span(i), span(h)) {
             let spans = FromSpans { raw: raw.to_string(), id, host, port };
-            KNOWN_FROM.with_borrow_mut(|known| known.add(spans));
+            known.add(spans);
         }
     }
     FromNode { id, host, port, raw }
@@ -327,10 +335,15 @@ fn parse_payload<'a>(frame: &'a str, raw: Option<&'a str>) -> Result<InData<'a>,
 /// accepts exactly the frames JSON.parse accepts; a Buffer payload is
 /// validated by decoding its bytes, not parsed twice.
 pub fn decode<'a>(frame: &'a str, cookie: Option<&Cookie>) -> Result<Inbound<'a>, Skip> {
-    if let Some(usual) = decode_usual(frame, cookie) {
+    KNOWN_FROM.with_borrow_mut(|known| decode_with(frame, cookie, known))
+}
+
+/// [`decode`], with the senders a reader knows (a link's own).
+pub fn decode_with<'a>(frame: &'a str, cookie: Option<&Cookie>, known: &mut KnownSenders) -> Result<Inbound<'a>, Skip> {
+    if let Some(usual) = decode_usual(frame, cookie, known) {
         return Ok(usual);
     }
-    decode_any(frame, cookie)
+    read_any(frame, cookie, known)
 }
 
 /// The message every kernel writes, read by its shape:
@@ -344,7 +357,7 @@ pub fn decode<'a>(frame: &'a str, cookie: Option<&Cookie>) -> Result<Inbound<'a>
 /// same reading of the same text, without the parser's steps for what
 /// the shape rules out. Half the time the reader spends on a small
 /// message, before its sum, went to those steps.
-fn decode_usual<'a>(frame: &'a str, cookie: Option<&Cookie>) -> Option<Inbound<'a>> {
+fn decode_usual<'a>(frame: &'a str, cookie: Option<&Cookie>, known: &KnownSenders) -> Option<Inbound<'a>> {
     let text = crate::wire::frame::trim_padding(frame);
     let body = text.strip_prefix(MESSAGE_PREFIX)?.strip_suffix('}')?;
     let members = body.strip_prefix('{')?;
@@ -373,13 +386,13 @@ fn decode_usual<'a>(frame: &'a str, cookie: Option<&Cookie>) -> Option<Inbound<'
         }
     };
     let r = r.strip_prefix(",\"from\":")?;
-    let from = KNOWN_FROM.with_borrow(|known| {
+    let from = {
         let known = known.find(r, false)?;
         let raw = r.get(..known.raw.len())?;
         let id = Some(Cow::Borrowed(raw.get(known.id.clone())?));
         let host = Some(Cow::Borrowed(raw.get(known.host.clone())?));
-        Some(FromNode { id, host, port: Some(known.port), raw })
-    })?;
+        FromNode { id, host, port: Some(known.port), raw }
+    };
     let r = &r[from.raw.len()..];
     let (stream_raw, r) = r.strip_prefix(",\"stream\":")?.split_at_checked(DONE.len())?;
     if stream_raw != DONE {
@@ -427,6 +440,10 @@ fn plain_string(text: &str) -> Option<(&str, &str)> {
 /// [`decode`], which is this with the usual shape read first. Public for
 /// the tests and fuzz targets that hold the two to the same reading.
 pub fn decode_any<'a>(frame: &'a str, cookie: Option<&Cookie>) -> Result<Inbound<'a>, Skip> {
+    KNOWN_FROM.with_borrow_mut(|known| read_any(frame, cookie, known))
+}
+
+fn read_any<'a>(frame: &'a str, cookie: Option<&Cookie>, known: &mut KnownSenders) -> Result<Inbound<'a>, Skip> {
     // Writers pad the last frame of a block (`frame::lay_out_blocks`).
     let frame = crate::wire::frame::trim_padding(frame);
     // What every kernel writes: `{"type":"message","data":{..}}` exactly.
@@ -444,7 +461,7 @@ pub fn decode_any<'a>(frame: &'a str, cookie: Option<&Cookie>) -> Result<Inbound
                         Some(data) if plain => InData::Json(data),
                         data => parse_payload(frame, data)?,
                     };
-                    return read_envelope(kind, raw, members, payload, cookie);
+                    return read_envelope(kind, raw, members, payload, cookie, known);
                 }
                 // Not one object after all (`{..},"data":{..}`): read it all.
             }
@@ -480,7 +497,7 @@ pub fn decode_any<'a>(frame: &'a str, cookie: Option<&Cookie>) -> Result<Inbound
     }
     let data_raw = data_raw.ok_or_else(|| invalid("missing 'data'"))?;
     let members = members.ok_or_else(|| invalid("'data' is not an object"))?;
-    read_envelope(&kind, data_raw, members, payload, cookie)
+    read_envelope(&kind, data_raw, members, payload, cookie, known)
 }
 
 const MESSAGE_PREFIX: &str = "{\"type\":\"message\",\"data\":";
@@ -493,6 +510,7 @@ fn read_envelope<'a>(
     members: json::Members<'a>,
     payload: InData<'a>,
     cookie: Option<&Cookie>,
+    known: &mut KnownSenders,
 ) -> Result<Inbound<'a>, Skip> {
     if let Some(cookie) = cookie {
         verify(cookie, data_raw, &members)?;
@@ -501,7 +519,7 @@ fn read_envelope<'a>(
     // (`from.id` of a ping too): a member that is missing or `null` throws
     // there, and is skipped here. Any other value is taken.
     let present = |name: &str| member(&members, name).filter(|raw| !json::is_null(raw));
-    let from = parse_from(present("from").ok_or_else(|| invalid("'from' is missing or null"))?);
+    let from = parse_from(present("from").ok_or_else(|| invalid("'from' is missing or null"))?, known);
     if kind == "ping" {
         return Ok(Inbound::Ping(Ping { tag: member(&members, "tag"), from }));
     }
@@ -844,6 +862,11 @@ pub fn encode_buffer_message(out: &mut String, cookie: Option<&Cookie>, head: &s
 mod tests {
     use super::*;
 
+    /// `decode_usual` with the senders this thread knows (as `decode` has it).
+    fn usual<'a>(frame: &'a str, cookie: Option<&Cookie>) -> Option<Inbound<'a>> {
+        KNOWN_FROM.with_borrow(|known| decode_usual(frame, cookie, known))
+    }
+
     const FROM: &str = r#"{"id":"a","host":"127.0.0.1","port":7022}"#;
 
     fn message(data: OutData) -> OutMessage {
@@ -1077,7 +1100,7 @@ mod tests {
         // The sender, as a reader knows it from its first frame.
         let known = format!("{MESSAGE_PREFIX}{{\"id\":\"k\",\"tag\":null,\"from\":{FROM},\"stream\":{{\"done\":true}}}}}}");
         assert!(decode_any(&known, None).is_ok());
-        let usual = decode_usual(frame, cookie);
+        let usual = usual(frame, cookie);
         let hit = usual.is_some();
         if let Some(usual) = usual {
             assert_eq!(Ok(usual), decode_any(frame, cookie), "{frame}");
@@ -1164,19 +1187,19 @@ mod tests {
         };
         let frames: Vec<String> = (0..9).map(frame_from).collect();
         for f in &frames[..8] {
-            assert!(decode_usual(f, Some(&cookie)).is_none(), "not known before its first frame");
+            assert!(usual(f, Some(&cookie)).is_none(), "not known before its first frame");
             assert!(decode_any(f, Some(&cookie)).is_ok());
         }
         // Eight links read by turns: each read by its shape.
         for _ in 0..2 {
             for f in &frames[..8] {
-                assert_eq!(Some(decode_any(f, Some(&cookie)).unwrap()), decode_usual(f, Some(&cookie)));
+                assert_eq!(Some(decode_any(f, Some(&cookie)).unwrap()), usual(f, Some(&cookie)));
             }
         }
         // A ninth takes the place of the first known.
         assert!(decode_any(&frames[8], Some(&cookie)).is_ok());
-        assert!(decode_usual(&frames[8], Some(&cookie)).is_some());
-        assert!(decode_usual(&frames[0], Some(&cookie)).is_none());
-        assert!(decode_usual(&frames[1], Some(&cookie)).is_some());
+        assert!(usual(&frames[8], Some(&cookie)).is_some());
+        assert!(usual(&frames[0], Some(&cookie)).is_none());
+        assert!(usual(&frames[1], Some(&cookie)).is_some());
     }
 }

@@ -14,7 +14,7 @@ use tokio::io::AsyncReadExt;
 
 use crate::link::connection::Reader;
 use super::poll::{self, Polled, Poller};
-use crate::wire::envelope::{self, Inbound, Message, Ping};
+use crate::wire::envelope::{self, Inbound, KnownSenders, Message, Ping};
 use crate::link::handover;
 use crate::link::observe;
 use crate::link::health::{self, now_us, Heard, Hearing};
@@ -31,6 +31,10 @@ const READ_SIZE: usize = 256 * 1024;
 /// (see the end of `read_loop`).
 const YIELD_AFTER: u64 = 64 * 1024;
 
+/// The senders a link keeps the `from` members of: a link carries one
+/// node, whose member changes only if the node restarts on a new address.
+const LINK_SENDERS: usize = 2;
+
 /// Within one read, the sink's limit is checked after this many frames or
 /// bytes of frames.
 const CHECK_FRAMES: usize = 1024;
@@ -46,6 +50,8 @@ struct LinkGuard {
     heard: Option<Arc<Heard>>,
     /// Bytes of a partial frame the link holds (in `inbound_held`).
     held: usize,
+    /// The senders whose messages it reads by their shape (one, usually).
+    senders: KnownSenders,
 }
 
 impl Drop for LinkGuard {
@@ -63,7 +69,8 @@ impl Drop for LinkGuard {
 /// for a short window after a small read (`poll.rs`).
 pub(super) async fn read_loop(shared: Arc<Shared>, id: u64, mut rd: Reader, poller: Option<Poller>, ip: IpAddr) {
     let mut decoder = FrameDecoder::new(shared.config().max_frame);
-    let mut link = LinkGuard { shared: shared.clone(), id, heard: None, held: 0 };
+    let senders = KnownSenders::new(LINK_SENDERS);
+    let mut link = LinkGuard { shared: shared.clone(), id, heard: None, held: 0, senders };
     // What a read delivers, kept emptied from read to read.
     let mut spare: Vec<Delivered<'static>> = Vec::new();
     // Whether the next read starts with a window of polling: after a small
@@ -209,7 +216,7 @@ fn reborrow<'b>(mut items: Vec<Delivered<'_>>) -> Vec<Delivered<'b>> {
 /// may have to wait for an older link of that node (see `handover.rs`):
 /// false when this link is to close instead.
 async fn take_frame<'t>(shared: &Arc<Shared>, cfg: &Arc<Config>, link: &mut LinkGuard, ip: IpAddr, text: &'t str, items: &mut Vec<Delivered<'t>>) -> bool {
-    let decoded = envelope::decode(text, cfg.cookie.as_ref());
+    let decoded = envelope::decode_with(text, cfg.cookie.as_ref(), &mut link.senders);
     if link.heard.is_none() {
         if let Some(node) = sender(&decoded) {
             let h = shared.hearing.attach(node);
