@@ -40,7 +40,8 @@ pub enum PayloadError {
     /// `Serialize` impl that failed, ...).
     Serialize(serde_json::Error),
     /// The serialised text cannot be written as `JSON.stringify` would: in practice, nesting
-    /// deeper than 10,000 levels (the canonicaliser's bound on nesting).
+    /// deeper than the canonicaliser's bound on nesting (10,000 levels; 2,000 in a build with
+    /// debug assertions).
     Canonical(JsonError),
     /// The JSON text is not valid JSON, or does not fit the requested type (a missing field, a
     /// wrong type, nesting deeper than serde_json's 128 levels, a string holding a lone UTF-16

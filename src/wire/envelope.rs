@@ -1202,4 +1202,42 @@ mod tests {
         assert!(usual(&frames[0], Some(&cookie)).is_none());
         assert!(usual(&frames[1], Some(&cookie)).is_some());
     }
+
+    #[test]
+    fn the_deepest_payloads_are_read_on_a_runtime_worker() {
+        // A network thread is a runtime worker with 2 MiB of stack, in any
+        // build: nesting up to the bound is read there, past it refused,
+        // whichever way the frame is read (a sum over other text than the
+        // one sent makes the reader canonicalise it); never a crash.
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).build().unwrap();
+        let cookie = Cookie::new("k");
+        let max = json::MAX_DEPTH;
+        let frame = |depth: usize, object: bool, spaced: bool| {
+            let payload = if object {
+                format!("{}1{}", "{\"a\":".repeat(depth), "}".repeat(depth))
+            } else {
+                format!("{}{}", "[".repeat(depth), "]".repeat(depth))
+            };
+            let m = OutMessage { event: "e".into(), tag: None, done: true, stream_id: None, error_json: None, data: OutData::Json(payload) };
+            let mut f = String::new();
+            encode_message(&mut f, Some(&cookie), FROM, &m);
+            let f = f.trim_end_matches('\u{c}').to_string();
+            if spaced { f.replacen("\"tag\":null", "\"tag\": null", 1) } else { f }
+        };
+        for object in [false, true] {
+            for spaced in [false, true] {
+                let (ok, deep) = (frame(max, object, spaced), frame(max + 1, object, spaced));
+                let c = cookie.clone();
+                let (ok, deep) = rt
+                    .block_on(async move {
+                        tokio::spawn(async move { (decode(&ok, Some(&c)).map(|_| ()), decode(&deep, Some(&c)).map(|_| ())) }).await
+                    })
+                    .unwrap();
+                if !spaced {
+                    assert_eq!(ok, Ok(()), "object {object}");
+                }
+                assert!(matches!(deep, Err(Skip::InvalidJson(_))), "object {object}, spaced {spaced}: {deep:?}");
+            }
+        }
+    }
 }

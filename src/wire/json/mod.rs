@@ -40,7 +40,11 @@ pub use error::{JsonError, JsonErrorKind};
 /// about 4,200 levels, and JSON.parse reads any depth, so a JS kernel can send anything up to
 /// there; 10,000 levels take well under 1 MiB of stack here (20,000 were measured to fit the
 /// 2 MiB of a network thread, validating and canonicalizing).
-pub const MAX_DEPTH: usize = 10_000;
+///
+/// A build with debug assertions (a Rust service's `cargo run`, `cargo test`) reads 2,000:
+/// its unoptimised frames are several times larger, and 10,000 levels overflowed the 2 MiB of
+/// a runtime's worker thread. A peer must not be able to end a process in any build.
+pub const MAX_DEPTH: usize = if cfg!(debug_assertions) { 2_000 } else { 10_000 };
 
 /// JSON.stringify(JSON.parse(input)) as V8 computes it. Returns Cow::Borrowed(input) when the input is
 /// already in that canonical form (the common case: text a JS peer produced), without allocating.
