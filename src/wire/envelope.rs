@@ -348,7 +348,7 @@ pub fn decode_with<'a>(frame: &'a str, cookie: Option<&Cookie>, known: &mut Know
 
 /// The message every kernel writes, read by its shape:
 /// `{"type":"message","data":{"checkSum":"<hex>","id":"<event>","tag":null,
-/// "from":<a sender's this thread knows>,"stream":{"done":true},"data":<payload>}}`,
+/// "from":<a sender the reader knows>,"stream":{"done":true},"data":<payload>}}`,
 /// with a tag that is a string or `null`, and strings with no escapes.
 /// Each literal piece is compared, the payload validated, and the sum
 /// checked; `None` for any other frame (or a bad sum), which
