@@ -362,17 +362,20 @@ fn decode_usual<'a>(frame: &'a str, cookie: Option<&Cookie>, known: &KnownSender
     let body = text.strip_prefix(MESSAGE_PREFIX)?.strip_suffix('}')?;
     let members = body.strip_prefix('{')?;
     // The sum, or with no cookie one that is not checked (as `decode_any`
-    // ignores it).
-    let (sum, rest) = match members.strip_prefix("\"checkSum\":") {
-        Some(r) => {
+    // ignores it). With a cookie, the sum is 64 hex digits or fails the
+    // check: its text needs no reading as a string.
+    let (sum, rest) = match (members.strip_prefix("\"checkSum\":"), cookie) {
+        (Some(r), Some(_)) => {
+            let literal = r.get(..66).filter(|l| l.starts_with('"') && l.ends_with('"'))?;
+            (Some(&literal[1..65]), r[66..].strip_prefix(',')?)
+        }
+        (Some(r), None) => {
             let (literal, r) = plain_string(r)?;
             (Some(&literal[1..literal.len() - 1]), r.strip_prefix(',')?)
         }
-        None => (None, members),
+        (None, Some(_)) => return None,
+        (None, None) => (None, members),
     };
-    if cookie.is_some() && sum.is_none() {
-        return None;
-    }
     let tail = rest;
     let (event_raw, r) = plain_string(rest.strip_prefix("\"id\":")?)?;
     let r = r.strip_prefix(",\"tag\":")?;
