@@ -233,9 +233,12 @@ describe("TLS peer that exits", () => {
         srv.child.stdin.write("exit\n");
         await srv.exited;
         await down;
+        // Listened for before the server starts: the link, retrying every
+        // 100 ms, can be up before the server says it is ready.
+        const up = firstEvent(conn, "connect", 20000);
         srv = server("tls-srv", port, client);
         await srv.ready;
-        await firstEvent(conn, "connect", 10000);
+        await up;
         const reply = await new Promise((resolve, reject) =>
           client.callSingleton(node, "ping-me", {}, (e, d) => (e ? reject(e) : resolve(d)), 5000));
         assert.equal(reply, "here");
