@@ -96,7 +96,12 @@ if (!client) {
     before(async () => {
       a = await started("metrics-a", { netTickTime: 2000 });
       b = await started("metrics-b", { netTickTime: 2000 });
+      // Up once each has answered the other's first ping, a moment after
+      // the links connect: the first scrape expects b up.
+      const up = (k) => new Promise((resolve) => k.once("nodeup", resolve));
+      const ups = Promise.all([up(a), up(b)]);
       await Promise.all([connected(a, b), connected(b, a)]);
+      await ups;
       registry = new client.Registry();
       // Counts the reads of stats() the scrapes make.
       const counted = { stats: () => (reads++, a.stats()) };
