@@ -183,12 +183,21 @@ fn verify(cookie: &Cookie, data_raw: &str, members: &[(Cow<'_, str>, &str)]) -> 
 
 /// Where the id and the host of a `from` member are in its text (both
 /// without escapes), and its port.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 struct FromSpans {
     raw: String,
     id: std::ops::Range<usize>,
     host: std::ops::Range<usize>,
     port: f64,
+}
+
+impl FromSpans {
+    /// The sender read off `raw`, the same text as `self.raw`.
+    fn node<'a>(&self, raw: &'a str) -> Option<FromNode<'a>> {
+        let id = Some(Cow::Borrowed(raw.get(self.id.clone())?));
+        let host = Some(Cow::Borrowed(raw.get(self.host.clone())?));
+        Some(FromNode { id, host, port: Some(self.port), raw })
+    }
 }
 
 /// How many senders a thread keeps the `from` members of, for
@@ -239,12 +248,8 @@ thread_local! {
 /// Reads a `from` member that is not `null` (checked by the caller). Never
 /// fails: the JS kernel takes any value, and what it lacks stays unset.
 fn parse_from<'a>(raw: &'a str, known: &mut KnownSenders) -> FromNode<'a> {
-    let known_spans = known.find(raw, true).map(|s| (s.id.clone(), s.host.clone(), s.port));
-    if let Some((id, host, port)) = known_spans {
-        if let (Some(id), Some(host)) = (raw.get(id), raw.get(host)) {
-            let (id, host) = (Some(Cow::Borrowed(id)), Some(Cow::Borrowed(host)));
-            return FromNode { id, host, port: Some(port), raw };
-        }
+    if let Some(from) = known.find(raw, true).and_then(|s| s.node(raw)) {
+        return from;
     }
     let Some(m) = json::object_members_trusted(raw) else {
         return FromNode { id: None, host: None, port: None, raw };
@@ -390,11 +395,8 @@ fn decode_usual<'a>(frame: &'a str, cookie: Option<&Cookie>, known: &KnownSender
     };
     let r = r.strip_prefix(",\"from\":")?;
     let from = {
-        let known = known.find(r, false)?;
-        let raw = r.get(..known.raw.len())?;
-        let id = Some(Cow::Borrowed(raw.get(known.id.clone())?));
-        let host = Some(Cow::Borrowed(raw.get(known.host.clone())?));
-        FromNode { id, host, port: Some(known.port), raw }
+        let sender = known.find(r, false)?;
+        sender.node(r.get(..sender.raw.len())?)?
     };
     let r = &r[from.raw.len()..];
     let (stream_raw, r) = r.strip_prefix(",\"stream\":")?.split_at_checked(DONE.len())?;
