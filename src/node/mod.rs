@@ -231,8 +231,9 @@ impl Builder {
     /// [`Node::on_node_down`] runs with "tick timeout"); its link is kept,
     /// and it is up again ([`Node::on_node_up`]) with its first sign of
     /// life (a message that is that sign comes on the node's own link to
-    /// us, and may be handled a moment before). Quiet links are pinged after a quarter of it. A link whose
-    /// socket closes is down at once, whatever this is.
+    /// us, and may be handled a moment before). Quiet links are pinged
+    /// after a quarter of it. A link whose socket closes is down at once,
+    /// whatever this is.
     pub fn net_tick_time(mut self, tick: Option<Duration>) -> Builder {
         self.net_tick = tick.filter(|t| !t.is_zero());
         self
