@@ -201,7 +201,10 @@ impl FromSpans {
 }
 
 /// How many senders a thread keeps the `from` members of, for
-/// [`decode`].
+/// [`decode`]. It and the two readers that keep senders by thread serve
+/// the callers outside the links (tests and fuzz targets, through the
+/// crate's internals): the links read with [`decode_with`].
+#[cfg(any(test, feature = "internals"))]
 const THREAD_SENDERS: usize = 8;
 
 /// The `from` members last read by one reader, the newest replacing the
@@ -241,6 +244,7 @@ impl KnownSenders {
     }
 }
 
+#[cfg(any(test, feature = "internals"))]
 thread_local! {
     static KNOWN_FROM: std::cell::RefCell<KnownSenders> = const { std::cell::RefCell::new(KnownSenders::new(THREAD_SENDERS)) };
 }
@@ -339,6 +343,7 @@ fn parse_payload<'a>(frame: &'a str, raw: Option<&'a str>) -> Result<InData<'a>,
 /// The frame is read with fast scans and each value validated once, which
 /// accepts exactly the frames JSON.parse accepts; a Buffer payload is
 /// validated by decoding its bytes, not parsed twice.
+#[cfg(any(test, feature = "internals"))]
 pub fn decode<'a>(frame: &'a str, cookie: Option<&Cookie>) -> Result<Inbound<'a>, Skip> {
     KNOWN_FROM.with_borrow_mut(|known| decode_with(frame, cookie, known))
 }
@@ -444,6 +449,7 @@ fn plain_string(text: &str) -> Option<(&str, &str)> {
 /// Reads any frame, as JSON.parse and then the JS kernel would: see
 /// [`decode`], which is this with the usual shape read first. Public for
 /// the tests and fuzz targets that hold the two to the same reading.
+#[cfg(any(test, feature = "internals"))]
 pub fn decode_any<'a>(frame: &'a str, cookie: Option<&Cookie>) -> Result<Inbound<'a>, Skip> {
     KNOWN_FROM.with_borrow_mut(|known| read_any(frame, cookie, known))
 }

@@ -46,6 +46,8 @@ pub(super) struct Lane {
     pub(super) generation: u64,
     /// When a Rust sender last wrote from its own thread (`now_us`).
     pub(super) last_direct_us: u64,
+    /// The most a piece written by callers holds, on link `link`.
+    pub(super) pieces: super::write::PieceLimit,
 }
 
 /// Envelope lines appended by Rust senders until the task takes them.
@@ -130,6 +132,7 @@ impl Peer {
         let mut lane = self.state.lane();
         lane.tcp = wr.shared_tcp().cloned();
         lane.link = self.links;
+        lane.pieces = Default::default();
         lane.busy = true;
         lane.unacked.clear();
         lane.keep = lane.tcp.as_deref().and_then(unacked::unacked_bytes).is_some();

@@ -468,7 +468,9 @@ impl PeerHandle {
     pub fn send_bodies(&self, text: String, cfg: Arc<Config>, direct: bool) -> bool {
         let mut lane = self.state.lane();
         self.seal(&mut lane);
-        if let (true, false, Some(tcp)) = (direct, lane.busy, lane.tcp.as_ref()) {
+        // Its fields borrowed apart: the socket, and the limit of a piece.
+        let open: &mut Lane = &mut lane;
+        if let (true, false, Some(tcp)) = (direct, open.busy, open.tcp.as_ref()) {
             let mut frames = String::with_capacity(text.len() + 96);
             let mut frame_ends = Vec::new();
             let dropped = envelope::encode_bodies(&mut frames, cfg.cookie.as_ref(), &text, &mut frame_ends);
@@ -484,7 +486,7 @@ impl PeerHandle {
                 (frames, frame_ends)
             };
             // In pieces, as the task writes (see `write::MAX_WRITE`).
-            let limit = if buf.len() > frame::BLOCK { write::piece_limit(Some(tcp)) } else { write::MAX_WRITE };
+            let limit = if buf.len() > frame::BLOCK { open.pieces.get(Some(tcp)) } else { write::MAX_WRITE };
             let mut written = 0;
             let mut i = 0;
             while i < ends.len() {
@@ -592,6 +594,7 @@ pub fn spawn(shared: &Arc<Shared>, id: u64, opts: PeerOptions) -> PeerHandle {
         links: 0,
         partial: 0,
         detect: Detection::new(shared.hearing.watch(&handle.node_id)),
+        pieces: Default::default(),
     };
     shared.runtime.spawn(task.run());
     handle

@@ -220,6 +220,8 @@ pub(super) struct Peer {
     pub(super) partial: usize,
     /// Failure detection's own state (see `detect.rs`).
     pub(super) detect: Detection,
+    /// The most a piece the task writes holds, on the current link.
+    pub(super) pieces: super::write::PieceLimit,
 }
 
 impl Peer {
@@ -336,6 +338,7 @@ impl Peer {
         self.detect.acks = Acks::default();
         self.down_reason = DownReason::Closed;
         self.detect.up_at = now_us();
+        self.pieces = Default::default();
         self.set_ticker(false);
         let mut next = self.serve(&mut rd, &mut wr).await;
         self.detect.ticker = None;
