@@ -477,27 +477,32 @@ mod tests {
     #[test]
     fn a_link_asks_its_segment_size_until_pieces_are_whole_writes() {
         let mut limit = PieceLimit::default();
-        let mut asked = 0;
+        let mut asked = Vec::new();
         // A young loopback link: asked on every write while its segments
-        // grow.
-        for segment in [BLOCK + 10, 4 * BLOCK] {
+        // grow, until a segment holds a whole write.
+        for segment in [BLOCK + 10, 4 * BLOCK, 65483] {
             let got = limit.get_with(|| {
-                asked += 1;
+                asked.push(segment);
                 Some(segment)
             });
-            assert_eq!(got, segment / BLOCK * BLOCK);
+            assert_eq!(got, piece_limit_for(Some(segment)));
         }
-        assert_eq!(limit.get_with(|| { asked += 1; Some(65483) }), MAX_WRITE);
         // Then never again.
         for _ in 0..3 {
-            assert_eq!(limit.get_with(|| { asked += 1; Some(BLOCK) }), MAX_WRITE);
+            let got = limit.get_with(|| {
+                asked.push(BLOCK);
+                Some(BLOCK)
+            });
+            assert_eq!(got, MAX_WRITE);
         }
-        assert_eq!(asked, 3);
-        // Where the socket cannot say, or a segment holds no block: settled
-        // at once.
-        let mut unknown = PieceLimit::default();
-        assert_eq!(unknown.get_with(|| None), MAX_WRITE);
-        assert_eq!(unknown.get_with(|| panic!("asked again")), MAX_WRITE);
+        assert_eq!(asked, [BLOCK + 10, 4 * BLOCK, 65483]);
+        // Where the socket cannot say, or its segments hold no block:
+        // settled at the first write.
+        for first in [None, Some(1448)] {
+            let mut settled = PieceLimit::default();
+            assert_eq!(settled.get_with(|| first), MAX_WRITE);
+            assert_eq!(settled.get_with(|| panic!("asked again")), MAX_WRITE);
+        }
     }
 
     #[test]
