@@ -110,9 +110,9 @@ pub fn start(
                     Ok((socket, addr)) => match &tls {
                         None => {
                             let _ = socket.set_nodelay(true);
-                            // Only a sink whose consumer is off the runtime
-                            // lets a reader hold its thread (`poll.rs`).
-                            let poller = if shared.sink.consumer_off_runtime() {
+                            // A reader holds its thread only where that
+                            // keeps nothing waiting (`poll.rs`).
+                            let poller = if poll::may_poll(shared.sink.consumer_off_runtime()) {
                                 poll::Poller::new(std::os::fd::AsRawFd::as_raw_fd(&socket), poll::window())
                             } else {
                                 None

@@ -21,9 +21,15 @@
 //! - only after a read of less than [`SMALL_READ`];
 //! - one reader of the process at a time: polling holds its runtime thread,
 //!   and the other thread goes on with every other task;
-//! - only where the consumer of what is read is not a task of the runtime
-//!   (the addon's JS thread: [`Sink::consumer_off_runtime`]), which a held
-//!   thread would delay;
+//! - only where nothing waits on the held thread: where the consumer of
+//!   what is read is not a task of the runtime (the addon's JS thread:
+//!   [`Sink::consumer_off_runtime`]); or, on a runtime with other worker
+//!   threads to go on with every other task (a Rust service's
+//!   multi-thread runtime), after a read that handed the consumer nothing,
+//!   every frame of it answered by the reader itself (a ping). A read that
+//!   delivers a message wakes the consumer's task on this very thread,
+//!   where a window would keep it waiting; a runtime of one thread would
+//!   stop altogether ([`may_poll`]);
 //! - plain TCP only (a TLS link's bytes must go through its session);
 //! - the window, [`window`]: 100 us unless `CLUSTERLUCK_NATIVE_POLL_US` says
 //!   otherwise (0 turns polling off).
@@ -84,6 +90,27 @@ pub(crate) fn window() -> Duration {
             .unwrap_or(DEFAULT_WINDOW_US);
         Duration::from_micros(us)
     })
+}
+
+/// Whether a reader may hold its runtime thread for windows of polling at
+/// all: where what it reads goes to a thread of its own
+/// (`consumer_off_runtime`), or where the runtime it runs on has other
+/// worker threads. Called on the runtime that will run the reader.
+pub(crate) fn may_poll(consumer_off_runtime: bool) -> bool {
+    consumer_off_runtime || other_workers(tokio::runtime::Handle::try_current().ok().as_ref())
+}
+
+/// The runtime of `handle` runs tasks on more than one worker thread.
+fn other_workers(handle: Option<&tokio::runtime::Handle>) -> bool {
+    handle.is_some_and(|h| {
+        h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread && h.metrics().num_workers() > 1
+    })
+}
+
+/// Whether a reader polls before its next read, after a read of `bytes`
+/// that did (`delivered`) or did not hand its consumer anything.
+pub(crate) fn after_read(bytes: u64, delivered: bool, consumer_off_runtime: bool) -> bool {
+    bytes < SMALL_READ && (consumer_off_runtime || !delivered)
 }
 
 /// What a window of polling found.
@@ -233,6 +260,33 @@ mod tests {
         assert_eq!(poller.poll(&mut buf), Polled::Quiet);
         assert!(t.elapsed() < Duration::from_secs(1));
         TURN.store(false, Ordering::Release);
+    }
+
+    #[test]
+    fn a_runtime_consumer_is_never_kept_waiting_by_a_window() {
+        // The addon: its JS thread takes what is read, after any small read.
+        assert!(after_read(200, true, true));
+        assert!(after_read(200, false, true));
+        // A Rust node: only after a read it answered all of itself.
+        assert!(after_read(200, false, false));
+        assert!(!after_read(200, true, false), "a message waits for its consumer on this thread");
+        // Never after a large read.
+        assert!(!after_read(SMALL_READ, false, true));
+        assert!(!after_read(SMALL_READ, false, false));
+    }
+
+    #[test]
+    fn only_a_runtime_with_other_workers_lets_its_own_consumers_poll() {
+        let one = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let single = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        let two = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        assert!(!one.block_on(async { may_poll(false) }), "one thread: a window stops everything");
+        assert!(!single.block_on(async { may_poll(false) }));
+        assert!(two.block_on(async { may_poll(false) }));
+        // Off any runtime, or with a consumer of its own.
+        assert!(!may_poll(false));
+        assert!(may_poll(true));
+        assert!(one.block_on(async { may_poll(true) }));
     }
 
     #[test]

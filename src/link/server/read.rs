@@ -65,8 +65,9 @@ impl Drop for LinkGuard {
 }
 
 /// `ip`: the address the link comes from, where an observer's request is
-/// answered. `poller`: on plain TCP links of the addon, polls the socket
-/// for a short window after a small read (`poll.rs`).
+/// answered. `poller`: on plain TCP links where a held thread keeps
+/// nothing waiting, polls the socket for a short window after a small read
+/// (`poll.rs`).
 pub(super) async fn read_loop(shared: Arc<Shared>, id: u64, mut rd: Reader, poller: Option<Poller>, ip: IpAddr) {
     let mut decoder = FrameDecoder::new(shared.config().max_frame);
     let senders = KnownSenders::new(LINK_SENDERS);
@@ -76,6 +77,7 @@ pub(super) async fn read_loop(shared: Arc<Shared>, id: u64, mut rd: Reader, poll
     // Whether the next read starts with a window of polling: after a small
     // read, not before the first (a link may stay quiet for long).
     let mut poll_next = false;
+    let off_runtime = shared.sink.consumer_off_runtime();
     'reads: loop {
         // Large reads: a stream chunk is a frame of about 234 KB.
         let polled = match &poller {
@@ -107,6 +109,8 @@ pub(super) async fn read_loop(shared: Arc<Shared>, id: u64, mut rd: Reader, poll
         let mut items = reborrow(std::mem::take(&mut spare));
         let mut decoded = decoder.frames();
         let mut closing = false;
+        // The read handed the sink something (a message, a skip).
+        let mut delivered = false;
         for frame in decoded.by_ref() {
             match frame {
                 Decoded::Frame(frame) => {
@@ -119,6 +123,7 @@ pub(super) async fn read_loop(shared: Arc<Shared>, id: u64, mut rd: Reader, poll
                         // decoding utf8 does: text of its own, handed over
                         // alone, after what came before it.
                         Err(_) => {
+                            delivered = true;
                             shared.sink.deliver(id, &mut items);
                             let text = String::from_utf8_lossy(frame).into_owned();
                             let mut one = Vec::with_capacity(1);
@@ -141,6 +146,7 @@ pub(super) async fn read_loop(shared: Arc<Shared>, id: u64, mut rd: Reader, poll
             frames += 1;
             if frames >= CHECK_FRAMES || bytes_in >= CHECK_BYTES {
                 (frames, bytes_in) = (0, 0);
+                delivered |= !items.is_empty();
                 shared.sink.deliver(id, &mut items);
                 // Usually there is room, and the consumer is woken once for
                 // the whole read.
@@ -150,6 +156,7 @@ pub(super) async fn read_loop(shared: Arc<Shared>, id: u64, mut rd: Reader, poll
                 }
             }
         }
+        delivered |= !items.is_empty();
         shared.sink.deliver(id, &mut items);
         spare = reborrow(items);
         if closing {
@@ -191,7 +198,7 @@ pub(super) async fn read_loop(shared: Arc<Shared>, id: u64, mut rd: Reader, poll
         if bytes >= YIELD_AFTER {
             tokio::task::yield_now().await;
         }
-        poll_next = bytes < poll::SMALL_READ;
+        poll_next = poll::after_read(bytes, delivered, off_runtime);
     }
     drop(link);
     drop(decoder);
