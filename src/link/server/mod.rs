@@ -103,6 +103,9 @@ pub fn start(
         };
         let bound = listener.local_addr().map(|a| a.port()).unwrap_or(port);
         shared.sink.event(LinkEvent::Ready { generation, port: bound });
+        // A reader holds its thread only where that keeps nothing waiting
+        // (`poll.rs`): the same for every link of this listener.
+        let may_poll = poll::may_poll(shared.sink.consumer_off_runtime(), &shared.runtime);
         loop {
             tokio::select! {
                 _ = stopped.changed() => break,
@@ -110,9 +113,7 @@ pub fn start(
                     Ok((socket, addr)) => match &tls {
                         None => {
                             let _ = socket.set_nodelay(true);
-                            // A reader holds its thread only where that
-                            // keeps nothing waiting (`poll.rs`).
-                            let poller = if poll::may_poll(shared.sink.consumer_off_runtime()) {
+                            let poller = if may_poll {
                                 poll::Poller::new(std::os::fd::AsRawFd::as_raw_fd(&socket), poll::window())
                             } else {
                                 None

@@ -92,19 +92,13 @@ pub(crate) fn window() -> Duration {
     })
 }
 
-/// Whether a reader may hold its runtime thread for windows of polling at
-/// all: where what it reads goes to a thread of its own
-/// (`consumer_off_runtime`), or where the runtime it runs on has other
-/// worker threads. Called on the runtime that will run the reader.
-pub(crate) fn may_poll(consumer_off_runtime: bool) -> bool {
-    consumer_off_runtime || other_workers(tokio::runtime::Handle::try_current().ok().as_ref())
-}
-
-/// The runtime of `handle` runs tasks on more than one worker thread.
-fn other_workers(handle: Option<&tokio::runtime::Handle>) -> bool {
-    handle.is_some_and(|h| {
-        h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread && h.metrics().num_workers() > 1
-    })
+/// Whether the readers of a sink may hold their runtime thread for windows
+/// of polling at all: where what they read goes to a thread of its own
+/// (`consumer_off_runtime`), or where `runtime`, which runs them, has
+/// other worker threads.
+pub(crate) fn may_poll(consumer_off_runtime: bool, runtime: &tokio::runtime::Handle) -> bool {
+    consumer_off_runtime
+        || (runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread && runtime.metrics().num_workers() > 1)
 }
 
 /// Whether a reader polls before its next read, after a read of `bytes`
@@ -280,13 +274,13 @@ mod tests {
         let one = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let single = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
         let two = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        assert!(!one.block_on(async { may_poll(false) }), "one thread: a window stops everything");
-        assert!(!single.block_on(async { may_poll(false) }));
-        assert!(two.block_on(async { may_poll(false) }));
-        // Off any runtime, or with a consumer of its own.
-        assert!(!may_poll(false));
-        assert!(may_poll(true));
-        assert!(one.block_on(async { may_poll(true) }));
+        assert!(!may_poll(false, one.handle()), "one thread: a window stops everything");
+        assert!(!may_poll(false, single.handle()));
+        assert!(may_poll(false, two.handle()));
+        // With a consumer of its own, on any runtime.
+        for rt in [&one, &single, &two] {
+            assert!(may_poll(true, rt.handle()));
+        }
     }
 
     #[test]
