@@ -29,11 +29,17 @@ use tokio::net::TcpStream;
 use super::spare::SpareFrames;
 
 /// How many bytes are written between two looks at what the socket holds.
-pub const TRIM_EVERY: usize = 256 * 1024;
+/// A look is one system call per this many bytes (a few hundred casts);
+/// what a link keeps between two looks is memory the next copies go
+/// through. At 256 KiB a node of a 32-node mesh cycled its copies through
+/// 8 MiB (31 links), which no cache holds, and every copy missed: 32 nodes
+/// carried 69-75% of what 4 carry, against 76-79% at 32 KiB, in five
+/// alternated pairs of runs on two cores (BENCHMARKS.md).
+pub const TRIM_EVERY: usize = 32 * 1024;
 
 /// Copies of small writes go into buffers of at least this size, one
 /// after the other, rather than a buffer each: in a mesh of 32 nodes a
-/// write to one peer is a few KiB, and a buffer per write (80 of them
+/// write to one peer is a few KiB, and a buffer per write (dozens of them
 /// between two trims, only a few kept) had the allocator give their
 /// memory back at each trim and fault it in again, about 50 page faults
 /// per 1,000 casts across the mesh.
