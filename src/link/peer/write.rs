@@ -33,6 +33,67 @@ pub(super) struct WriteBatch {
     pub(super) ends: Vec<usize>,
 }
 
+/// The two buffers a write is built in: the frames as encoded, and as laid
+/// out in blocks.
+#[derive(Default)]
+struct WriteBuffers {
+    batch: WriteBatch,
+    laid: WriteBatch,
+}
+
+/// How many pairs of write buffers a thread keeps (see [`Scratch`]).
+const SCRATCH_KEEP: usize = 2;
+
+/// The largest buffer a thread keeps: one that held a large frame is
+/// given back.
+const SCRATCH_CAPACITY: usize = 4 * MAX_WRITE;
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Vec<WriteBuffers>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Write buffers lent by the thread a peer task runs on, for one batch,
+/// and given back (to the thread it then runs on) when dropped.
+///
+/// Why not a pair per link: a write's bytes pass through both buffers
+/// (encoded and signed into one, laid out in blocks into the other), and a
+/// buffer of a link's own is touched again only at that link's next write.
+/// In a mesh of 32 nodes on two cores a link writes about ten times a
+/// second, so its buffers had left the cache by then, and every write
+/// missed in them; the tasks of one thread write one after another, and
+/// a pair of that thread's is still in the cache.
+struct Scratch(Option<WriteBuffers>);
+
+impl Scratch {
+    fn lend() -> Scratch {
+        let bufs = SCRATCH.try_with(|s| s.borrow_mut().pop()).ok().flatten();
+        Scratch(Some(bufs.unwrap_or_default()))
+    }
+
+    fn bufs(&mut self) -> &mut WriteBuffers {
+        self.0.get_or_insert_with(WriteBuffers::default)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let Some(mut bufs) = self.0.take() else { return };
+        let large = |b: &WriteBatch| b.buf.capacity() > SCRATCH_CAPACITY;
+        if large(&bufs.batch) || large(&bufs.laid) {
+            return;
+        }
+        bufs.batch.clear();
+        bufs.laid.clear();
+        // During a thread's exit its keep is gone: the buffers are freed.
+        let _ = SCRATCH.try_with(|s| {
+            let mut kept = s.borrow_mut();
+            if kept.len() < SCRATCH_KEEP {
+                kept.push(bufs);
+            }
+        });
+    }
+}
+
 impl WriteBatch {
     fn clear(&mut self) {
         self.buf.clear();
@@ -213,11 +274,10 @@ impl Peer {
         self.emit(LinkEvent::PeerConnect { peer: self.id });
         self.await_life(self.detect.up_at);
 
-        let mut batch = WriteBatch::default();
-        // The batch in blocks, as written.
-        let mut laid = WriteBatch::default();
         // Flush what waited for the link, oldest first.
         if !self.queue.is_empty() {
+            let mut batch = WriteBatch::default();
+            let mut laid = WriteBatch::default();
             for f in self.queue.drain(..) {
                 batch.buf.push_str(&f);
                 batch.ends.push(batch.buf.len());
@@ -282,6 +342,9 @@ impl Peer {
                     }
                 },
             };
+            let mut lent = Scratch::lend();
+            // The batch as encoded, and in blocks, as written.
+            let WriteBuffers { batch, laid } = lent.bufs();
             batch.clear();
             // Where in its block the stream is when the batch begins: 0,
             // unless it begins with the rest of a direct write.
@@ -337,7 +400,7 @@ impl Peer {
                         // Its buffers serve the next command stashed.
                         self.spare_held.give(buf, ends);
                     }
-                    other => self.encode(other, &mut batch),
+                    other => self.encode(other, batch),
                 }
                 if batch.buf.len() >= MAX_WRITE {
                     break;
@@ -351,7 +414,7 @@ impl Peer {
             laid.clear();
             if !batch.buf.is_empty() {
                 let blocks = self.state.in_blocks(batch.buf.len());
-                laid.lay_out(&mut batch, at, blocks);
+                laid.lay_out(batch, at, blocks);
             }
             if !laid.buf.is_empty() && !self.write(wr, &laid, at).await {
                 if stop == Some(true) {
@@ -457,8 +520,50 @@ impl Peer {
 
 #[cfg(test)]
 mod tests {
-    use super::{frame_start, piece_limit_for, PieceLimit, MAX_WRITE};
+    use super::{frame_start, piece_limit_for, PieceLimit, Scratch, MAX_WRITE, SCRATCH, SCRATCH_CAPACITY, SCRATCH_KEEP};
     use crate::wire::frame::BLOCK;
+
+    fn kept() -> Vec<(usize, usize)> {
+        SCRATCH.with(|s| s.borrow().iter().map(|b| (b.batch.buf.capacity(), b.laid.buf.capacity())).collect())
+    }
+
+    #[test]
+    fn a_thread_lends_the_same_write_buffers_emptied_and_keeps_few() {
+        // Run on a thread of its own: the test harness may reuse threads.
+        std::thread::spawn(|| {
+            {
+                let mut lent = Scratch::lend();
+                let bufs = lent.bufs();
+                bufs.batch.buf.push_str("frame\x0c");
+                bufs.batch.ends.push(6);
+                bufs.laid.buf.push_str(&" ".repeat(BLOCK));
+            }
+            assert_eq!(kept().len(), 1, "given back when dropped");
+            let (batch_cap, laid_cap) = kept()[0];
+            {
+                // The next batch gets that very pair, emptied.
+                let mut lent = Scratch::lend();
+                let bufs = lent.bufs();
+                assert!(bufs.batch.buf.is_empty() && bufs.batch.ends.is_empty() && bufs.laid.buf.is_empty());
+                assert_eq!((bufs.batch.buf.capacity(), bufs.laid.buf.capacity()), (batch_cap, laid_cap));
+                assert!(kept().is_empty(), "lent, not copied");
+            }
+            // Tasks whose writes wait hold a pair each; when they end, the
+            // thread keeps only a few.
+            let many: Vec<Scratch> = (0..SCRATCH_KEEP + 3).map(|_| Scratch::lend()).collect();
+            drop(many);
+            assert_eq!(kept().len(), SCRATCH_KEEP);
+            // A pair that held a large frame is freed, not kept.
+            SCRATCH.with(|s| s.borrow_mut().clear());
+            {
+                let mut lent = Scratch::lend();
+                lent.bufs().laid.buf.reserve(SCRATCH_CAPACITY + 1);
+            }
+            assert!(kept().is_empty());
+        })
+        .join()
+        .unwrap();
+    }
 
     #[test]
     fn pieces_fit_a_segment_only_where_a_block_does() {
