@@ -92,6 +92,35 @@ impl FrameDecoder {
         }
     }
 
+    /// The buffer, when every byte in it is consumed, for the reader to
+    /// keep elsewhere until its next read; the decoder is left with none
+    /// (`read_buffer` makes one, or [`FrameDecoder::give_buffer`] gives it
+    /// one). None while a frame is incomplete: its beginning stays here.
+    pub fn take_buffer(&mut self) -> Option<Vec<u8>> {
+        if self.start != self.buf.len() || self.buf.capacity() == 0 {
+            return None;
+        }
+        self.start = 0;
+        self.scanned = 0;
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.clear();
+        Some(buf)
+    }
+
+    /// Gives a decoder left without a buffer (see
+    /// [`FrameDecoder::take_buffer`]) `buf` to read into, emptied; returns
+    /// it when the decoder has one.
+    pub fn give_buffer(&mut self, mut buf: Vec<u8>) -> Option<Vec<u8>> {
+        if self.buf.capacity() > 0 {
+            return Some(buf);
+        }
+        buf.clear();
+        self.buf = buf;
+        self.start = 0;
+        self.scanned = 0;
+        None
+    }
+
     /// Bytes held that belong to a frame not complete yet.
     pub fn pending(&self) -> usize {
         self.buf.len() - self.start
@@ -280,6 +309,44 @@ mod tests {
         let (mut out, mut out_ends) = (String::new(), Vec::new());
         lay_out_blocks(&text, &ends, at, &mut out, &mut out_ends);
         (out, out_ends)
+    }
+
+    fn texts(d: &mut FrameDecoder) -> Vec<String> {
+        d.frames()
+            .map(|f| match f {
+                Decoded::Frame(b) => String::from_utf8_lossy(b).into_owned(),
+                Decoded::TooLarge { .. } => "too large".into(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_decoder_gives_up_its_buffer_only_between_frames() {
+        let mut d = FrameDecoder::new(1024);
+        d.push(b"ab");
+        assert!(texts(&mut d).is_empty());
+        assert!(d.take_buffer().is_none(), "a frame's beginning stays");
+        d.push(b"c\x0cde");
+        assert_eq!(texts(&mut d), ["abc"]);
+        assert!(d.take_buffer().is_none(), "a frame's beginning stays");
+        d.push(b"\x0c");
+        assert_eq!(texts(&mut d), ["de"]);
+        let buf = d.take_buffer().expect("all consumed");
+        assert!(buf.is_empty() && buf.capacity() > 0);
+        let at = buf.as_ptr();
+        assert!(d.take_buffer().is_none(), "none left to give");
+        // Without a buffer it still reads, into one of its own.
+        d.push(b"x\x0c");
+        assert_eq!(texts(&mut d), ["x"]);
+        // A decoder that has one keeps it; one without takes the one given.
+        let buf = d.give_buffer(buf).expect("has one of its own");
+        let own = d.take_buffer().expect("all consumed");
+        assert!(d.give_buffer(buf).is_none());
+        assert_eq!(d.read_buffer(16).as_ptr(), at, "reads into the buffer given");
+        d.read_buffer(16).extend_from_slice(b"yz\x0cw");
+        assert_eq!(texts(&mut d), ["yz"]);
+        assert_eq!(d.pending(), 1);
+        drop(own);
     }
 
     /// Every multiple of BLOCK (from the start of a write) ends a frame, the

@@ -21,11 +21,23 @@ use crate::link::health::{self, now_us, Heard, Hearing};
 use crate::wire::error::Skip;
 use crate::link::sink::{Delivered, LinkEvent};
 use crate::wire::frame::{Decoded, FrameDecoder};
+use std::future::Future;
 use crate::wire::json;
 use crate::link::shared::{Config, Shared};
 
 /// Room made for each socket read.
 const READ_SIZE: usize = 256 * 1024;
+
+/// How many read buffers a thread keeps for its readers (see `read_lent`).
+const KEEP_BUFFERS: usize = 2;
+
+/// A read buffer larger than this (it held a large frame) is not kept.
+const KEEP_BUFFER_CAPACITY: usize = 2 * READ_SIZE;
+
+thread_local! {
+    /// Read buffers of this thread, lent to its readers for one read each.
+    static READ_BUFFERS: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
 
 /// A read of at least this many bytes of frames is followed by a yield
 /// (see the end of `read_loop`).
@@ -81,13 +93,16 @@ pub(super) async fn read_loop(shared: Arc<Shared>, id: u64, mut rd: Reader, poll
     'reads: loop {
         // Large reads: a stream chunk is a frame of about 234 KB.
         let polled = match &poller {
-            Some(p) if poll_next => p.read(decoder.read_buffer(READ_SIZE)),
+            Some(p) if poll_next => {
+                lend(&mut decoder);
+                p.read(decoder.read_buffer(READ_SIZE))
+            }
             _ => Polled::Quiet,
         };
         match polled {
             Polled::Read => {}
             Polled::Ended => break,
-            Polled::Quiet => match rd.read_buf(decoder.read_buffer(READ_SIZE)).await {
+            Polled::Quiet => match read_lent(&mut rd, &mut decoder).await {
                 Ok(0) | Err(_) => break,
                 Ok(_) => {}
             },
@@ -159,6 +174,9 @@ pub(super) async fn read_loop(shared: Arc<Shared>, id: u64, mut rd: Reader, poll
         delivered |= !items.is_empty();
         shared.sink.deliver(id, &mut items);
         spare = reborrow(items);
+        // Every frame read is handed over: unless the read ended inside a
+        // frame, the buffer goes back to the thread for the next reader.
+        give_back(&mut decoder);
         if closing {
             break 'reads;
         }
@@ -207,6 +225,61 @@ pub(super) async fn read_loop(shared: Arc<Shared>, id: u64, mut rd: Reader, poll
     if shared.remove_source(id).is_some() {
         shared.sink.event(LinkEvent::SocketClose { socket: id });
     }
+}
+
+/// Reads the socket into the decoder's buffer, where the decoder holds
+/// none (every frame of the last read handed over) one lent by the thread
+/// the read completes on, taken only for the attempt that finds data.
+///
+/// Why: a link's own buffer is touched again only at its next read. In a
+/// mesh of 32 nodes on two cores each link is read about ten times a
+/// second, so its buffer had left the cache by then and the system's copy
+/// into it and every scan of it missed; the readers of one thread read one
+/// after another, and its buffers are still in the cache. Waiting for data
+/// holds no buffer (a link that stays quiet holds none at all); a read
+/// that ends inside a frame keeps its buffer until the frame is complete.
+async fn read_lent(rd: &mut Reader, decoder: &mut FrameDecoder) -> std::io::Result<usize> {
+    std::future::poll_fn(|cx| {
+        lend(decoder);
+        let read = std::pin::pin!(rd.read_buf(decoder.read_buffer(READ_SIZE))).poll(cx);
+        if read.is_pending() {
+            give_back(decoder);
+        }
+        read
+    })
+    .await
+}
+
+/// Gives a decoder that holds no buffer one of this thread's.
+fn lend(decoder: &mut FrameDecoder) {
+    if let Some(buf) = READ_BUFFERS.try_with(|b| b.borrow_mut().pop()).ok().flatten() {
+        // A decoder that has a buffer keeps its own.
+        if let Some(buf) = decoder.give_buffer(buf) {
+            keep(buf);
+        }
+    }
+}
+
+/// Takes back the buffer of a decoder that holds no partial frame.
+fn give_back(decoder: &mut FrameDecoder) {
+    if let Some(buf) = decoder.take_buffer() {
+        keep(buf);
+    }
+}
+
+/// Keeps an empty read buffer for this thread's next read, unless enough
+/// are kept or it grew with a large frame.
+fn keep(buf: Vec<u8>) {
+    if buf.capacity() > KEEP_BUFFER_CAPACITY {
+        return;
+    }
+    // During a thread's exit its buffers are gone: this one is freed.
+    let _ = READ_BUFFERS.try_with(|b| {
+        let mut kept = b.borrow_mut();
+        if kept.len() < KEEP_BUFFERS {
+            kept.push(buf);
+        }
+    });
 }
 
 /// An empty vector of items, with the room of `items` (emptied) but of
@@ -309,5 +382,81 @@ fn route<'t>(shared: &Arc<Shared>, cfg: &Arc<Config>, decoded: Result<Inbound<'t
             heard.unwrap_or(&shared.hearing.unattributed).skip(&skip);
             items.push(Delivered::Skip(skip));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+    use tokio::io::AsyncWriteExt;
+
+    /// The addresses of the buffers this thread keeps.
+    fn kept() -> Vec<usize> {
+        READ_BUFFERS.with(|b| b.borrow().iter().map(|v| v.as_ptr() as usize).collect())
+    }
+
+    #[test]
+    fn a_reader_holds_a_threads_buffer_only_from_a_read_to_the_end_of_its_frames() {
+        // A thread of its own: the buffers kept are the thread's.
+        std::thread::spawn(|| {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async {
+                let (mut peer, ours) = tokio::io::duplex(4096);
+                let mut rd: Reader = Box::new(ours);
+                let mut decoder = FrameDecoder::new(1 << 20);
+                // The decoder's first buffer becomes the thread's (in place of
+                // it, one with the room a read makes, so that reads keep it).
+                give_back(&mut decoder);
+                assert_eq!(kept().len(), 1);
+                READ_BUFFERS.with(|b| b.borrow_mut().clear());
+                keep(Vec::with_capacity(READ_SIZE));
+                let buffers = kept();
+                assert_eq!(buffers.len(), 1);
+                // Waiting for data holds no buffer.
+                let waited = tokio::time::timeout(Duration::from_millis(20), read_lent(&mut rd, &mut decoder)).await;
+                assert!(waited.is_err(), "nothing to read");
+                assert_eq!(kept(), buffers);
+                // A read takes it, and the end of its frames gives it back.
+                peer.write_all(b"one\x0ctwo\x0c").await.unwrap();
+                assert_eq!(read_lent(&mut rd, &mut decoder).await.unwrap(), 8);
+                assert!(kept().is_empty(), "lent to the read");
+                assert_eq!(decoder.frames().count(), 2);
+                give_back(&mut decoder);
+                assert_eq!(kept(), buffers);
+                // A read that ends inside a frame keeps the buffer until the
+                // frame is whole.
+                peer.write_all(b"thr").await.unwrap();
+                read_lent(&mut rd, &mut decoder).await.unwrap();
+                assert_eq!(decoder.frames().count(), 0);
+                give_back(&mut decoder);
+                assert!(kept().is_empty(), "held for the frame's beginning");
+                peer.write_all(b"ee\x0c").await.unwrap();
+                read_lent(&mut rd, &mut decoder).await.unwrap();
+                let frames: Vec<Vec<u8>> = decoder
+                    .frames()
+                    .filter_map(|f| match f {
+                        Decoded::Frame(b) => Some(b.to_vec()),
+                        Decoded::TooLarge { .. } => None,
+                    })
+                    .collect();
+                assert_eq!(frames, [b"three".to_vec()]);
+                give_back(&mut decoder);
+                // Back to the thread (grown, to make a read's room behind the
+                // frame's beginning: another buffer).
+                assert_eq!(kept().len(), 1);
+            });
+            // A thread keeps a few buffers, and none that grew with a large
+            // frame.
+            for _ in 0..KEEP_BUFFERS + 2 {
+                keep(Vec::with_capacity(64));
+            }
+            assert_eq!(kept().len(), KEEP_BUFFERS);
+            READ_BUFFERS.with(|b| b.borrow_mut().clear());
+            keep(Vec::with_capacity(KEEP_BUFFER_CAPACITY + 1));
+            assert!(kept().is_empty());
+        })
+        .join()
+        .unwrap();
     }
 }
