@@ -44,8 +44,10 @@ struct WriteBuffers {
 /// How many pairs of write buffers a thread keeps (see [`Scratch`]).
 const SCRATCH_KEEP: usize = 2;
 
-/// The largest buffer a thread keeps: one that held a large frame is
-/// given back.
+/// The most a buffer a thread keeps holds: one that grew larger (a flood's
+/// batch, a large frame) gives the rest back. Kept whole, every thread of
+/// the runtime would come to keep a flood's pairs (megabytes each), where
+/// a link's own pair had kept one.
 const SCRATCH_CAPACITY: usize = 4 * MAX_WRITE;
 
 thread_local! {
@@ -78,12 +80,11 @@ impl Scratch {
 impl Drop for Scratch {
     fn drop(&mut self) {
         let Some(mut bufs) = self.0.take() else { return };
-        let large = |b: &WriteBatch| b.buf.capacity() > SCRATCH_CAPACITY;
-        if large(&bufs.batch) || large(&bufs.laid) {
-            return;
+        for b in [&mut bufs.batch, &mut bufs.laid] {
+            b.clear();
+            b.buf.shrink_to(SCRATCH_CAPACITY);
+            b.ends.shrink_to(SCRATCH_CAPACITY / 64);
         }
-        bufs.batch.clear();
-        bufs.laid.clear();
         // During a thread's exit its keep is gone: the buffers are freed.
         let _ = SCRATCH.try_with(|s| {
             let mut kept = s.borrow_mut();
@@ -553,13 +554,14 @@ mod tests {
             let many: Vec<Scratch> = (0..SCRATCH_KEEP + 3).map(|_| Scratch::lend()).collect();
             drop(many);
             assert_eq!(kept().len(), SCRATCH_KEEP);
-            // A pair that held a large frame is freed, not kept.
+            // A pair that grew with a flood is kept at the usual size.
             SCRATCH.with(|s| s.borrow_mut().clear());
             {
                 let mut lent = Scratch::lend();
-                lent.bufs().laid.buf.reserve(SCRATCH_CAPACITY + 1);
+                lent.bufs().laid.buf.reserve(4 * SCRATCH_CAPACITY);
             }
-            assert!(kept().is_empty());
+            assert_eq!(kept().len(), 1);
+            assert!(kept()[0].1 <= SCRATCH_CAPACITY, "{:?}", kept());
         })
         .join()
         .unwrap();

@@ -31,7 +31,9 @@ const READ_SIZE: usize = 256 * 1024;
 /// How many read buffers a thread keeps for its readers (see `read_lent`).
 const KEEP_BUFFERS: usize = 2;
 
-/// A read buffer larger than this (it held a large frame) is not kept.
+/// The most a read buffer a thread keeps holds: one that grew larger (it
+/// held a large frame) gives the rest back, or every thread would come to
+/// keep the largest frames' room.
 const KEEP_BUFFER_CAPACITY: usize = 2 * READ_SIZE;
 
 thread_local! {
@@ -267,12 +269,11 @@ fn give_back(decoder: &mut FrameDecoder) {
     }
 }
 
-/// Keeps an empty read buffer for this thread's next read, unless enough
-/// are kept or it grew with a large frame.
-fn keep(buf: Vec<u8>) {
-    if buf.capacity() > KEEP_BUFFER_CAPACITY {
-        return;
-    }
+/// Keeps an empty read buffer for this thread's next read (at most
+/// `KEEP_BUFFER_CAPACITY` of it), unless enough are kept.
+fn keep(mut buf: Vec<u8>) {
+    buf.clear();
+    buf.shrink_to(KEEP_BUFFER_CAPACITY);
     // During a thread's exit its buffers are gone: this one is freed.
     let _ = READ_BUFFERS.try_with(|b| {
         let mut kept = b.borrow_mut();
@@ -446,15 +447,17 @@ mod tests {
                 // frame's beginning: another buffer).
                 assert_eq!(kept().len(), 1);
             });
-            // A thread keeps a few buffers, and none that grew with a large
-            // frame.
+            // A thread keeps a few buffers, one that grew with a large frame
+            // at the usual size.
             for _ in 0..KEEP_BUFFERS + 2 {
                 keep(Vec::with_capacity(64));
             }
             assert_eq!(kept().len(), KEEP_BUFFERS);
             READ_BUFFERS.with(|b| b.borrow_mut().clear());
-            keep(Vec::with_capacity(KEEP_BUFFER_CAPACITY + 1));
-            assert!(kept().is_empty());
+            keep(Vec::with_capacity(4 * KEEP_BUFFER_CAPACITY));
+            let capacity = READ_BUFFERS.with(|b| b.borrow().iter().map(Vec::capacity).collect::<Vec<_>>());
+            assert_eq!(capacity.len(), 1);
+            assert!(capacity[0] <= KEEP_BUFFER_CAPACITY, "{capacity:?}");
         })
         .join()
         .unwrap();
