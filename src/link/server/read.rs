@@ -39,6 +39,8 @@ const KEEP_BUFFER_CAPACITY: usize = 2 * READ_SIZE;
 thread_local! {
     /// Read buffers of this thread, lent to its readers for one read each.
     static READ_BUFFERS: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// Emptied vectors of what a read delivers, lent as the buffers are.
+    static ITEMS: std::cell::RefCell<Vec<Vec<Delivered<'static>>>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// A read of at least this many bytes of frames is followed by a yield
@@ -86,8 +88,6 @@ pub(super) async fn read_loop(shared: Arc<Shared>, id: u64, mut rd: Reader, poll
     let mut decoder = FrameDecoder::new(shared.config().max_frame);
     let senders = KnownSenders::new(LINK_SENDERS);
     let mut link = LinkGuard { shared: shared.clone(), id, heard: None, held: 0, senders };
-    // What a read delivers, kept emptied from read to read.
-    let mut spare: Vec<Delivered<'static>> = Vec::new();
     // Whether the next read starts with a window of polling: after a small
     // read, not before the first (a link may stay quiet for long).
     let mut poll_next = false;
@@ -123,7 +123,7 @@ pub(super) async fn read_loop(shared: Arc<Shared>, id: u64, mut rd: Reader, poll
         let (mut frames, mut bytes_in) = (0usize, 0usize);
         // The read's messages, borrowed from the decoder's buffer, go to
         // the sink together.
-        let mut items = reborrow(std::mem::take(&mut spare));
+        let mut items = reborrow(lend_items());
         let mut decoded = decoder.frames();
         let mut closing = false;
         // The read handed the sink something (a message, a skip).
@@ -175,7 +175,7 @@ pub(super) async fn read_loop(shared: Arc<Shared>, id: u64, mut rd: Reader, poll
         }
         delivered |= !items.is_empty();
         shared.sink.deliver(id, &mut items);
-        spare = reborrow(items);
+        keep_items(reborrow(items));
         // Every frame read is handed over: unless the read ended inside a
         // frame, the buffer goes back to the thread for the next reader.
         give_back(&mut decoder);
@@ -279,6 +279,26 @@ fn keep(mut buf: Vec<u8>) {
         let mut kept = b.borrow_mut();
         if kept.len() < KEEP_BUFFERS {
             kept.push(buf);
+        }
+    });
+}
+
+/// An empty vector for the items of one read: one of this thread's, for
+/// the reason `read_lent` gives (a link's own, filled at its next read
+/// only, missed in the cache at every item).
+fn lend_items() -> Vec<Delivered<'static>> {
+    ITEMS.try_with(|v| v.borrow_mut().pop()).ok().flatten().unwrap_or_default()
+}
+
+/// Keeps an emptied vector of items for this thread's next read, unless
+/// enough are kept. (A read delivers every `CHECK_FRAMES` items, so none
+/// grows past that.)
+fn keep_items(items: Vec<Delivered<'static>>) {
+    debug_assert!(items.is_empty());
+    let _ = ITEMS.try_with(|v| {
+        let mut kept = v.borrow_mut();
+        if kept.len() < KEEP_BUFFERS {
+            kept.push(items);
         }
     });
 }
@@ -447,6 +467,19 @@ mod tests {
                 // frame's beginning: another buffer).
                 assert_eq!(kept().len(), 1);
             });
+            // The vectors of a read's items are lent the same way: the next
+            // read gets the room the last one made, and a few are kept.
+            let mut items = lend_items();
+            items.push(Delivered::Skip(Skip::InboundBudget { limit: 1 }));
+            items.clear();
+            let (room, at) = (items.capacity(), items.as_ptr() as usize);
+            keep_items(items);
+            let again = lend_items();
+            assert_eq!((again.capacity(), again.as_ptr() as usize), (room, at));
+            for _ in 0..KEEP_BUFFERS + 2 {
+                keep_items(Vec::with_capacity(1));
+            }
+            assert_eq!(ITEMS.with(|v| v.borrow().len()), KEEP_BUFFERS);
             // A thread keeps a few buffers, one that grew with a large frame
             // at the usual size.
             for _ in 0..KEEP_BUFFERS + 2 {
