@@ -83,6 +83,7 @@ impl Drop for Scratch {
         for b in [&mut bufs.batch, &mut bufs.laid] {
             b.clear();
             b.buf.shrink_to(SCRATCH_CAPACITY);
+            // Room for as many ends as frames of 64 bytes.
             b.ends.shrink_to(SCRATCH_CAPACITY / 64);
         }
         // During a thread's exit its keep is gone: the buffers are freed.
@@ -417,7 +418,7 @@ impl Peer {
                 let blocks = self.state.in_blocks(batch.buf.len());
                 laid.lay_out(batch, at, blocks);
             }
-            if !laid.buf.is_empty() && !self.write(wr, &laid, at).await {
+            if !laid.buf.is_empty() && !self.write(wr, laid, at).await {
                 if stop == Some(true) {
                     self.emit(LinkEvent::PeerDisconnect { peer: self.id });
                     return Next::Exit;

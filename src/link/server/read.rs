@@ -6,6 +6,7 @@
 //! skipped. Apart from the listener: this is the path every inbound frame
 //! takes, and the listener only opens links.
 
+use std::future::Future;
 use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -21,14 +22,14 @@ use crate::link::health::{self, now_us, Heard, Hearing};
 use crate::wire::error::Skip;
 use crate::link::sink::{Delivered, LinkEvent};
 use crate::wire::frame::{Decoded, FrameDecoder};
-use std::future::Future;
 use crate::wire::json;
 use crate::link::shared::{Config, Shared};
 
 /// Room made for each socket read.
 const READ_SIZE: usize = 256 * 1024;
 
-/// How many read buffers a thread keeps for its readers (see `read_lent`).
+/// How many read buffers a thread keeps for its readers (see `read_lent`),
+/// and as many vectors of items.
 const KEEP_BUFFERS: usize = 2;
 
 /// The most a read buffer a thread keeps holds: one that grew larger (it
