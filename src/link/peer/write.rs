@@ -80,6 +80,11 @@ impl Scratch {
 impl Drop for Scratch {
     fn drop(&mut self) {
         let Some(mut bufs) = self.0.take() else { return };
+        // A task dropped off the runtime (by its shutdown, on the thread
+        // that stops it) frees its pair: that thread writes nothing.
+        if tokio::runtime::Handle::try_current().is_err() {
+            return;
+        }
         for b in [&mut bufs.batch, &mut bufs.laid] {
             b.clear();
             b.buf.shrink_to(SCRATCH_CAPACITY);
@@ -533,6 +538,11 @@ mod tests {
     fn a_thread_lends_the_same_write_buffers_emptied_and_keeps_few() {
         // Run on a thread of its own: the test harness may reuse threads.
         std::thread::spawn(|| {
+            // Off any runtime (a task dropped by a shutdown) a pair is freed.
+            drop(Scratch::lend());
+            assert!(kept().is_empty());
+            let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            let _on = rt.enter();
             {
                 let mut lent = Scratch::lend();
                 let bufs = lent.bufs();
