@@ -3,7 +3,9 @@
 //! each anew had the allocator map it, or give its memory back to the
 //! system, and fault it in again every time. Used by the copies a link
 //! keeps until acknowledged (`unacked`) and by the commands a peer task
-//! holds while a write waits (`peer/queue.rs`).
+//! holds while a write waits (`peer/queue.rs`). Here too: the few emptied
+//! buffers each thread keeps for the tasks it runs ([`take_kept`],
+//! [`keep`]).
 
 /// How many buffers are kept.
 const KEEP: usize = 4;
@@ -11,6 +13,31 @@ const KEEP: usize = 4;
 /// The largest buffer kept: a write is at most about 64 KiB, so a larger
 /// one held a single large frame, and is given back.
 const KEEP_CAPACITY: usize = 1024 * 1024;
+
+/// Emptied values a thread keeps for the tasks it runs to borrow, one task
+/// after another: memory the thread touched last, still in its cache,
+/// where a link's own buffer, touched again only at that link's next write
+/// or read, would not be (`peer/write.rs`'s `Scratch`, the reader's
+/// buffers in `server/read.rs`).
+pub(crate) type ThreadKeep<T> = std::thread::LocalKey<std::cell::RefCell<Vec<T>>>;
+
+/// One of the values this thread keeps in `kept`, if any (none during the
+/// thread's exit).
+pub(crate) fn take_kept<T: 'static>(kept: &'static ThreadKeep<T>) -> Option<T> {
+    kept.try_with(|k| k.borrow_mut().pop()).ok().flatten()
+}
+
+/// Keeps `value`, emptied by the caller, in this thread's `kept`, unless
+/// `most` are kept already; else it is freed (so too during the thread's
+/// exit).
+pub(crate) fn keep<T: 'static>(kept: &'static ThreadKeep<T>, value: T, most: usize) {
+    let _ = kept.try_with(|k| {
+        let mut k = k.borrow_mut();
+        if k.len() < most {
+            k.push(value);
+        }
+    });
+}
 
 /// A few emptied buffers of frames, for the next ones.
 #[derive(Debug, Default)]

@@ -97,7 +97,7 @@ impl FrameDecoder {
     /// (`read_buffer` makes one, or [`FrameDecoder::give_buffer`] gives it
     /// one). None while a frame is incomplete: its beginning stays here.
     pub fn take_buffer(&mut self) -> Option<Vec<u8>> {
-        if self.start != self.buf.len() || self.buf.capacity() == 0 {
+        if self.start != self.buf.len() || !self.has_buffer() {
             return None;
         }
         self.start = 0;
@@ -107,11 +107,16 @@ impl FrameDecoder {
         Some(buf)
     }
 
+    /// Whether the decoder holds a buffer (see [`FrameDecoder::take_buffer`]).
+    pub fn has_buffer(&self) -> bool {
+        self.buf.capacity() > 0
+    }
+
     /// Gives a decoder left without a buffer (see
     /// [`FrameDecoder::take_buffer`]) `buf` to read into, emptied; returns
     /// it when the decoder has one.
     pub fn give_buffer(&mut self, mut buf: Vec<u8>) -> Option<Vec<u8>> {
-        if self.buf.capacity() > 0 {
+        if self.has_buffer() {
             return Some(buf);
         }
         buf.clear();
@@ -334,6 +339,7 @@ mod tests {
         let buf = d.take_buffer().expect("all consumed");
         assert!(buf.is_empty() && buf.capacity() > 0);
         let at = buf.as_ptr();
+        assert!(!d.has_buffer());
         assert!(d.take_buffer().is_none(), "none left to give");
         // Without a buffer it still reads, into one of its own.
         d.push(b"x\x0c");
@@ -342,6 +348,7 @@ mod tests {
         let buf = d.give_buffer(buf).expect("has one of its own");
         let own = d.take_buffer().expect("all consumed");
         assert!(d.give_buffer(buf).is_none());
+        assert!(d.has_buffer());
         assert_eq!(d.read_buffer(16).as_ptr(), at, "reads into the buffer given");
         d.read_buffer(16).extend_from_slice(b"yz\x0cw");
         assert_eq!(texts(&mut d), ["yz"]);

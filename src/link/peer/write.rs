@@ -10,6 +10,7 @@ use std::sync::atomic::Ordering;
 use crate::link::connection::{LinkReader, LinkWriter};
 use crate::wire::{envelope, frame};
 use crate::link::sink::{DownReason, LinkEvent};
+use crate::link::spare;
 use crate::link::health::now_us;
 
 use super::detect::next_tick;
@@ -68,8 +69,7 @@ struct Scratch(Option<WriteBuffers>);
 
 impl Scratch {
     fn lend() -> Scratch {
-        let bufs = SCRATCH.try_with(|s| s.borrow_mut().pop()).ok().flatten();
-        Scratch(Some(bufs.unwrap_or_default()))
+        Scratch(Some(spare::take_kept(&SCRATCH).unwrap_or_default()))
     }
 
     fn bufs(&mut self) -> &mut WriteBuffers {
@@ -91,13 +91,7 @@ impl Drop for Scratch {
             // Room for as many ends as frames of 64 bytes.
             b.ends.shrink_to(SCRATCH_CAPACITY / 64);
         }
-        // During a thread's exit its keep is gone: the buffers are freed.
-        let _ = SCRATCH.try_with(|s| {
-            let mut kept = s.borrow_mut();
-            if kept.len() < SCRATCH_KEEP {
-                kept.push(bufs);
-            }
-        });
+        spare::keep(&SCRATCH, bufs, SCRATCH_KEEP);
     }
 }
 

@@ -21,6 +21,7 @@ use crate::link::observe;
 use crate::link::health::{self, now_us, Heard, Hearing};
 use crate::wire::error::Skip;
 use crate::link::sink::{Delivered, LinkEvent};
+use crate::link::spare;
 use crate::wire::frame::{Decoded, FrameDecoder};
 use crate::wire::json;
 use crate::link::shared::{Config, Shared};
@@ -255,10 +256,10 @@ async fn read_lent(rd: &mut Reader, decoder: &mut FrameDecoder) -> std::io::Resu
 
 /// Gives a decoder that holds no buffer one of this thread's.
 fn lend(decoder: &mut FrameDecoder) {
-    if let Some(buf) = READ_BUFFERS.try_with(|b| b.borrow_mut().pop()).ok().flatten() {
-        // A decoder that has a buffer keeps its own.
-        if let Some(buf) = decoder.give_buffer(buf) {
-            keep(buf);
+    if !decoder.has_buffer() {
+        if let Some(buf) = spare::take_kept(&READ_BUFFERS) {
+            // It has none, so it takes this one.
+            let _ = decoder.give_buffer(buf);
         }
     }
 }
@@ -275,20 +276,14 @@ fn give_back(decoder: &mut FrameDecoder) {
 fn keep(mut buf: Vec<u8>) {
     buf.clear();
     buf.shrink_to(KEEP_BUFFER_CAPACITY);
-    // During a thread's exit its buffers are gone: this one is freed.
-    let _ = READ_BUFFERS.try_with(|b| {
-        let mut kept = b.borrow_mut();
-        if kept.len() < KEEP_BUFFERS {
-            kept.push(buf);
-        }
-    });
+    spare::keep(&READ_BUFFERS, buf, KEEP_BUFFERS);
 }
 
 /// An empty vector for the items of one read: one of this thread's, for
 /// the reason `read_lent` gives (a link's own, filled at its next read
 /// only, missed in the cache at every item).
 fn lend_items() -> Vec<Delivered<'static>> {
-    ITEMS.try_with(|v| v.borrow_mut().pop()).ok().flatten().unwrap_or_default()
+    spare::take_kept(&ITEMS).unwrap_or_default()
 }
 
 /// Keeps an emptied vector of items for this thread's next read, unless
@@ -296,12 +291,7 @@ fn lend_items() -> Vec<Delivered<'static>> {
 /// grows past that.)
 fn keep_items(items: Vec<Delivered<'static>>) {
     debug_assert!(items.is_empty());
-    let _ = ITEMS.try_with(|v| {
-        let mut kept = v.borrow_mut();
-        if kept.len() < KEEP_BUFFERS {
-            kept.push(items);
-        }
-    });
+    spare::keep(&ITEMS, items, KEEP_BUFFERS);
 }
 
 /// An empty vector of items, with the room of `items` (emptied) but of
